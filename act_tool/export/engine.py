@@ -1,0 +1,337 @@
+"""Build a TensorRT engine (plan) from an ONNX file, with enterprise TensorRT or TensorRT-RTX.
+
+Both libraries share one Python API (`import tensorrt` / `import tensorrt_rtx`), so one builder
+serves both. Networks are always strongly typed: precision comes from the ONNX (an FP16 ONNX
+gives an FP16 engine), never from builder flags (TensorRT 11 removed weak typing altogether).
+
+- Enterprise TensorRT builds for the GPU it runs on: the plan loads only on the same GPU model
+  and TensorRT version, and building needs a GPU. `BuildInfo.target` is that GPU's compute
+  capability ("sm_89").
+- TensorRT-RTX builds ahead of time on the CPU, no GPU needed. By default (no compute capability
+  set) its plans are portable across Ampere and later RTX GPUs (8.0, 8.6, 8.9, 12.0, ...):
+  `BuildInfo.target` is "portable". Turing (sm_75) needs an explicit target.
+
+The plan is written under a temporary name beside its final path and renamed into place only
+when complete, so a failed or interrupted build never leaves a partial plan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import importlib.util
+import os
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from act_tool.errors import BuilderError
+
+TENSORRT = "tensorrt"
+TENSORRT_RTX = "tensorrt-rtx"
+ONNX = "onnx"
+
+# Builder name -> Python module that provides it.
+_MODULES: dict[str, str] = {TENSORRT: "tensorrt", TENSORRT_RTX: "tensorrt_rtx"}
+_INSTALL_HINTS: dict[str, str] = {
+    TENSORRT: (
+        "pip install 'act-tool[tensorrt]' --extra-index-url https://pypi.nvidia.com "
+        "(needs NVIDIA's package index and a CUDA GPU to build)"
+    ),
+    TENSORRT_RTX: "pip install 'act-tool[rtx]' (builds portable engines without a GPU)",
+}
+PORTABLE = "portable"
+# Messages TensorRT-RTX logs on every builder creation that signal nothing wrong.
+_NOISE = ("Thread context has not been set",)
+_WARNING = 2  # trt.ILogger.Severity.WARNING; INTERNAL_ERROR 0 and ERROR 1 are worse
+_LOGGERS: dict[str, Any] = {}  # module name -> its process-wide CollectingLogger
+_BUILD_LOCK = threading.Lock()  # one build at a time: the logger is shared
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """What a build produced: the facts a spec JSON records beside the plan."""
+
+    builder: str  # "tensorrt" or "tensorrt-rtx"
+    version: str  # the builder library's version, e.g. "10.3.0" or "1.7.1.116"
+    target: str  # "sm_89" (enterprise: the build GPU), "portable" or "sm_75,sm_86" (RTX)
+    build_seconds: float
+    plan_bytes: int
+    warnings: tuple[str, ...]  # TensorRT's log messages of severity WARNING
+
+
+# --- which builders exist here ------------------------------------------------------------------
+
+
+def _module_available(module: str) -> bool:
+    """True when `module` can be imported (found on the path; not imported, so this is cheap)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def gpu_compute_capability() -> tuple[int, int] | None:
+    """The compute capability of CUDA device 0 via the driver library, or None without a GPU."""
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
+        try:
+            cuda = ctypes.CDLL(name)
+            break
+        except OSError:
+            continue
+    else:
+        return None
+    count, major, minor, device = ctypes.c_int(), ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value < 1:
+        return None
+    if cuda.cuDeviceGet(ctypes.byref(device), 0) != 0:
+        return None
+    # CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, _MINOR = 76
+    if cuda.cuDeviceGetAttribute(ctypes.byref(major), 75, device) != 0:
+        return None
+    if cuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, device) != 0:
+        return None
+    return major.value, minor.value
+
+
+def available_builders() -> list[str]:
+    """The TensorRT builders installed here, enterprise first (import probing only)."""
+    return [name for name, module in _MODULES.items() if _module_available(module)]
+
+
+def resolve_builder(name: str | None) -> str:
+    """Turn a `--builder` choice into a usable builder name, or raise BuilderError saying why not.
+
+    None picks whichever builder is installed and usable here: enterprise TensorRT when a GPU is
+    present, else TensorRT-RTX. "onnx" (no engine, run the ONNX file) is passed through.
+    """
+    if name == ONNX:
+        return ONNX
+    if name is None:
+        installed = available_builders()
+        if TENSORRT in installed and gpu_compute_capability() is not None:
+            return TENSORRT
+        if TENSORRT_RTX in installed:
+            return TENSORRT_RTX
+        if TENSORRT in installed:
+            return resolve_builder(TENSORRT)  # raises the no-GPU error
+        raise BuilderError(
+            "No TensorRT builder is installed. Install one with "
+            f"{_INSTALL_HINTS[TENSORRT_RTX]}, or {_INSTALL_HINTS[TENSORRT]}; "
+            "or use --builder onnx to run the ONNX model without an engine."
+        )
+    if name not in _MODULES:
+        choices = ", ".join([*_MODULES, ONNX])
+        raise BuilderError(f"Unknown builder {name!r}. Choose one of: {choices}.")
+    if not _module_available(_MODULES[name]):
+        others = [b for b in available_builders() if b != name]
+        instead = f"--builder {others[0]}" if others else "--builder onnx"
+        raise BuilderError(
+            f"The {name} builder needs the Python module '{_MODULES[name]}', which is not "
+            f"installed. Install it with: {_INSTALL_HINTS[name]}; or use {instead} instead."
+        )
+    if name == TENSORRT and gpu_compute_capability() is None:
+        raise BuilderError(
+            "Enterprise TensorRT builds engines on a CUDA GPU, and no GPU was found on this "
+            "machine. Use --builder tensorrt-rtx (builds portable engines without a GPU) or "
+            "--builder onnx (run the ONNX model without an engine)."
+        )
+    return name
+
+
+# --- building -----------------------------------------------------------------------------------
+
+
+def shared_logger(trt: Any) -> Any:
+    """The one trt.ILogger this process gives `trt` (tensorrt or tensorrt_rtx).
+
+    TensorRT keeps the first logger registered in a process and ignores later ones (it warns
+    "The logger passed into createInferBuilder differs from one already registered"), so a
+    logger per build would hear nothing after the first. Runners that want their log collected
+    should pass this logger to trt.Runtime too. It keeps messages of severity WARNING or worse.
+    """
+    key = trt.__name__
+    if key not in _LOGGERS:
+
+        class CollectingLogger(trt.ILogger):
+            def __init__(self) -> None:
+                trt.ILogger.__init__(self)
+                self.messages: deque[tuple[int, str]] = deque(maxlen=1000)
+
+            def log(self, severity: Any, msg: str) -> None:
+                if not msg.startswith(_NOISE) and int(severity) <= _WARNING:
+                    self.messages.append((int(severity), msg))
+
+        _LOGGERS[key] = CollectingLogger()
+    return _LOGGERS[key]
+
+
+def _warnings(logger: Any) -> tuple[str, ...]:
+    return tuple(m for s, m in logger.messages if s == _WARNING)
+
+
+def _errors(logger: Any) -> list[str]:
+    return [m for s, m in logger.messages if s < _WARNING]
+
+
+def _network_flags(trt: Any) -> int:
+    """STRONGLY_TYPED where the enum has it (TensorRT 10.x, TensorRT-RTX); 11.x always is."""
+    flag = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
+    return 0 if flag is None else 1 << int(flag)
+
+
+def _parser_errors(parser: Any) -> list[str]:
+    lines = []
+    for i in range(parser.num_errors):
+        err = parser.get_error(i)
+        where = ""
+        if err.node() >= 0:
+            where = f"node {err.node()} ({err.node_operator() or '?'} '{err.node_name()}'): "
+        lines.append(f"  {where}{err.code().name}: {err.desc()}")
+    return lines
+
+
+def _parse_targets(trt: Any, targets: Sequence[str]) -> list[Any]:
+    """ "sm_75" / "sm75" / "7.5" -> trt.ComputeCapability.SM75, with a helpful error otherwise."""
+    known = {n for n in dir(trt.ComputeCapability) if n.startswith("SM")}
+    out = []
+    for t in targets:
+        key = "SM" + t.lower().removeprefix("sm").lstrip("_").replace(".", "")
+        if key not in known:
+            choices = ", ".join(sorted(f"sm_{k[2:]}" for k in known))
+            raise BuilderError(f"Unknown compute capability {t!r}; this builder knows: {choices}.")
+        out.append(getattr(trt.ComputeCapability, key))
+    return out
+
+
+def _write_atomically(plan_path: Path, data: Any) -> int:
+    """Write `data` (a buffer) to plan_path via a temporary file in the same folder + os.replace."""
+    plan_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{plan_path.name}.", suffix=".partial", dir=plan_path.parent
+    )
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(memoryview(data))
+            f.flush()
+            os.fsync(f.fileno())
+        size = os.path.getsize(tmp_name)
+        os.replace(tmp_name, plan_path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    return size
+
+
+def build_engine(
+    onnx_path: Path,
+    plan_path: Path,
+    builder: str,
+    workspace_mb: int | None = None,
+    *,
+    compute_capabilities: Sequence[str] | None = None,
+) -> BuildInfo:
+    """Build a strongly typed TensorRT engine from `onnx_path` and write it to `plan_path`.
+
+    `builder` is "tensorrt" or "tensorrt-rtx" (see resolve_builder). `workspace_mb` caps the
+    builder's scratch memory. `compute_capabilities` (TensorRT-RTX only, e.g. ["sm_75"]) replaces
+    the portable default target set. Raises BuilderError with TensorRT's own messages on failure.
+    """
+    onnx_path, plan_path = Path(onnx_path), Path(plan_path)
+    builder = resolve_builder(builder)
+    if builder == ONNX:
+        raise BuilderError("The onnx builder builds no engine: run the ONNX file directly.")
+    if not onnx_path.is_file():
+        raise BuilderError(f"ONNX file not found: {onnx_path}. Run `act-tool export` first.")
+    if workspace_mb is not None and workspace_mb <= 0:
+        raise BuilderError(f"workspace_mb must be positive, got {workspace_mb}.")
+    if compute_capabilities is not None and builder != TENSORRT_RTX:
+        raise BuilderError(
+            "Compute capability targets apply to TensorRT-RTX only; enterprise TensorRT builds "
+            "for the GPU it runs on."
+        )
+
+    trt = importlib.import_module(_MODULES[builder])
+    with _BUILD_LOCK:
+        logger = shared_logger(trt)
+        logger.messages.clear()
+        return _build_locked(
+            trt, builder, logger, onnx_path, plan_path, workspace_mb, compute_capabilities
+        )
+
+
+def _build_locked(
+    trt: Any,
+    builder: str,
+    logger: Any,
+    onnx_path: Path,
+    plan_path: Path,
+    workspace_mb: int | None,
+    compute_capabilities: Sequence[str] | None,
+) -> BuildInfo:
+    start = time.perf_counter()
+    try:  # enterprise TensorRT raises here when CUDA cannot start
+        trt_builder = trt.Builder(logger)
+    except Exception as e:
+        raise BuilderError(_failure(f"Could not create a {builder} builder: {e}", logger)) from e
+    if trt_builder is None:
+        raise BuilderError(_failure(f"Could not create a {builder} builder.", logger))
+    network = trt_builder.create_network(_network_flags(trt))
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        details = "\n".join(_parser_errors(parser))
+        raise BuilderError(
+            f"TensorRT ({builder}) could not parse {onnx_path}:\n{details}\n"
+            "Check the model with `python -m onnx.checker` or try --builder onnx."
+        )
+
+    config = trt_builder.create_builder_config()
+    if workspace_mb is not None:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
+    if builder == TENSORRT_RTX:
+        target = PORTABLE
+        if compute_capabilities:
+            ccs = _parse_targets(trt, compute_capabilities)
+            config.num_compute_capabilities = len(ccs)
+            for i, cc in enumerate(ccs):
+                if not config.set_compute_capability(cc, i):
+                    raise BuilderError(_failure(f"Could not target {cc.name}.", logger))
+            target = ",".join(f"sm_{cc.name[2:]}" for cc in ccs)
+    else:
+        cc = gpu_compute_capability()
+        target = f"sm_{cc[0]}{cc[1]}" if cc else "unknown"
+
+    try:
+        plan = trt_builder.build_serialized_network(network, config)
+    except Exception as e:  # the bindings raise on some internal failures
+        raise BuilderError(_failure(f"TensorRT ({builder}) failed to build: {e}", logger)) from e
+    if plan is None or plan.nbytes == 0:
+        raise BuilderError(_failure(f"TensorRT ({builder}) failed to build {onnx_path}.", logger))
+    size = _write_atomically(plan_path, plan)
+    return BuildInfo(
+        builder=builder,
+        version=str(trt.__version__),
+        target=target,
+        build_seconds=time.perf_counter() - start,
+        plan_bytes=size,
+        warnings=_warnings(logger),
+    )
+
+
+def _failure(headline: str, logger: Any) -> str:
+    """A failure message with the builder's own error and warning messages appended."""
+    messages = _errors(logger) + list(_warnings(logger))
+    log = "\n".join(f"  {m}" for m in messages[-20:]) or "  (TensorRT logged no errors)"
+    if any("differs from one already registered" in m for m in messages):
+        log += (
+            "\n  (TensorRT sent its log to a logger registered earlier in this process: use "
+            "act_tool.export.engine.shared_logger(trt) for every Builder and Runtime)"
+        )
+    return f"{headline}\nTensorRT log:\n{log}"
