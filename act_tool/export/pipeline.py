@@ -1,0 +1,270 @@
+"""`act-tool export`: checkpoint -> act.onnx -> act.fp16.onnx -> act.plan, each checked and with
+its spec JSON. Everything is written into a staging folder first and renamed into place only
+after every check passed: a failed export leaves no artifact behind."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from act_tool.errors import ActToolError, ParityError
+from act_tool.spec import CameraSpec, EngineSpec, spec_path
+
+# FP32: the exported graph computes what LeRobot computes; only float rounding may differ.
+FP32_BOUND = 1e-4
+# FP16: an 11-bit mantissa rounds each op's output by up to 4.9e-4 relative; through ResNet18 and
+# the transformer this accumulates to a few 1e-3 of the action std (measured: see README).
+# 2e-2 leaves room for that while a broken conversion (errors of order one std) still fails.
+FP16_BOUND = 2e-2
+SO101_NAMES = (
+    "shoulder_pan.pos",
+    "shoulder_lift.pos",
+    "elbow_flex.pos",
+    "wrist_flex.pos",
+    "wrist_roll.pos",
+    "gripper.pos",
+)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    checkpoint: Path
+    output: Path = Path(".")
+    fp16: bool = False
+    builder: str | None = None  # None: whichever TensorRT is installed; "onnx": stop after ONNX
+    dataset: Path | None = None
+    n_random: int = 16
+    n_dataset: int = 16
+    units: str = "degrees"
+    channel_order: str = "bgr"
+    fps: int | None = None
+    opset: int = 18
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_random < 16:
+            raise ActToolError("parity needs at least 16 random observations (--observations 16)")
+        if self.opset < 17:
+            raise ActToolError("opset must be >= 17 so LayerNormalization stays one op")
+
+
+@dataclass
+class ExportResult:
+    artifacts: list[Path] = field(default_factory=list)
+    reports: dict[str, dict] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def feature_names(ckpt, dataset: Path | None, key: str, n: int) -> tuple[str, ...]:
+    """Names of a vector feature: from the dataset's info.json, else SO-101's, else numbered."""
+    if dataset is not None and (dataset / "meta" / "info.json").is_file():
+        info = json.loads((dataset / "meta" / "info.json").read_text())
+        names = info.get("features", {}).get(key, {}).get("names")
+        if isinstance(names, dict):  # older datasets: {"motors": [...]}
+            names = next(iter(names.values()), None)
+        if isinstance(names, list) and len(names) == n:
+            return tuple(str(x) for x in names)
+    if n == len(SO101_NAMES):
+        return SO101_NAMES
+    return tuple(f"{key}.{i}" for i in range(n))
+
+
+def dataset_fps(dataset: Path | None) -> int | None:
+    if dataset is None or not (dataset / "meta" / "info.json").is_file():
+        return None
+    return int(json.loads((dataset / "meta" / "info.json").read_text()).get("fps", 0)) or None
+
+
+def base_spec(ckpt, opts: ExportOptions) -> EngineSpec:
+    """The spec fields that come from the checkpoint and the options."""
+    cfg = ckpt.config
+    cameras = tuple(
+        CameraSpec(
+            key,
+            cfg.image_features[key].shape[1],
+            cfg.image_features[key].shape[2],
+            opts.channel_order,
+        )
+        for key in ckpt.camera_keys
+    )
+    n_state = cfg.robot_state_feature.shape[0] if ckpt.state_key else 0
+    n_action = cfg.action_feature.shape[0]
+    state_names = feature_names(ckpt, opts.dataset, "observation.state", n_state) if n_state else ()
+    stats = ckpt.stats.get("observation.state", {})
+    if "min" in stats and "max" in stats:
+        lo, hi = stats["min"], stats["max"]
+    elif n_state:
+        lo, hi = stats["mean"] - 3 * stats["std"], stats["mean"] + 3 * stats["std"]
+    else:
+        lo = hi = np.zeros(0)
+    return EngineSpec(
+        artifact="",
+        cameras=cameras,
+        state_names=state_names,
+        action_names=feature_names(ckpt, opts.dataset, "action", n_action),
+        units=opts.units,
+        fps=opts.fps or dataset_fps(opts.dataset) or 30,
+        chunk_size=cfg.chunk_size,
+        n_action_steps=cfg.n_action_steps,
+        temporal_ensemble_coeff=cfg.temporal_ensemble_coeff,
+        state_min=tuple(float(x) for x in np.ravel(lo)),
+        state_max=tuple(float(x) for x in np.ravel(hi)),
+        source_checkpoint=str(ckpt.path.resolve()),
+    )
+
+
+def export_onnx(module, inputs, path: Path, opset: int) -> None:
+    """Trace the inference module to ONNX (static shapes, batch 1) and check the file."""
+    import contextlib
+    import io
+    import logging
+
+    import onnx
+    import torch
+
+    logging.getLogger("onnxscript").setLevel(logging.ERROR)
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+        torch.onnx.export(
+            module,
+            inputs,
+            str(path),
+            input_names=module.input_names(),
+            output_names=["action"],
+            opset_version=opset,
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
+    onnx.checker.check_model(str(path))
+
+
+def check_parity(path, spec, observations, references, scale, bound, label, log) -> dict:
+    """Run `path` in ONNX Runtime on every observation set; raise ParityError on a miss."""
+    from act_tool.export.parity import compare, onnx_chunks
+
+    figures = {}
+    for source, obs in observations.items():
+        got = onnx_chunks(path, spec, obs)
+        report = compare(references[source], got, scale, spec.action_names, bound, source)
+        log(report.table(f"{label} vs LeRobot"))
+        if not report.passed:
+            raise ParityError(
+                f"{label} export differs from LeRobot beyond {bound:.0e} of the action std; "
+                "no artifact written.",
+                report.table(label),
+            )
+        figures[source] = report.to_dict()
+    return figures
+
+
+def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> ExportResult:
+    from act_tool.export import engine
+    from act_tool.export.checkpoint import load_checkpoint
+    from act_tool.export.inference_module import ACTInference, example_inputs
+    from act_tool.export.parity import (
+        action_scale,
+        dataset_observations,
+        lerobot_chunks,
+        random_observations,
+    )
+
+    result = ExportResult()
+    builder = engine.resolve_builder(opts.builder)  # fail early, before any slow work
+    out_dir = Path(opts.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    ckpt = load_checkpoint(opts.checkpoint)
+    for note in ckpt.notes:
+        log(f"note: {note}")
+    log(f"loaded {ckpt.layout} checkpoint {ckpt.path}")
+    spec = base_spec(ckpt, opts)
+    observations = {"random": random_observations(ckpt, opts.n_random, opts.seed)}
+    if opts.dataset is not None:
+        observations[str(opts.dataset)] = dataset_observations(ckpt, opts.dataset, opts.n_dataset)
+    references = {src: lerobot_chunks(ckpt, obs) for src, obs in observations.items()}
+    scale = action_scale(ckpt)
+    result.seconds["load"] = time.perf_counter() - t0
+
+    with tempfile.TemporaryDirectory(prefix=".act-export-", dir=out_dir) as tmp:
+        staging = Path(tmp)
+        staged: list[Path] = []
+
+        t0 = time.perf_counter()
+        module = ACTInference(ckpt, opts.channel_order).eval()
+        onnx32 = staging / "act.onnx"
+        export_onnx(module, example_inputs(module, ckpt, opts.seed), onnx32, opts.opset)
+        result.seconds["onnx"] = time.perf_counter() - t0
+        log(
+            f"exported {onnx32.name} ({onnx32.stat().st_size / 1e6:.1f} MB) in "
+            f"{result.seconds['onnx']:.1f} s"
+        )
+        parity32 = check_parity(
+            onnx32, spec, observations, references, scale, FP32_BOUND, "FP32 ONNX", log
+        )
+        spec32 = spec.with_artifact(onnx32, parity={"fp32_onnx": parity32})
+        staged.append(onnx32)
+        result.reports["fp32"] = parity32
+
+        network, network_spec = onnx32, spec32
+        if opts.fp16:
+            from act_tool.export.fp16 import convert_to_fp16
+
+            t0 = time.perf_counter()
+            onnx16 = staging / "act.fp16.onnx"
+            counts = convert_to_fp16(onnx32, onnx16)
+            result.seconds["fp16"] = time.perf_counter() - t0
+            log(
+                f"converted to FP16: {counts['fp16_nodes']} ops in FP16, {counts['fp32_nodes']} "
+                f"kept in FP32, {counts['casts']} casts"
+            )
+            parity16 = check_parity(
+                onnx16, spec, observations, references, scale, FP16_BOUND, "FP16 ONNX", log
+            )
+            result.reports["fp16"] = parity16
+            network = onnx16
+            network_spec = spec.with_artifact(
+                onnx16, precision="fp16", parity={"fp32_onnx": parity32, "fp16_onnx": parity16}
+            )
+            staged.append(onnx16)
+
+        specs = {onnx32: spec32, network: network_spec}
+        if builder != "onnx":
+            t0 = time.perf_counter()
+            plan = staging / "act.plan"
+            log(f"building TensorRT engine with {builder} from {network.name} ...")
+            info = engine.build_engine(network, plan, builder)
+            result.seconds["engine"] = time.perf_counter() - t0
+            log(
+                f"built {plan.name} ({info.plan_bytes / 1e6:.1f} MB, {builder} {info.version}, "
+                f"target {info.target}) in {info.build_seconds:.1f} s"
+            )
+            parity = dict(network_spec.parity)
+            parity["engine"] = (
+                f"built from {network.name}; its ONNX parity figures apply. Run `act-tool bench` "
+                "on the GPU to measure the engine itself."
+            )
+            specs[plan] = replace(
+                network_spec.with_artifact(
+                    plan, builder=builder, builder_version=info.version, target=info.target
+                ),
+                parity=parity,
+            )
+            staged.append(plan)
+
+        for artifact in staged:
+            specs[artifact].write(spec_path(artifact))
+        # Every check passed: move artifacts, then their specs, into place.
+        for artifact in staged:
+            for src in (artifact, spec_path(artifact)):
+                dst = out_dir / src.name
+                shutil.move(str(src), str(dst))
+                if src == artifact:
+                    result.artifacts.append(dst)
+    return result

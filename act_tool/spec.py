@@ -1,0 +1,171 @@
+"""EngineSpec: the self-description written beside every artifact (`act.onnx.json`, ...).
+
+Export writes it, the runtime reads it: camera names and sizes, channel order, state and action
+names and units, rates, chunking, the dataset's state range, precision, the builder and target,
+the artifact's sha256, the source checkpoint and the parity figures. No torch here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from act_tool.errors import SpecError
+
+FORMAT_VERSION = 1
+CHANNEL_ORDERS = ("bgr", "rgb")
+PRECISIONS = ("fp32", "fp16")
+BUILDERS = ("onnx", "tensorrt", "tensorrt-rtx")
+UNITS = ("degrees", "range")
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """One camera input: LeRobot key (`observation.images.front`), frame size, channel order."""
+
+    key: str
+    height: int
+    width: int
+    channel_order: str = "bgr"
+
+    def __post_init__(self) -> None:
+        if self.channel_order not in CHANNEL_ORDERS:
+            raise SpecError(f"camera {self.key}: channel_order must be one of {CHANNEL_ORDERS}")
+        if self.height <= 0 or self.width <= 0:
+            raise SpecError(
+                f"camera {self.key}: size must be positive, got {self.height}x{self.width}"
+            )
+
+    @property
+    def name(self) -> str:
+        """The short name (`front`) used on the command line."""
+        return self.key.removeprefix("observation.images.")
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Everything a runtime and a person need to use one artifact."""
+
+    artifact: str  # file name, relative to the spec's folder
+    cameras: tuple[CameraSpec, ...]
+    state_names: tuple[str, ...]
+    action_names: tuple[str, ...]
+    units: str  # joints in "degrees" or LeRobot's "range" (-100..100); gripper 0..100
+    fps: int
+    chunk_size: int
+    n_action_steps: int
+    temporal_ensemble_coeff: float | None
+    state_min: tuple[float, ...]
+    state_max: tuple[float, ...]
+    precision: str = "fp32"
+    builder: str = "onnx"
+    builder_version: str = ""
+    target: str = "portable"  # GPU compute capability ("sm_89") or "portable"
+    sha256: str = ""
+    source_checkpoint: str = ""
+    parity: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.units not in UNITS:
+            raise SpecError(f"units must be one of {UNITS}, got {self.units!r}")
+        if self.precision not in PRECISIONS:
+            raise SpecError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.builder not in BUILDERS:
+            raise SpecError(f"builder must be one of {BUILDERS}, got {self.builder!r}")
+        if not self.cameras:
+            raise SpecError("a spec needs at least one camera")
+        if len(self.state_min) != len(self.state_names) or len(self.state_max) != len(
+            self.state_names
+        ):
+            raise SpecError("state_min/state_max must have one value per state name")
+        if not 1 <= self.n_action_steps <= self.chunk_size:
+            raise SpecError(
+                f"n_action_steps must be in 1..chunk_size ({self.chunk_size}), got {self.n_action_steps}"
+            )
+        if self.fps <= 0:
+            raise SpecError(f"fps must be positive, got {self.fps}")
+
+    @property
+    def input_names(self) -> list[str]:
+        return [c.key for c in self.cameras] + (["observation.state"] if self.state_names else [])
+
+    def with_artifact(self, artifact: Path, **changes: Any) -> EngineSpec:
+        """A copy describing `artifact` (its name and sha256), with other fields changed."""
+        return replace(self, artifact=Path(artifact).name, sha256=sha256_file(artifact), **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EngineSpec:
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise SpecError(
+                f"spec format version {version!r} is not {FORMAT_VERSION}; re-export the model "
+                "with this act-tool version."
+            )
+        try:
+            data = dict(data)
+            data["cameras"] = tuple(CameraSpec(**c) for c in data["cameras"])
+            for key in ("state_names", "action_names", "state_min", "state_max"):
+                data[key] = tuple(data[key])
+            return cls(**data)
+        except (KeyError, TypeError) as e:
+            raise SpecError(f"spec is missing or has a malformed field: {e}") from e
+
+    def write(self, path: Path) -> None:
+        atomic_write_text(Path(path), self.to_json())
+
+    @classmethod
+    def read(cls, path: Path) -> EngineSpec:
+        path = Path(path)
+        if not path.is_file():
+            raise SpecError(
+                f"{path}: spec file missing. It is written by `act-tool export` beside the artifact."
+            )
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise SpecError(f"{path}: not valid JSON ({e}).") from e
+        try:
+            return cls.from_dict(data)
+        except SpecError as e:
+            raise SpecError(f"{path}: {e}") from e
+
+    def verify_artifact(self, artifact: Path) -> None:
+        """Refuse an artifact whose bytes are not the ones this spec describes."""
+        digest = sha256_file(artifact)
+        if self.sha256 and digest != self.sha256:
+            raise SpecError(
+                f"{artifact}: sha256 {digest[:12]}... does not match its spec ({self.sha256[:12]}...). "
+                "The artifact was changed or its spec belongs to another export; export again."
+            )
+
+
+def spec_path(artifact: Path) -> Path:
+    """`act.plan` -> `act.plan.json`."""
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".json")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary name beside `path`, then rename: never a half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
