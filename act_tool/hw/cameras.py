@@ -17,7 +17,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from enum import StrEnum
@@ -228,7 +228,12 @@ class _CaptureReader:
         if not ok:
             return False
         if img is not buf:  # OpenCV allocated a new image: the frame size differs from ours
-            raise CameraError(_size_message(self._name, self._source, buf.shape, img.shape))
+            (h, w), (got_h, got_w) = buf.shape[:2], img.shape[:2]
+            raise CameraError(
+                f"Camera {self._name!r} ({self._source}) delivers {got_w}x{got_h} frames, but "
+                f"{w}x{h} was requested (the policy's input size): choose a size the source "
+                "supports, or re-export the policy for this size."
+            )
         return True
 
     def close(self) -> None:
@@ -247,14 +252,6 @@ def _open_device(name: str, location: str) -> cv2.VideoCapture:
             )
         return cv2.VideoCapture(target, cv2.CAP_V4L2)
     return cv2.VideoCapture(target)
-
-
-def _size_message(name: str, source: CameraSource, want: tuple, got: tuple) -> str:
-    return (
-        f"Camera {name!r} ({source}) delivers {got[1]}x{got[0]} frames, but {want[1]}x{want[0]} "
-        "was requested (the policy's input size): choose a size the camera supports, or "
-        "re-export the policy for this size."
-    )
 
 
 # --- one camera ---------------------------------------------------------------------------------
@@ -291,26 +288,25 @@ class Camera:
             self._reader = _SyntheticReader(self.source.seed, self.config)
         else:
             self._reader = _CaptureReader(self.name, self.source, self.config)
+        deadline = time.perf_counter() + self.config.open_timeout_s
         try:
-            self._first_frame(self._reader)
+            while not self._reader.read_into(self._back):
+                if time.perf_counter() > deadline:
+                    raise CameraError(
+                        f"Camera {self.name!r} ({self.source}) opened but gave no frame within "
+                        f"{self.config.open_timeout_s:g} s: is another program using it?"
+                    )
+                time.sleep(0.01)
         except BaseException:
             self._reader.close()
+            self._reader = None
             raise
+        self._publish(time.perf_counter())
+        self._failure = None
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name=f"camera-{self.name}", daemon=True)
         self._thread.start()
         return self
-
-    def _first_frame(self, reader: _Reader) -> None:
-        deadline = time.perf_counter() + self.config.open_timeout_s
-        while not reader.read_into(self._back):
-            if time.perf_counter() > deadline:
-                raise CameraError(
-                    f"Camera {self.name!r} ({self.source}) opened but gave no frame within "
-                    f"{self.config.open_timeout_s:g} s: is another program using it?"
-                )
-            time.sleep(0.01)
-        self._publish(time.perf_counter())
 
     def _publish(self, stamp: float) -> None:
         with self._lock:
@@ -330,9 +326,9 @@ class Camera:
                 if period:
                     next_tick += period
                     delay = next_tick - time.perf_counter()
-                    if delay > 0:
-                        self._stop.wait(delay)
-                    elif delay < -period:  # fell behind: drop the backlog, do not burst
+                    if delay > 0 and self._stop.wait(delay):
+                        break
+                    if delay < -period:  # fell behind: drop the backlog, do not burst
                         next_tick = time.perf_counter()
                 if reader.read_into(self._back):
                     self._publish(time.perf_counter())
@@ -348,13 +344,19 @@ class Camera:
                     return
                 self._stop.wait(0.005)
         except Exception as e:  # surfaced to readers by latest()
-            self._failure = str(e) if isinstance(e, CameraError) else f"{self.name!r}: {e!r}"
+            self._failure = (
+                str(e)
+                if isinstance(e, CameraError)
+                else f"Camera {self.name!r} ({self.source}) failed while capturing: {e!r}"
+            )
 
     def stop(self) -> None:
         """Stop capturing and release the source; safe to call more than once."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=5.0)
+            self._thread.join(timeout=15.0)
+            if self._thread.is_alive():  # stuck in a driver read: releasing now could crash
+                return
             self._thread = None
         if self._reader is not None:
             self._reader.close()
@@ -425,9 +427,6 @@ class CameraSet:
     @property
     def names(self) -> list[str]:
         return list(self.cameras)
-
-    def __iter__(self) -> Iterator[Camera]:
-        return iter(self.cameras.values())
 
     def __enter__(self) -> CameraSet:
         with ExitStack() as stack:

@@ -286,7 +286,7 @@ def test_camera_set_reads_all(video: Path) -> None:
         assert not np.array_equal(out["front"], out["handeye"])  # different seeds
         frames = cams.latest()
         assert frames["side"][0].shape == (48, 64, 3)
-        running = list(cams)
+        running = list(cams.cameras.values())
     assert not any(c.running for c in running)
 
 
