@@ -191,8 +191,10 @@ def _parser_errors(parser: Any) -> list[str]:
     for i in range(parser.num_errors):
         err = parser.get_error(i)
         where = ""
-        if err.node() >= 0:
-            where = f"node {err.node()} ({err.node_operator() or '?'} '{err.node_name()}'): "
+        if err.node() >= 0:  # node_name / node_operator arrived in TensorRT 10
+            op = err.node_operator() if hasattr(err, "node_operator") else ""
+            name = err.node_name() if hasattr(err, "node_name") else ""
+            where = f"node {err.node()} ({op or '?'} '{name}'): "
         lines.append(f"  {where}{err.code().name}: {err.desc()}")
     return lines
 
@@ -216,7 +218,11 @@ def _write_atomically(plan_path: Path, data: Any) -> int:
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{plan_path.name}.", suffix=".partial", dir=plan_path.parent
     )
+    umask = os.umask(0o022)
+    os.umask(umask)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600; a plan is as readable as any file
+            os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             f.write(memoryview(data))
             f.flush()

@@ -227,6 +227,9 @@ def test_write_replaces_an_old_plan_whole(tmp_path: Path) -> None:
     assert engine._write_atomically(plan, b"new plan bytes") == 14
     assert plan.read_bytes() == b"new plan bytes"
     assert list(tmp_path.iterdir()) == [plan]
+    ordinary = tmp_path / "ordinary"
+    ordinary.write_bytes(b"")
+    assert plan.stat().st_mode == ordinary.stat().st_mode  # not mkstemp's 0600
 
 
 # --- builder resolution (import probing monkeypatched) ------------------------------------------
