@@ -136,7 +136,8 @@ class ACTInference(nn.Module):
 
     def forward(self, *inputs: Tensor) -> Tensor:
         frames = inputs[: len(self.camera_keys)]
-        images = torch.cat([f.permute(0, 3, 1, 2).float() for f in frames], dim=0)
+        # Cast first: TensorRT allows uint8 only as an input to Cast.
+        images = torch.cat([f.float().permute(0, 3, 1, 2) for f in frames], dim=0)
         images = images * self.image_scale + self.image_shift  # [n_cam, 3, H, W]
         features = self.image_proj(self.backbone(images)["feature_map"])  # [n_cam, D, h, w]
         cam_tokens = features.flatten(2).permute(0, 2, 1).reshape(-1, 1, features.shape[1])
