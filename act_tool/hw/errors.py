@@ -1,0 +1,88 @@
+"""Errors of the hardware layer: serial ports, the Feetech bus, servos, calibration, safety."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from act_tool.errors import ActToolError
+
+LEROBOT_CALIBRATE_HINT = (
+    "Calibrate the arm with LeRobot: lerobot-calibrate --robot.type=so101_follower "
+    "--robot.port={port} --robot.id={robot_id}"
+)
+
+
+class HardwareError(ActToolError):
+    """Base class of every hardware-layer error."""
+
+
+class PortError(HardwareError):
+    """A serial port that cannot be opened."""
+
+    def __init__(self, port: str, reason: str, available: Sequence[str] = ()) -> None:
+        listed = ", ".join(available) if available else "none found"
+        super().__init__(
+            f"cannot open serial port '{port}': {reason}. Serial ports on this machine: {listed}. "
+            "Pass the arm's port (run `lerobot-find-port` to find it)."
+        )
+        self.port = port
+        self.available = tuple(available)
+
+
+class PortNotFoundError(PortError):
+    """The port does not exist."""
+
+
+class PortBusyError(PortError):
+    """The port exists but another process holds it, or permission is denied."""
+
+
+class BusError(HardwareError):
+    """A transaction on the servo bus that failed."""
+
+
+class BusTimeoutError(BusError):
+    """One or more servos did not answer before the deadline."""
+
+    def __init__(self, what: str, missing_ids: Iterable[int]) -> None:
+        self.missing_ids = tuple(missing_ids)
+        super().__init__(
+            f"{what}: no answer from servo id(s) {list(self.missing_ids)}. Check the power supply, "
+            "the cable between the servos, and that the ids and baud rate are right."
+        )
+
+
+class ChecksumError(BusError):
+    """A status packet arrived with a wrong checksum (noise on the bus, a loose cable)."""
+
+    def __init__(self, what: str, servo_id: int) -> None:
+        self.servo_id = servo_id
+        super().__init__(
+            f"{what}: corrupted status packet from servo id {servo_id} (bad checksum). "
+            "Check the cable and the power supply."
+        )
+
+
+class ServoError(BusError):
+    """A servo answered with error bits set (voltage, angle sensor, overheat, ...)."""
+
+    def __init__(self, what: str, servo_id: int, bits: int, names: Sequence[str]) -> None:
+        self.servo_id = servo_id
+        self.bits = bits
+        self.names = tuple(names)
+        super().__init__(
+            f"{what}: servo id {servo_id} reports {', '.join(names)} (error byte 0x{bits:02X}). "
+            "Let it cool down, check the supply voltage and that the joint is not blocked."
+        )
+
+
+class ServoModelError(BusError):
+    """A servo that answers with an unexpected model number."""
+
+
+class CalibrationError(HardwareError):
+    """A calibration file that is missing, malformed, or does not match the arm."""
+
+
+class SafetyError(HardwareError):
+    """A command refused for safety (NaN goals, an arm not connected or not calibrated)."""

@@ -1,0 +1,302 @@
+"""The Feetech servo bus: ping, read, write, sync-read and sync-write over a Transport.
+
+Every transaction has a deadline computed from its byte count at the bus's baud rate, the
+servos' return delay and a margin. Status packets are found by their header, so garbage on the
+line is skipped. Reads are retried (`read_retries`); writes never are, since a repeated write
+could repeat a motion.
+
+For the control tick, `sync_reader()` and `sync_writer()` return plans with every buffer
+allocated once: a tick allocates nothing that outlives it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from act_tool.hw.errors import (
+    BusError,
+    BusTimeoutError,
+    ChecksumError,
+    ServoError,
+    ServoModelError,
+)
+from act_tool.hw.feetech import protocol as p
+from act_tool.hw.feetech.protocol import Reg
+from act_tool.hw.feetech.transport import Transport
+
+RX_BUFFER_SIZE = 2048
+
+
+class FeetechBus:
+    """Transactions on one bus. Construct, then `connect()` (or use as a context manager)."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        read_retries: int = 2,
+        timeout_margin_s: float = 0.010,
+        return_delay_s: float = 0.0005,
+    ) -> None:
+        if read_retries < 0:
+            raise ValueError("read_retries must be >= 0")
+        if timeout_margin_s <= 0:
+            raise ValueError("timeout_margin_s must be > 0")
+        self.transport = transport
+        self.read_retries = read_retries
+        self.timeout_margin_s = timeout_margin_s
+        # Worst-case wait before each reply: Return_Delay_Time is 250 (0.5 ms) from the factory.
+        self.return_delay_s = return_delay_s
+        self._byte_s = 10.0 / transport.baudrate
+        self._rx = bytearray(RX_BUFFER_SIZE)
+        self._rx_view = memoryview(self._rx)
+        self._slot_of = [-1] * 256  # servo id -> answer slot, for the current transaction
+        self._offsets = [-1] * 256  # answer slot -> offset of its status packet in _rx
+        self._bad_checksum_id = -1
+        self._connected = False
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        self.transport.open()
+        self._connected = True
+
+    def close(self) -> None:
+        self._connected = False
+        self.transport.close()
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connected
+
+    def __enter__(self) -> FeetechBus:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- single-servo transactions ----------------------------------------------------------
+
+    def ping(self, servo_id: int) -> None:
+        """Raise BusTimeoutError unless `servo_id` answers a PING."""
+        self._transact_read(p.ping_packet(servo_id), (servo_id,), 0, f"ping of servo {servo_id}")
+
+    def model_number(self, servo_id: int) -> int:
+        return self.read(servo_id, Reg.MODEL_NUMBER)
+
+    def check_model(self, servo_id: int, expected: int = p.STS3215_MODEL_NUMBER) -> None:
+        found = self.model_number(servo_id)
+        if found != expected:
+            raise ServoModelError(
+                f"servo id {servo_id} has model number {found}, expected {expected} (STS3215)"
+            )
+
+    def read(self, servo_id: int, reg: Reg) -> int:
+        """One register of one servo, decoded (sign-magnitude registers come back signed)."""
+        what = f"read of {reg.name} from servo {servo_id}"
+        self._transact_read(p.read_packet(servo_id, reg), (servo_id,), reg.size, what)
+        return p.decode_value(reg, self._word(0, reg.size))
+
+    def write(self, servo_id: int, reg: Reg, value: int) -> None:
+        """Write one register and wait for the status packet. Never retried."""
+        if reg.area is p.Area.READ_ONLY:
+            raise ValueError(f"{reg.name} is read-only")
+        what = f"write of {reg.name} = {value} to servo {servo_id}"
+        request = p.write_packet(servo_id, reg, value)
+        if servo_id == p.BROADCAST_ID:
+            self._send(request)
+            return
+        self._transact(request, (servo_id,), 0, what)
+
+    # --- group transactions -----------------------------------------------------------------
+
+    def sync_read(self, reg: Reg, ids: Sequence[int]) -> dict[int, int]:
+        """One register of several servos (each answers in turn), decoded."""
+        what = f"sync-read of {reg.name} from servos {list(ids)}"
+        self._transact_read(p.sync_read_packet(reg, list(ids)), tuple(ids), reg.size, what)
+        return {
+            servo_id: p.decode_value(reg, self._word(slot, reg.size))
+            for slot, servo_id in enumerate(ids)
+        }
+
+    def sync_write(self, reg: Reg, values: Mapping[int, int]) -> None:
+        """One register on several servos in one packet; servos do not answer it."""
+        if reg.area is p.Area.READ_ONLY:
+            raise ValueError(f"{reg.name} is read-only")
+        self._send(p.sync_write_packet(reg, dict(values)))
+
+    def sync_reader(self, reg: Reg, ids: Sequence[int]) -> SyncReader:
+        return SyncReader(self, reg, tuple(ids))
+
+    def sync_writer(self, reg: Reg, ids: Sequence[int]) -> SyncWriter:
+        return SyncWriter(self, reg, tuple(ids))
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _send(self, request: bytes | bytearray) -> None:
+        if not self._connected:
+            raise BusError("the bus is not connected: call connect() first")
+        self.transport.write(request)
+
+    def _word(self, slot: int, size: int) -> int:
+        o = self._offsets[slot] + 5  # FF FF id len error | data
+        return self._rx[o] if size == 1 else self._rx[o] | self._rx[o + 1] << 8
+
+    def _deadline(self, request_len: int, n_replies: int, data_len: int) -> float:
+        n_bytes = request_len + n_replies * (data_len + p.STATUS_OVERHEAD)
+        return (
+            time.perf_counter()
+            + n_bytes * self._byte_s
+            + n_replies * self.return_delay_s
+            + self.timeout_margin_s
+        )
+
+    def _transact_read(
+        self, request: bytes | bytearray, ids: tuple[int, ...], data_len: int, what: str
+    ) -> None:
+        for attempt in range(self.read_retries + 1):
+            try:
+                self._transact(request, ids, data_len, what)
+                return
+            except (BusTimeoutError, ChecksumError):
+                if attempt == self.read_retries:
+                    raise
+                self.transport.discard_input()
+
+    def _transact(
+        self, request: bytes | bytearray, ids: tuple[int, ...], data_len: int, what: str
+    ) -> None:
+        """Send `request` and collect one status packet per id into _offsets (slot = index)."""
+        n = len(ids)
+        slot_of = self._slot_of
+        for slot in range(n):
+            slot_of[ids[slot]] = slot
+        try:
+            self.transport.discard_input()  # a late answer to an earlier request is stale
+            self._send(request)
+            answered = self._collect(n, data_len, self._deadline(len(request), n, data_len))
+        finally:
+            for slot in range(n):
+                slot_of[ids[slot]] = -1
+        if answered < n:
+            self.transport.discard_input()
+            if self._bad_checksum_id >= 0:
+                raise ChecksumError(what, self._bad_checksum_id)
+            missing = [ids[s] for s in range(n) if self._offsets[s] < 0]
+            raise BusTimeoutError(what, missing)
+        rx = self._rx
+        for slot in range(n):
+            error = rx[self._offsets[slot] + 4]
+            if error:
+                raise ServoError(what, ids[slot], error, p.error_names(error))
+
+    def _collect(self, n: int, data_len: int, deadline: float) -> int:
+        """Read status packets until n distinct expected servos answered or the deadline."""
+        rx = self._rx
+        offsets = self._offsets
+        slot_of = self._slot_of
+        for slot in range(n):
+            offsets[slot] = -1
+        self._bad_checksum_id = -1
+        expected_len = data_len + 2
+        answered = start = end = 0
+        while answered < n:
+            avail = end - start
+            if avail >= 2 and (rx[start] != 0xFF or rx[start + 1] != 0xFF):
+                start += 1  # resynchronise: skip a byte that cannot start a packet
+                continue
+            if avail >= 4:
+                servo_id = rx[start + 2]
+                length = rx[start + 3]
+                if servo_id > p.MAX_SERVO_ID or length < 2 or length > p.MAX_PACKET_LENGTH:
+                    start += 1
+                    continue
+                total = length + 4
+                if avail >= total:
+                    s = 0
+                    for k in range(start + 2, start + total - 1):
+                        s += rx[k]
+                    if (~s & 0xFF) != rx[start + total - 1]:
+                        self._bad_checksum_id = servo_id
+                        start += 1
+                        continue
+                    slot = slot_of[servo_id]
+                    if slot >= 0 and length == expected_len and offsets[slot] < 0:
+                        offsets[slot] = start
+                        answered += 1
+                    start += total  # a packet for someone else (or a repeat) is skipped whole
+                    continue
+            if end == RX_BUFFER_SIZE:  # make room: keep the answered packets, drop the rest
+                raise BusError("receive buffer overflow: the bus is flooded with data")
+            got = self.transport.read_into(self._rx_view[end:], deadline)
+            if got == 0:
+                break
+            end += got
+        return answered
+
+
+class SyncReader:
+    """A preallocated sync-read of one register from fixed servos (the per-tick read)."""
+
+    def __init__(self, bus: FeetechBus, reg: Reg, ids: tuple[int, ...]) -> None:
+        self.bus = bus
+        self.reg = reg
+        self.ids = ids
+        self._request = p.sync_read_packet(reg, list(ids))
+        self._what = f"sync-read of {reg.name} from servos {list(ids)}"
+
+    def read(self, out: np.ndarray) -> np.ndarray:
+        """Fill `out` (integer array, one per id, in id order) with decoded values."""
+        bus = self.bus
+        reg = self.reg
+        bus._transact_read(self._request, self.ids, reg.size, self._what)
+        sign_bit = reg.sign_bit
+        for slot in range(len(self.ids)):
+            raw = bus._word(slot, reg.size)
+            if sign_bit is not None and raw >> sign_bit & 1:
+                raw = -(raw & ((1 << sign_bit) - 1))
+            out[slot] = raw
+        return out
+
+
+class SyncWriter:
+    """A preallocated sync-write of one register to fixed servos (the per-tick write)."""
+
+    def __init__(self, bus: FeetechBus, reg: Reg, ids: tuple[int, ...]) -> None:
+        if reg.size != 2:
+            raise ValueError("SyncWriter handles 2-byte registers")
+        self.bus = bus
+        self.reg = reg
+        self.ids = ids
+        template = p.sync_write_packet(reg, dict.fromkeys(ids, 0))
+        self._packet = bytearray(template)
+        # sum of the fixed bytes (id, len, instr, address, size, servo ids)
+        self._fixed_sum = sum(template[2:-1])
+        self._limit = (1 << reg.sign_bit) - 1 if reg.sign_bit is not None else 0xFFFF
+
+    def write(self, values: np.ndarray) -> None:
+        """Write integer `values` (one per id, in id order); no answer, never retried."""
+        packet = self._packet
+        sign_bit = self.reg.sign_bit
+        s = self._fixed_sum
+        o = 8  # FF FF FE len instr addr size | id lo hi | id lo hi ...
+        for slot in range(len(self.ids)):
+            v = int(values[slot])
+            if v < 0:
+                if sign_bit is None or -v > self._limit:
+                    raise ValueError(f"{self.reg.name} = {v} cannot be encoded")
+                v = -v | 1 << sign_bit
+            elif v > self._limit:
+                raise ValueError(f"{self.reg.name} = {v} cannot be encoded")
+            lo = v & 0xFF
+            hi = v >> 8
+            packet[o] = lo
+            packet[o + 1] = hi
+            s += lo + hi
+            o += 3
+        packet[o - 1] = ~s & 0xFF
+        self.bus._send(packet)

@@ -1,0 +1,137 @@
+"""Byte transports for the servo bus: the small interface the bus needs, and a serial port.
+
+The serial transport opens the port with pyserial (settings, locking, helpful errors) and then
+talks to its file descriptor directly (poll + readv into the caller's buffer), so a control tick
+allocates nothing that outlives it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import time
+from typing import Protocol
+
+from act_tool.hw.errors import PortBusyError, PortError, PortNotFoundError
+
+DEFAULT_BAUDRATE = 1_000_000
+
+
+class Transport(Protocol):
+    """What the bus needs from a byte pipe."""
+
+    baudrate: int
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def write(self, data: bytes | bytearray) -> None: ...
+
+    def read_into(self, buffer: memoryview, deadline: float) -> int:
+        """Read what has arrived (at most len(buffer) bytes), waiting until `deadline`
+        (time.perf_counter()) for the first byte; 0 means the deadline passed."""
+        ...
+
+    def discard_input(self) -> None: ...
+
+
+def available_ports() -> list[str]:
+    """Serial ports this machine has, for error messages."""
+    try:
+        from serial.tools import list_ports
+
+        return sorted(p.device for p in list_ports.comports())
+    except Exception:  # listing ports is a courtesy in an error message; never fail on it
+        return []
+
+
+class SerialTransport:
+    """A serial port (a USB adapter, or the virtual arm's pseudo-terminal)."""
+
+    def __init__(self, port: str, baudrate: int = DEFAULT_BAUDRATE, exclusive: bool = True) -> None:
+        self.port = port
+        self.baudrate = baudrate
+        self.exclusive = exclusive
+        self._serial = None
+        self._fd = -1
+        self._poll: select.poll | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._serial is not None
+
+    def open(self) -> None:
+        import serial
+
+        if self._serial is not None:
+            return
+        if not os.path.exists(self.port) and not self.port.upper().startswith("COM"):
+            raise PortNotFoundError(self.port, "no such device", available_ports())
+        try:
+            ser = serial.Serial(
+                self.port, self.baudrate, timeout=0, write_timeout=0.1, exclusive=self.exclusive
+            )
+        except serial.SerialException as e:
+            code = getattr(e, "errno", None)
+            text = str(e)
+            if code == errno.ENOENT:
+                raise PortNotFoundError(self.port, text, available_ports()) from e
+            if code in (errno.EBUSY, errno.EACCES, errno.EAGAIN) or "lock" in text.lower():
+                raise PortBusyError(
+                    self.port,
+                    f"{text} (another program holds it, or permission denied)",
+                    available_ports(),
+                ) from e
+            raise PortError(self.port, text, available_ports()) from e
+        self._serial = ser
+        self._fd = ser.fileno()
+        os.set_blocking(self._fd, False)
+        self._poll = select.poll()
+        self._poll.register(self._fd, select.POLLIN)
+        ser.reset_input_buffer()
+
+    def close(self) -> None:
+        if self._serial is not None:
+            ser, self._serial, self._poll, self._fd = self._serial, None, None, -1
+            ser.close()
+
+    def write(self, data: bytes | bytearray) -> None:
+        view = memoryview(data)
+        sent = 0
+        while sent < len(view):
+            try:
+                sent += os.write(self._fd, view[sent:])
+            except BlockingIOError:
+                self._poll_out()
+            except OSError as e:
+                raise PortError(self.port, f"write failed: {e}") from e
+
+    def _poll_out(self) -> None:
+        p = select.poll()
+        p.register(self._fd, select.POLLOUT)
+        p.poll(10)
+
+    def read_into(self, buffer: memoryview, deadline: float) -> int:
+        assert self._poll is not None, "transport is not open"
+        while True:
+            remaining_ms = (deadline - time.perf_counter()) * 1000.0
+            if self._poll.poll(remaining_ms if remaining_ms > 0.0 else 0):
+                try:
+                    n = os.readv(self._fd, (buffer,))
+                except BlockingIOError:
+                    n = 0
+                except OSError as e:
+                    raise PortError(self.port, f"read failed: {e}") from e
+                if n > 0:
+                    return n
+            if remaining_ms <= 0.0:
+                return 0
+
+    def discard_input(self) -> None:
+        if self._serial is not None:
+            self._serial.reset_input_buffer()
+
+    def __repr__(self) -> str:
+        return f"SerialTransport({self.port!r}, {self.baudrate})"

@@ -1,0 +1,316 @@
+"""The SO-101 follower arm: connect, check calibration, configure, read positions, write goals.
+
+Safety rules kept here:
+- an arm whose servos do not hold the calibration file's homing offsets and limits is refused;
+- goals are checked (no NaN or inf), optionally limited relative to the present position, clamped
+  to the calibrated range, and only then converted and written;
+- leaving the context manager (normally, by an exception, by Ctrl-C or SIGTERM) disables torque.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import numpy as np
+
+from act_tool.hw.errors import (
+    LEROBOT_CALIBRATE_HINT,
+    CalibrationError,
+    HardwareError,
+    SafetyError,
+)
+from act_tool.hw.feetech.bus import FeetechBus
+from act_tool.hw.feetech.protocol import Reg
+from act_tool.hw.feetech.transport import DEFAULT_BAUDRATE, SerialTransport, Transport
+from act_tool.hw.so101.calibration import ArmCalibration, find_calibration, load_calibration
+from act_tool.hw.so101.joints import JOINT_NAMES, JOINTS, N_JOINTS, SERVO_IDS, Joint
+from act_tool.hw.so101.units import UnitConverter, Units
+
+log = logging.getLogger(__name__)
+
+# LeRobot's SO-101 configure step (robots/so_follower/so_follower.py, motors/feetech/feetech.py)
+CONFIGURE_ALL: tuple[tuple[Reg, int], ...] = (
+    (Reg.RETURN_DELAY_TIME, 0),
+    (Reg.MAXIMUM_ACCELERATION, 254),
+    (Reg.ACCELERATION, 254),
+    (Reg.OPERATING_MODE, 0),  # position mode
+    (Reg.P_COEFFICIENT, 16),
+    (Reg.I_COEFFICIENT, 0),
+    (Reg.D_COEFFICIENT, 32),
+)
+CONFIGURE_GRIPPER: tuple[tuple[Reg, int], ...] = (
+    (Reg.MAX_TORQUE_LIMIT, 500),  # 50 % of max torque
+    (Reg.PROTECTION_CURRENT, 250),  # 50 % of max current
+    (Reg.OVERLOAD_TORQUE, 25),  # 25 % torque when overloaded
+)
+PHASE_ANGLE_FEEDBACK_BIT = 0x10  # cleared so positions stay in 0..4095
+
+
+@dataclass(frozen=True)
+class ArmConfig:
+    """How to reach and drive one SO-101 follower arm."""
+
+    port: str
+    robot_id: str | None = None  # finds LeRobot's calibration file for this id
+    calibration_path: Path | None = None  # or an explicit file
+    calibration_root: Path | None = None  # instead of $HF_LEROBOT_HOME/calibration
+    units: Units = Units.DEGREES
+    # Largest change of a goal from the present position per write, in units: one number, or
+    # one per joint in LeRobot's order (like LeRobot's max_relative_target). None: no limit.
+    max_relative_target: float | tuple[float, ...] | None = None
+    baudrate: int = DEFAULT_BAUDRATE
+    read_retries: int = 2
+    timeout_margin_s: float = 0.010
+    handle_signals: bool = True  # SIGINT/SIGTERM disable torque (main thread only)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "units", Units.parse(self.units))
+        if self.robot_id is None and self.calibration_path is None:
+            raise CalibrationError("give a robot id (robot_id) or a calibration file path")
+        mrt = self.max_relative_target
+        if mrt is not None:
+            values = (mrt,) if isinstance(mrt, int | float) else tuple(mrt)
+            if len(values) not in (1, N_JOINTS):
+                raise ValueError(f"max_relative_target: give 1 or {N_JOINTS} values")
+            if not all(np.isfinite(v) and v > 0 for v in values):
+                raise ValueError("max_relative_target values must be finite and > 0")
+            object.__setattr__(self, "max_relative_target", tuple(float(v) for v in values))
+        if self.read_retries < 0 or self.timeout_margin_s <= 0:
+            raise ValueError("read_retries must be >= 0 and timeout_margin_s > 0")
+
+    def resolve_calibration_path(self) -> Path:
+        if self.calibration_path is not None:
+            return Path(self.calibration_path)
+        assert self.robot_id is not None
+        return find_calibration(self.robot_id, self.calibration_root, self.port)
+
+
+class SO101Arm:
+    """One SO-101 follower. No I/O until `connect()` (or `with SO101Arm(cfg) as arm:`)."""
+
+    joint_names: tuple[str, ...] = JOINT_NAMES
+
+    def __init__(self, config: ArmConfig, transport: Transport | None = None) -> None:
+        self.config = config
+        self._transport = transport
+        self.bus: FeetechBus | None = None
+        self.calibration: ArmCalibration | None = None
+        self.units = config.units
+        self._converter: UnitConverter | None = None
+        self._counts = np.zeros(N_JOINTS, dtype=np.int64)
+        self._goal_counts = np.zeros(N_JOINTS, dtype=np.int64)
+        self._goal = np.zeros(N_JOINTS, dtype=np.float64)
+        self._present = np.zeros(N_JOINTS, dtype=np.float64)
+        self._have_present = False
+        mrt = config.max_relative_target
+        self._max_step = None if mrt is None else np.broadcast_to(np.array(mrt), N_JOINTS).copy()
+        self._lo = np.zeros(N_JOINTS)
+        self._hi = np.zeros(N_JOINTS)
+        self._reader = None
+        self._writer = None
+        self._torque_on = False
+        self._old_handlers: dict[int, object] = {}
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the port, check servos and calibration, configure (torque off), torque on."""
+        cfg = self.config
+        path = cfg.resolve_calibration_path()
+        self.calibration = load_calibration(path)
+        self._converter = UnitConverter(self.calibration, cfg.units)
+        transport = self._transport or SerialTransport(cfg.port, cfg.baudrate)
+        self.bus = FeetechBus(
+            transport, read_retries=cfg.read_retries, timeout_margin_s=cfg.timeout_margin_s
+        )
+        self.bus.connect()
+        try:
+            self._check_servos()
+            self._check_calibration(path)
+            self._configure()
+            self._reader = self.bus.sync_reader(Reg.PRESENT_POSITION, SERVO_IDS)
+            self._writer = self.bus.sync_writer(Reg.GOAL_POSITION, SERVO_IDS)
+            self._enable_torque()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Disable torque (best effort) and close the port."""
+        if self.bus is None:
+            return
+        try:
+            if self.bus.is_connected:
+                self.disable_torque()
+        finally:
+            self.bus.close()
+            self.bus = None
+            self._restore_signals()
+
+    def __enter__(self) -> SO101Arm:
+        self.connect()
+        self._install_signals()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def is_connected(self) -> bool:
+        return self.bus is not None and self.bus.is_connected
+
+    # --- the control-loop API --------------------------------------------------------------
+
+    def read_positions(self, out: np.ndarray) -> np.ndarray:
+        """Present positions (float32 [6], the arm's units, LeRobot's joint order) into `out`."""
+        self._require_bus()
+        self._reader.read(self._counts)  # type: ignore[union-attr]
+        self._converter.to_units(self._counts, self._present)  # type: ignore[union-attr]
+        self._have_present = True
+        np.copyto(out, self._present, casting="same_kind")
+        return out
+
+    def write_goals(self, goals: np.ndarray) -> np.ndarray:
+        """Send goal positions ([6], the arm's units). Returns the goals actually sent (units).
+
+        Refuses NaN/inf; limits each joint to `max_relative_target` from the last read present
+        position; clamps to the calibrated range; converts to counts; one sync-write.
+        """
+        self._require_bus()
+        if not self._torque_on:
+            raise SafetyError("torque is off: the arm was disabled; reconnect to move it again")
+        goal = self._goal
+        np.copyto(goal, goals, casting="same_kind")
+        if not np.isfinite(goal).all():
+            raise SafetyError(f"refusing to send non-finite goals {goals!r}")
+        if self._max_step is not None:
+            if not self._have_present:
+                self.read_positions(self._present)
+            np.subtract(self._present, self._max_step, out=self._lo)
+            np.add(self._present, self._max_step, out=self._hi)
+            np.clip(goal, self._lo, self._hi, out=goal)
+        conv = self._converter
+        conv.clamp_units(goal, out=goal)  # type: ignore[union-attr]
+        conv.to_counts(goal, self._goal_counts)  # type: ignore[union-attr]
+        self._writer.write(self._goal_counts)  # type: ignore[union-attr]
+        return goal
+
+    def disable_torque(self) -> None:
+        """Torque off on every servo: a broadcast sync-write (reaches servos even if one is
+        silent), then Torque_Enable 0 and Lock 0 per servo as LeRobot does, best effort."""
+        bus = self._require_bus()
+        self._torque_on = False
+        errors: list[str] = []
+        try:
+            bus.sync_write(Reg.TORQUE_ENABLE, dict.fromkeys(SERVO_IDS, 0))
+        except HardwareError as e:
+            errors.append(str(e))
+        for servo_id in SERVO_IDS:
+            for reg in (Reg.TORQUE_ENABLE, Reg.LOCK):
+                try:
+                    bus.write(servo_id, reg, 0)
+                except HardwareError as e:
+                    errors.append(str(e))
+        if errors:
+            log.warning("disabling torque: %s", "; ".join(errors))
+
+    @property
+    def torque_enabled(self) -> bool:
+        return self._torque_on
+
+    # --- connect steps ---------------------------------------------------------------------
+
+    def _require_bus(self) -> FeetechBus:
+        if self.bus is None or not self.bus.is_connected:
+            raise SafetyError("the arm is not connected: call connect() or use `with arm:`")
+        return self.bus
+
+    def _check_servos(self) -> None:
+        bus = self._require_bus()
+        for servo_id in SERVO_IDS:
+            bus.ping(servo_id)
+            bus.check_model(servo_id)
+
+    def _check_calibration(self, path: Path) -> None:
+        """Like LeRobot's is_calibrated: offsets and limits in the servos match the file."""
+        bus = self._require_bus()
+        assert self.calibration is not None
+        mismatches = []
+        for joint, cal in zip(JOINTS, self.calibration.joints, strict=True):
+            found = (
+                bus.read(cal.id, Reg.HOMING_OFFSET),
+                bus.read(cal.id, Reg.MIN_POSITION_LIMIT),
+                bus.read(cal.id, Reg.MAX_POSITION_LIMIT),
+            )
+            expected = (cal.homing_offset, cal.range_min, cal.range_max)
+            if found != expected:
+                mismatches.append(f"{joint.key}: servo has {found}, file has {expected}")
+        if mismatches:
+            robot_id = self.config.robot_id or path.stem
+            raise CalibrationError(
+                f"the arm on {self.config.port} does not match calibration file {path} "
+                "(homing_offset, range_min, range_max):\n  "
+                + "\n  ".join(mismatches)
+                + "\nRefusing to move it. "
+                + LEROBOT_CALIBRATE_HINT.format(port=self.config.port, robot_id=robot_id)
+            )
+
+    def _configure(self) -> None:
+        """LeRobot's configure step, with torque off."""
+        bus = self._require_bus()
+        self.disable_torque()
+        for servo_id in SERVO_IDS:
+            for reg, value in CONFIGURE_ALL:
+                bus.write(servo_id, reg, value)
+            phase = bus.read(servo_id, Reg.PHASE)
+            if phase & PHASE_ANGLE_FEEDBACK_BIT:
+                bus.write(servo_id, Reg.PHASE, phase & ~PHASE_ANGLE_FEEDBACK_BIT)
+        for reg, value in CONFIGURE_GRIPPER:
+            bus.write(int(Joint.GRIPPER), reg, value)
+
+    def _enable_torque(self) -> None:
+        """Goal = present (no jump), then Torque_Enable 1 and Lock 1 per servo, as LeRobot."""
+        bus = self._require_bus()
+        present = bus.sync_read(Reg.PRESENT_POSITION, SERVO_IDS)
+        for servo_id in SERVO_IDS:
+            bus.write(servo_id, Reg.GOAL_POSITION, present[servo_id])
+        for servo_id in SERVO_IDS:
+            bus.write(servo_id, Reg.TORQUE_ENABLE, 1)
+            bus.write(servo_id, Reg.LOCK, 1)
+        self._torque_on = True
+
+    # --- signals ---------------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        if (
+            not self.config.handle_signals
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+
+    def _restore_signals(self) -> None:
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._old_handlers.clear()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Unwind to __exit__, which disables torque; KeyboardInterrupt for Ctrl-C as usual.
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+
+def read_once(config: ArmConfig, joints: Sequence[str] = JOINT_NAMES) -> dict[str, float]:
+    """Connect, read the positions once, disconnect (torque off): a quick check of an arm."""
+    out = np.zeros(N_JOINTS, dtype=np.float32)
+    with SO101Arm(config) as arm:
+        arm.read_positions(out)
+    return {name: float(out[JOINT_NAMES.index(name)]) for name in joints}
