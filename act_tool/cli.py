@@ -118,3 +118,83 @@ def export(
 
 
 # --- emulate (hardware layer) -------------------------------------------------------------------
+
+
+@app.command()
+def emulate(
+    robot_id: Annotated[
+        str | None,
+        typer.Option(help="Write a matching LeRobot calibration file for this robot id."),
+    ] = None,
+    calibration_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for <robot-id>.json, like LeRobot's --robot.calibration_dir "
+            "(default: $HF_LEROBOT_HOME/calibration/robots/so_follower)."
+        ),
+    ] = None,
+    units: Annotated[
+        str,
+        typer.Option(help="Units of the positions printed by --watch: degrees or range_m100_100."),
+    ] = "degrees",
+    wire_time: Annotated[
+        bool, typer.Option(help="Emulate 1 Mbps wire time and the servos' return delay.")
+    ] = True,
+    factory: Annotated[
+        bool, typer.Option(help="Servos with factory offsets and limits (not calibrated).")
+    ] = False,
+    watch: Annotated[bool, typer.Option(help="Print the joint positions every second.")] = False,
+) -> None:
+    """Run a virtual SO-101 (six STS3215 servos) on a pseudo-terminal until Ctrl-C."""
+    import sys
+    import time
+
+    from act_tool.hw.emulator import DEFAULT_CALIBRATION, EmulatorConfig, VirtualArm
+    from act_tool.hw.so101.calibration import candidate_paths, save_calibration
+    from act_tool.hw.so101.units import Units
+
+    try:
+        unit = Units.parse(units)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
+    config = EmulatorConfig(
+        calibration=None if factory else DEFAULT_CALIBRATION, wire_time=wire_time
+    )
+    if robot_id is not None:
+        path = (
+            calibration_dir / f"{robot_id}.json"
+            if calibration_dir is not None
+            else candidate_paths(robot_id)[0]
+        )
+        save_calibration(DEFAULT_CALIBRATION, path)
+        typer.echo(f"calibration file: {path}")
+    try:
+        with VirtualArm(config) as virtual:
+            typer.echo(f"virtual SO-101 on {virtual.port}  (Ctrl-C to stop)")
+            if robot_id is not None:
+                typer.echo(
+                    f"  act-tool / LeRobot: --robot.port={virtual.port} --robot.id={robot_id}"
+                )
+            sys.stdout.flush()
+            while virtual.is_alive:
+                time.sleep(1.0)
+                if watch:
+                    typer.echo(_virtual_positions(virtual, unit))
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    except ActToolError as e:
+        fail(e)
+
+
+def _virtual_positions(virtual, unit) -> str:
+    """The virtual arm's joints in `unit`, as one line."""
+    import numpy as np
+
+    from act_tool.hw.emulator import DEFAULT_CALIBRATION
+    from act_tool.hw.feetech.protocol import Reg
+    from act_tool.hw.so101.joints import JOINT_NAMES, SERVO_IDS
+    from act_tool.hw.so101.units import UnitConverter
+
+    counts = np.array([virtual.register(i, Reg.PRESENT_POSITION) for i in SERVO_IDS])
+    values = UnitConverter(DEFAULT_CALIBRATION, unit).to_units(counts, np.zeros(6))
+    return "  ".join(f"{n}={v:7.2f}" for n, v in zip(JOINT_NAMES, values, strict=True))

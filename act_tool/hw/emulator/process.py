@@ -71,8 +71,11 @@ def _make_servos(config: EmulatorConfig) -> list[VirtualServo]:
 def child_main(fd: int) -> None:
     """The emulator process (`python -m act_tool.hw.emulator._child FD`): the config comes
     pickled over the control connection on `fd`."""
+    import signal
+
     from act_tool.hw.emulator.server import serve
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops us
     conn = Connection(fd)
     config: EmulatorConfig = conn.recv()
     serve(_make_servos(config), conn, config.wire_time)
