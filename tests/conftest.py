@@ -50,19 +50,25 @@ def write_tiny_dataset(root: Path, cameras=("front", "handeye"), h=64, w=96, epi
             "names": ["height", "width", "channels"],
         }
     ds = LeRobotDataset.create(
-        repo_id="local/tiny", fps=30, features=features, root=root, robot_type="so101_follower",
+        repo_id="local/tiny",
+        fps=30,
+        features=features,
+        root=root,
+        robot_type="so101_follower",
         use_videos=False,
     )
     rng = np.random.default_rng(7)
     for _ in range(episodes):
-        for t in range(frames):
+        for _t in range(frames):
             frame = {"task": "pick the cube"}
             state = (rng.standard_normal(6) * 20).astype(np.float32)
             frame["observation.state"] = state
             frame["action"] = state + rng.standard_normal(6).astype(np.float32)
             for cam in cameras:
                 small = rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)
-                frame[f"observation.images.{cam}"] = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+                frame[f"observation.images.{cam}"] = cv2.resize(
+                    small, (w, h), interpolation=cv2.INTER_LINEAR
+                )
             ds.add_frame(frame)
         ds.save_episode()
     ds.finalize()

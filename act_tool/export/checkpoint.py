@@ -257,7 +257,14 @@ def load_checkpoint(path: Path) -> Checkpoint:
 
     policy = ACTPolicy(config)
     model_tensors = {k: v for k, v in tensors.items() if not k.startswith(LEGACY_PREFIXES)}
-    missing, unexpected = policy.load_state_dict(model_tensors, strict=False)
+    try:
+        missing, unexpected = policy.load_state_dict(model_tensors, strict=False)
+    except RuntimeError as e:  # shape mismatches
+        first = str(e).split("\n\t")[1:2] or [str(e)]
+        raise CheckpointError(
+            f"{weights_file}: weights do not match the ACT config in {CONFIG} ({first[0].strip()}). "
+            "The files come from different runs."
+        ) from e
     if missing or unexpected:
         raise CheckpointError(
             f"{weights_file}: weights do not match the ACT config in {CONFIG} "

@@ -1,0 +1,89 @@
+"""The inference-only module: same numbers as LeRobot, and no VAE-encoder weight in the graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+
+from act_tool.export.checkpoint import load_checkpoint  # noqa: E402
+from act_tool.export.inference_module import ACTInference, example_inputs  # noqa: E402
+from act_tool.export.parity import lerobot_chunks, random_observations  # noqa: E402
+from act_tool.export.pipeline import export_onnx  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ckpt(tiny_checkpoint):
+    return load_checkpoint(tiny_checkpoint)
+
+
+@pytest.mark.parametrize("order", ["bgr", "rgb"])
+def test_module_matches_lerobot_in_torch(ckpt, order):
+    module = ACTInference(ckpt, order).eval()
+    observations = random_observations(ckpt, 4, seed=11)
+    reference = lerobot_chunks(ckpt, observations)
+    for obs, ref in zip(observations, reference, strict=True):
+        frames = [
+            obs.frames[k][..., ::-1] if order == "bgr" else obs.frames[k]
+            for k in module.camera_keys
+        ]
+        inputs = [torch.from_numpy(np.ascontiguousarray(f))[None] for f in frames]
+        with torch.no_grad():
+            ours = module(*inputs, torch.from_numpy(obs.state)[None])[0].numpy()
+        assert ours.shape == ref.shape == (10, 6)
+        np.testing.assert_allclose(ours, ref, atol=1e-4 * ckpt.stats["action"]["std"].min())
+        assert np.abs(ref).max() > 1.0  # real actions, not zeros
+
+
+def test_policy_is_left_unchanged(ckpt):
+    """Building the module (which permutes conv1 for BGR) must not touch LeRobot's policy."""
+    before = ckpt.policy.model.backbone.conv1.weight.detach().clone()
+    ACTInference(ckpt, "bgr")
+    assert torch.equal(before, ckpt.policy.model.backbone.conv1.weight)
+
+
+def test_no_vae_encoder_weight_in_graph(ckpt, tmp_path):
+    module = ACTInference(ckpt, "bgr").eval()
+    path = tmp_path / "act.onnx"
+    export_onnx(module, example_inputs(module, ckpt), path, opset=18)
+    model = onnx.load(str(path))
+    inits = [onnx.numpy_helper.to_array(i) for i in model.graph.initializer]
+    n_graph = sum(a.size for a in inits)
+
+    model_t = ckpt.policy.model
+    vae = [p for n, p in model_t.named_parameters() if n.startswith("vae_encoder")]
+    n_vae = sum(p.numel() for p in vae)
+    n_total = sum(p.numel() for p in model_t.parameters())
+    n_module = sum(p.numel() for p in module.parameters()) + sum(
+        b.numel() for b in module.buffers()
+    )
+    assert n_vae > 0
+    # Everything in the graph comes from the inference path (parameters plus precomputed
+    # constants; frozen batch norm folds 4 buffers into 2, so the graph holds at most that).
+    assert n_graph <= n_module
+    assert sum(p.numel() for p in module.parameters()) == n_total - n_vae - sum(
+        p.numel()
+        for n, p in model_t.named_parameters()
+        if n.startswith(
+            (
+                "encoder_latent_input_proj.weight",
+                "encoder_1d_feature_pos_embed",
+                "decoder_pos_embed",
+                "encoder_latent_input_proj.bias",
+            )
+        )
+    )
+    # And no VAE weight appears by value (as is or transposed).
+    by_shape = {}
+    for a in inits:
+        by_shape.setdefault(a.shape, []).append(a)
+    informative = [p.detach().numpy() for p in vae if p.detach().std() > 0]  # skip all-zero biases
+    assert len(informative) > 5
+    for w in informative:
+        for cand in (w, w.T):
+            for a in by_shape.get(cand.shape, []):
+                assert not np.array_equal(a, cand), "a VAE encoder weight is in the graph"
+    names = [i.name for i in model.graph.input]
+    assert "action" not in names and len(names) == 3

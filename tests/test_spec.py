@@ -1,0 +1,103 @@
+"""EngineSpec: JSON round trip, validation, sha256 checks, atomic writes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from act_tool.errors import SpecError
+from act_tool.spec import CameraSpec, EngineSpec, sha256_file, spec_path
+
+
+def make_spec(**changes) -> EngineSpec:
+    fields = dict(
+        artifact="act.onnx",
+        cameras=(
+            CameraSpec("observation.images.front", 480, 640),
+            CameraSpec("observation.images.handeye", 480, 640, "rgb"),
+        ),
+        state_names=tuple(f"j{i}.pos" for i in range(6)),
+        action_names=tuple(f"j{i}.pos" for i in range(6)),
+        units="degrees",
+        fps=30,
+        chunk_size=100,
+        n_action_steps=100,
+        temporal_ensemble_coeff=None,
+        state_min=(-1.0,) * 6,
+        state_max=(1.0,) * 6,
+        parity={"fp32_onnx": {"random": {"worst_rel": 1e-6}}},
+    )
+    fields.update(changes)
+    return EngineSpec(**fields)
+
+
+def test_round_trip(tmp_path):
+    spec = make_spec(temporal_ensemble_coeff=0.01, n_action_steps=1, precision="fp16")
+    path = tmp_path / "act.onnx.json"
+    spec.write(path)
+    assert EngineSpec.read(path) == spec
+    assert spec_path(tmp_path / "act.plan").name == "act.plan.json"
+    assert spec.input_names == [
+        "observation.images.front",
+        "observation.images.handeye",
+        "observation.state",
+    ]
+    assert spec.cameras[1].name == "handeye"
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(units="radians"), "units"),
+        (dict(precision="int8"), "precision"),
+        (dict(builder="tvm"), "builder"),
+        (dict(cameras=()), "at least one camera"),
+        (dict(state_min=(0.0,)), "one value per state name"),
+        (dict(n_action_steps=101), "n_action_steps"),
+        (dict(fps=0), "fps"),
+    ],
+)
+def test_invalid_fields(changes, message):
+    with pytest.raises(SpecError, match=message):
+        make_spec(**changes)
+
+
+def test_bad_camera():
+    with pytest.raises(SpecError, match="channel_order"):
+        CameraSpec("observation.images.front", 480, 640, "yuv")
+
+
+def test_read_errors(tmp_path):
+    with pytest.raises(SpecError, match="spec file missing"):
+        EngineSpec.read(tmp_path / "none.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    with pytest.raises(SpecError, match="not valid JSON"):
+        EngineSpec.read(bad)
+    data = json.loads(make_spec().to_json())
+    data["format_version"] = 99
+    bad.write_text(json.dumps(data))
+    with pytest.raises(SpecError, match="format version"):
+        EngineSpec.read(bad)
+    del data["fps"]
+    data["format_version"] = 1
+    bad.write_text(json.dumps(data))
+    with pytest.raises(SpecError, match="malformed"):
+        EngineSpec.read(bad)
+
+
+def test_sha256_binds_spec_to_artifact(tmp_path):
+    artifact = tmp_path / "act.onnx"
+    artifact.write_bytes(b"model bytes")
+    spec = make_spec().with_artifact(artifact)
+    assert spec.sha256 == sha256_file(artifact)
+    spec.verify_artifact(artifact)
+    artifact.write_bytes(b"other bytes")
+    with pytest.raises(SpecError, match="does not match its spec"):
+        spec.verify_artifact(artifact)
+
+
+def test_write_leaves_no_temporary(tmp_path):
+    make_spec().write(tmp_path / "act.onnx.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["act.onnx.json"]
