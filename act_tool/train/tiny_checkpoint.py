@@ -183,3 +183,13 @@ def save_legacy(policy, stats: dict, out_dir: Path) -> None:
         "ACTION": "MEAN_STD",
     }
     cfg_path.write_text(json.dumps(data, indent=4))
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Write a tiny random ACT checkpoint (LeRobot layout).")
+    ap.add_argument("output", type=Path)
+    ap.add_argument("--legacy", action="store_true", help="LeRobot <= 0.3 layout")
+    args = ap.parse_args()
+    print(save_tiny_checkpoint(args.output, legacy=args.legacy))
