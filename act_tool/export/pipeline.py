@@ -125,12 +125,18 @@ def export_onnx(module, inputs, path: Path, opset: int) -> None:
     import contextlib
     import io
     import logging
+    import warnings
 
     import onnx
     import torch
 
     logging.getLogger("onnxscript").setLevel(logging.ERROR)
-    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+    with (
+        torch.no_grad(),
+        contextlib.redirect_stdout(io.StringIO()),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", FutureWarning)  # torch.export's own deprecations
         torch.onnx.export(
             module,
             inputs,
