@@ -83,7 +83,6 @@ class VirtualBus:
             return
         broadcast = servo_id == BROADCAST_ID
         targets = self.servos if broadcast else [s for s in self.servos if s.id == servo_id]
-        targets = [s for s in targets if not _silent(s)]
         if instruction is Instruction.PING:
             answers = [(s, b"") for s in targets]
         elif instruction is Instruction.READ and len(params) == 2 and not broadcast:
@@ -106,14 +105,14 @@ class VirtualBus:
             address, size = params[0], params[1]
             for sid in params[2:]:
                 s = self.servo(sid)
-                if s is not None and not _silent(s):
+                if s is not None:
                     answers.append((s, s.read(address, size)))
         elif instruction is Instruction.SYNC_WRITE and broadcast and len(params) >= 2:
             address, size = params[0], params[1]
             body = params[2:]
             for k in range(0, len(body) - size, size + 1):
                 s = self.servo(body[k])
-                if s is not None and not _silent(s):
+                if s is not None:
                     s.write(address, body[k + 1 : k + 1 + size])
         self._bus_free_at = request_end
         self._answer(answers, request_end)
@@ -122,6 +121,9 @@ class VirtualBus:
 
     def _answer(self, answers: list[tuple[VirtualServo, bytes]], t: float) -> None:
         for servo, data in answers:
+            if _silent(servo):
+                _take_fault(servo)
+                continue
             fault = _take_fault(servo)
             error = fault.error_bits if fault else 0
             out = status_packet(servo.id, error, data)

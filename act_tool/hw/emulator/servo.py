@@ -35,7 +35,7 @@ _READ_ONLY = {r.address + i for r in Reg if r.area is Area.READ_ONLY for i in ra
 class Fault:
     """A fault injected into one servo; `count` replies are affected (None: until cleared)."""
 
-    silent: bool = False  # does not answer or execute anything (unplugged)
+    silent: bool = False  # executes instructions but never answers (a broken return line)
     bad_checksum: bool = False  # answers with a corrupted checksum
     error_bits: int = 0  # status error byte (1 voltage, 2 angle, 4 heat, 8 current, 32 load)
     delay_s: float = 0.0  # extra delay before answering

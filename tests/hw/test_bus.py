@@ -1,0 +1,265 @@
+"""The bus: transactions, deadlines, resynchronisation, faults, preallocated sync plans."""
+
+from __future__ import annotations
+
+import gc
+import os
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from act_tool.hw.emulator import Fault, VirtualArm
+from act_tool.hw.errors import (
+    BusTimeoutError,
+    ChecksumError,
+    PortBusyError,
+    PortNotFoundError,
+    ServoError,
+)
+from act_tool.hw.feetech import FeetechBus, Reg, SerialTransport
+from act_tool.hw.feetech import protocol as p
+
+from .conftest import TEST_MARGIN_S, FakeTransport
+
+IDS = (1, 2, 3, 4, 5, 6)
+
+
+@pytest.fixture
+def bus(virtual_arm: VirtualArm):
+    with FeetechBus(
+        SerialTransport(virtual_arm.port), read_retries=0, timeout_margin_s=TEST_MARGIN_S
+    ) as b:
+        yield b
+
+
+# --- against a fake transport: exact bytes, resynchronisation ---------------------------
+
+
+def test_read_sends_exact_bytes_and_decodes(fake_transport: FakeTransport):
+    # Present_Position 0x8005 = -5 in sign-magnitude (bit 15)
+    fake_transport.replies.append(p.status_packet(1, 0, bytes((0x05, 0x80))))
+    bus = FeetechBus(fake_transport)
+    bus.connect()
+    assert bus.read(1, Reg.PRESENT_POSITION) == -5
+    assert fake_transport.written == [bytes.fromhex("FF FF 01 04 02 38 02 BE")]
+
+
+def test_resynchronises_on_garbage(fake_transport: FakeTransport):
+    good = p.status_packet(1, 0, bytes((0x00, 0x08)))
+    # noise, a lone FF, a false header with an impossible id (FF), then the real packet
+    fake_transport.replies.append(bytes.fromhex("00 13 FF 42 FF FF FF") + good)
+    bus = FeetechBus(fake_transport)
+    bus.connect()
+    assert bus.read(1, Reg.PRESENT_POSITION) == 2048
+
+
+def test_false_header_with_bad_checksum_is_skipped(fake_transport: FakeTransport):
+    good = p.status_packet(2, 0, bytes((0x10, 0x00)))
+    fake_transport.replies.append(bytes.fromhex("FF FF 02 04 00 99 99 00") + good)
+    bus = FeetechBus(fake_transport)
+    bus.connect()
+    assert bus.read(2, Reg.PRESENT_POSITION) == 16
+
+
+def test_sync_read_answers_in_any_order(fake_transport: FakeTransport):
+    replies = b"".join(p.status_packet(i, 0, (100 * i).to_bytes(2, "little")) for i in (3, 1, 2))
+    fake_transport.replies.append(replies)
+    bus = FeetechBus(fake_transport)
+    bus.connect()
+    assert bus.sync_read(Reg.PRESENT_POSITION, [1, 2, 3]) == {1: 100, 2: 200, 3: 300}
+
+
+def test_sync_writer_bytes_match_protocol(fake_transport: FakeTransport):
+    bus = FeetechBus(fake_transport)
+    bus.connect()
+    writer = bus.sync_writer(Reg.GOAL_POSITION, IDS)
+    values = np.array([2048, 1000, 0, 4095, 17, 3000])
+    writer.write(values)
+    expected = p.sync_write_packet(Reg.GOAL_POSITION, dict(zip(IDS, values.tolist(), strict=True)))
+    assert fake_transport.written[-1] == expected
+    writer.write(np.array([1, 2, 3, 4, 5, 6]))  # the preallocated packet is rewritten fully
+    assert fake_transport.written[-1] == p.sync_write_packet(
+        Reg.GOAL_POSITION, dict(zip(IDS, range(1, 7), strict=True))
+    )
+    with pytest.raises(ValueError):
+        writer.write(np.array([0, 0, 0, 0, 0, 40000]))
+
+
+def test_deadline_scales_with_bytes(fake_transport: FakeTransport):
+    slow = FakeTransport(baudrate=115_200)
+    fast = FeetechBus(fake_transport, timeout_margin_s=0.001, return_delay_s=0.0)
+    slow_bus = FeetechBus(slow, timeout_margin_s=0.001, return_delay_s=0.0)
+    # 14 request bytes + 6 * 8 reply bytes = 62 bytes: 0.62 ms at 1 Mbps, 5.4 ms at 115200
+    import time
+
+    t = time.perf_counter()
+    assert fast._deadline(14, 6, 2) - t == pytest.approx(0.00062 + 0.001, abs=5e-4)
+    assert slow_bus._deadline(14, 6, 2) - t == pytest.approx(62 * 10 / 115_200 + 0.001, abs=5e-4)
+
+
+def test_writes_are_never_retried(fake_transport: FakeTransport):
+    bus = FeetechBus(fake_transport, read_retries=3, timeout_margin_s=0.01)
+    bus.connect()
+    with pytest.raises(BusTimeoutError):
+        bus.write(1, Reg.GOAL_POSITION, 100)
+    assert len(fake_transport.written) == 1
+    with pytest.raises(BusTimeoutError):
+        bus.read(1, Reg.GOAL_POSITION)
+    assert len(fake_transport.written) == 1 + 4  # reads: 1 + 3 retries
+
+
+# --- against the virtual arm ---------------------------------------------------------------
+
+
+def test_ping_read_write(bus: FeetechBus, virtual_arm: VirtualArm):
+    for i in IDS:
+        bus.ping(i)
+        bus.check_model(i)
+    assert bus.read(1, Reg.MODEL_NUMBER) == 777
+    assert bus.read(2, Reg.HOMING_OFFSET) == -1080  # sign bit 11
+    bus.write(3, Reg.LOCK, 0)
+    bus.write(3, Reg.RETURN_DELAY_TIME, 0)
+    assert bus.read(3, Reg.RETURN_DELAY_TIME) == 0
+    assert virtual_arm.register(3, Reg.RETURN_DELAY_TIME) == 0
+
+
+def test_eeprom_write_ignored_while_locked(bus: FeetechBus):
+    bus.write(1, Reg.LOCK, 1)
+    bus.write(1, Reg.P_COEFFICIENT, 5)
+    assert bus.read(1, Reg.P_COEFFICIENT) == 32
+    bus.write(1, Reg.LOCK, 0)
+    bus.write(1, Reg.P_COEFFICIENT, 5)
+    assert bus.read(1, Reg.P_COEFFICIENT) == 5
+
+
+def test_sync_read_and_write(bus: FeetechBus, virtual_arm: VirtualArm):
+    goals = {i: 2000 + 10 * i for i in IDS}
+    bus.sync_write(Reg.GOAL_POSITION, goals)
+    assert bus.sync_read(Reg.GOAL_POSITION, IDS) == goals
+    reader = bus.sync_reader(Reg.PRESENT_POSITION, IDS)
+    out = np.zeros(6, dtype=np.int64)
+    reader.read(out)
+    assert out.tolist() == [virtual_arm.register(i, Reg.PRESENT_POSITION) for i in IDS]
+
+
+def test_torque_moves_present_toward_goal(bus: FeetechBus, virtual_arm: VirtualArm):
+    start = bus.read(1, Reg.PRESENT_POSITION)
+    bus.write(1, Reg.TORQUE_ENABLE, 1)
+    bus.write(1, Reg.GOAL_POSITION, start + 300)
+    import time
+
+    deadline = time.monotonic() + 5
+    while bus.read(1, Reg.PRESENT_POSITION) != start + 300:
+        assert time.monotonic() < deadline, "the servo never reached its goal"
+        time.sleep(0.01)
+
+
+def test_silent_servo_times_out_naming_it(bus: FeetechBus, virtual_arm: VirtualArm):
+    virtual_arm.inject(4, Fault(silent=True))
+    with pytest.raises(BusTimeoutError) as e:
+        bus.sync_read(Reg.PRESENT_POSITION, IDS)
+    assert e.value.missing_ids == (4,)
+    assert "4" in str(e.value)
+    with pytest.raises(BusTimeoutError):
+        bus.ping(4)
+    virtual_arm.clear_faults()
+    bus.ping(4)
+
+
+def test_bad_checksum(bus: FeetechBus, virtual_arm: VirtualArm):
+    virtual_arm.inject(2, Fault(bad_checksum=True))
+    with pytest.raises(ChecksumError) as e:
+        bus.sync_read(Reg.PRESENT_POSITION, IDS)
+    assert e.value.servo_id == 2
+
+
+def test_read_retry_recovers_from_one_bad_packet(virtual_arm: VirtualArm):
+    virtual_arm.inject(2, Fault(bad_checksum=True, count=1))
+    transport = SerialTransport(virtual_arm.port)
+    with FeetechBus(transport, read_retries=1, timeout_margin_s=TEST_MARGIN_S) as bus:
+        assert len(bus.sync_read(Reg.PRESENT_POSITION, IDS)) == 6
+
+
+@pytest.mark.parametrize(
+    ("bits", "names"),
+    [
+        (0x01, ("voltage",)),
+        (0x02, ("angle sensor",)),
+        (0x04, ("overheat",)),
+        (0x08, ("over current",)),
+        (0x20, ("overload",)),
+        (0x24, ("overheat", "overload")),
+    ],
+)
+def test_servo_error_bits(bus: FeetechBus, virtual_arm: VirtualArm, bits, names):
+    virtual_arm.inject(5, Fault(error_bits=bits))
+    with pytest.raises(ServoError) as e:
+        bus.sync_read(Reg.PRESENT_POSITION, IDS)
+    assert (e.value.servo_id, e.value.bits, e.value.names) == (5, bits, names)
+
+
+def test_slow_reply_times_out(bus: FeetechBus, virtual_arm: VirtualArm):
+    virtual_arm.inject(1, Fault(delay_s=TEST_MARGIN_S + 0.5, count=1))
+    with pytest.raises(BusTimeoutError) as e:
+        bus.read(1, Reg.PRESENT_POSITION)
+    assert e.value.missing_ids == (1,)
+    # the late answer is discarded, not mistaken for the next one
+    import time
+
+    time.sleep(0.6)  # the emulator is single-threaded: let the late answer go out first
+    bus.write(1, Reg.LOCK, 0)
+    bus.write(1, Reg.RETURN_DELAY_TIME, 7)
+    assert bus.read(1, Reg.RETURN_DELAY_TIME) == 7
+
+
+def test_garbage_before_answers_is_skipped(bus: FeetechBus, virtual_arm: VirtualArm):
+    virtual_arm.inject(None, Fault(garbage=bytes.fromhex("FF 00 FF FF FF 13")))
+    assert len(bus.sync_read(Reg.PRESENT_POSITION, IDS)) == 6
+
+
+def test_port_not_found_lists_ports():
+    with pytest.raises(PortNotFoundError) as e:
+        SerialTransport("/dev/does-not-exist-42").open()
+    assert "Serial ports on this machine" in str(e.value)
+
+
+def test_port_busy(virtual_arm: VirtualArm):
+    first = SerialTransport(virtual_arm.port)
+    first.open()
+    try:
+        with pytest.raises(PortBusyError):
+            SerialTransport(virtual_arm.port).open()
+    finally:
+        first.close()
+
+
+def test_constructor_does_no_io():
+    FeetechBus(SerialTransport("/dev/does-not-exist-42"))  # no error until connect()
+    assert not os.path.exists("/dev/does-not-exist-42")
+
+
+def test_tick_allocates_nothing_after_warm_up(bus: FeetechBus):
+    reader = bus.sync_reader(Reg.PRESENT_POSITION, IDS)
+    writer = bus.sync_writer(Reg.GOAL_POSITION, IDS)
+    positions = np.zeros(6, dtype=np.int64)
+
+    def tick() -> None:
+        reader.read(positions)
+        writer.write(positions)
+
+    for _ in range(100):
+        tick()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for _ in range(50):
+            tick()
+        before, _ = tracemalloc.get_traced_memory()
+        for _ in range(1000):
+            tick()
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # 1000 ticks: anything allocated per tick and kept would show as >= 1000 bytes
+    assert after - before < 512, f"{after - before} bytes kept over 1000 ticks"
