@@ -1,0 +1,236 @@
+"""The SO-101 arm against the virtual arm: connect, configure, move, safety, torque off."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import os
+import signal
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from act_tool.hw.emulator import DEFAULT_CALIBRATION, EmulatorConfig, Fault, VirtualArm
+from act_tool.hw.errors import (
+    BusTimeoutError,
+    CalibrationError,
+    ChecksumError,
+    SafetyError,
+    ServoError,
+)
+from act_tool.hw.feetech import Reg
+from act_tool.hw.so101 import ArmConfig, SO101Arm, Units, save_calibration
+
+IDS = (1, 2, 3, 4, 5, 6)
+
+
+def torque(virtual: VirtualArm) -> list[int]:
+    return [virtual.register(i, Reg.TORQUE_ENABLE) for i in IDS]
+
+
+def wait_until(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def test_constructor_does_no_io(arm_config: ArmConfig):
+    arm = SO101Arm(dataclasses.replace(arm_config, port="/dev/does-not-exist-42"))
+    assert not arm.is_connected
+
+
+def test_connect_configures_like_lerobot(arm_config: ArmConfig, virtual_arm: VirtualArm):
+    with SO101Arm(arm_config) as arm:
+        assert arm.torque_enabled
+        state = virtual_arm.state()
+        for i in IDS:
+            s = state[i]
+            assert s["RETURN_DELAY_TIME"] == 0
+            assert s["MAXIMUM_ACCELERATION"] == 254 and s["ACCELERATION"] == 254
+            assert s["OPERATING_MODE"] == 0
+            assert (s["P_COEFFICIENT"], s["I_COEFFICIENT"], s["D_COEFFICIENT"]) == (16, 0, 32)
+            assert s["PHASE"] & 0x10 == 0
+            assert s["TORQUE_ENABLE"] == 1 and s["LOCK"] == 1
+            assert s["GOAL_POSITION"] == s["PRESENT_POSITION"]  # no jump on torque on
+        g = state[6]
+        assert (g["MAX_TORQUE_LIMIT"], g["PROTECTION_CURRENT"], g["OVERLOAD_TORQUE"]) == (
+            500,
+            250,
+            25,
+        )
+    assert torque(virtual_arm) == [0] * 6
+    assert virtual_arm.register(1, Reg.LOCK) == 0
+
+
+@pytest.mark.parametrize("units", list(Units))
+def test_read_and_move(arm_config: ArmConfig, virtual_arm: VirtualArm, units: Units):
+    cfg = dataclasses.replace(arm_config, units=units)
+    out = np.zeros(6, dtype=np.float32)
+    with SO101Arm(cfg) as arm:
+        arm.read_positions(out)
+        # the virtual arm starts at mid-range: 0 in degrees and in -100..100, gripper 50
+        np.testing.assert_allclose(out[:4], 0.0, atol=0.1)
+        assert out[5] == pytest.approx(50.0, abs=0.1)
+        goal = np.array([10, -10, 5, -5, 20, 70], dtype=np.float32)
+        sent = arm.write_goals(goal)
+        np.testing.assert_allclose(sent, goal, atol=1e-5)
+
+        def arrived() -> bool:
+            return bool(np.allclose(arm.read_positions(out), goal, atol=0.2))
+
+        wait_until(arrived)
+
+
+def test_goals_are_clamped_to_the_calibrated_range(arm_config, virtual_arm):
+    with SO101Arm(arm_config) as arm:
+        arm.write_goals(np.full(6, 1e4, dtype=np.float32))
+        goals = [virtual_arm.register(i, Reg.GOAL_POSITION) for i in IDS]
+        assert goals == [c.range_max for c in DEFAULT_CALIBRATION.joints]
+        arm.write_goals(np.full(6, -1e4, dtype=np.float32))
+        goals = [virtual_arm.register(i, Reg.GOAL_POSITION) for i in IDS]
+        assert goals == [c.range_min for c in DEFAULT_CALIBRATION.joints]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_goals_are_refused(arm_config, virtual_arm, bad):
+    with SO101Arm(arm_config) as arm:
+        before = [virtual_arm.register(i, Reg.GOAL_POSITION) for i in IDS]
+        goal = np.zeros(6, dtype=np.float32)
+        goal[2] = bad
+        with pytest.raises(SafetyError):
+            arm.write_goals(goal)
+        assert [virtual_arm.register(i, Reg.GOAL_POSITION) for i in IDS] == before
+
+
+@pytest.mark.parametrize("limit", [5.0, (5.0, 5.0, 5.0, 5.0, 5.0, 2.0)])
+def test_max_relative_target(arm_config, virtual_arm, limit):
+    cfg = dataclasses.replace(arm_config, max_relative_target=limit)
+    with SO101Arm(cfg) as arm:
+        present = arm.read_positions(np.zeros(6, dtype=np.float32))
+        sent = arm.write_goals(present + 30)
+        caps = np.broadcast_to(np.array(limit), 6)
+        np.testing.assert_allclose(sent, present + caps, atol=1e-4)
+
+
+def test_bad_max_relative_target():
+    with pytest.raises(ValueError):
+        ArmConfig(port="x", robot_id="a", max_relative_target=(1.0, 2.0))
+    with pytest.raises(ValueError):
+        ArmConfig(port="x", robot_id="a", max_relative_target=-1.0)
+    with pytest.raises(CalibrationError):
+        ArmConfig(port="x")
+
+
+def test_mismatching_arm_is_refused(arm_config, virtual_arm):
+    virtual_arm.poke(3, Reg.MIN_POSITION_LIMIT, 100)
+    with pytest.raises(CalibrationError) as e:
+        SO101Arm(arm_config).connect()
+    text = str(e.value)
+    assert "elbow_flex" in text
+    assert "lerobot-calibrate --robot.type=so101_follower" in text
+    assert f"--robot.port={arm_config.port}" in text and "--robot.id=test_arm" in text
+    assert torque(virtual_arm) == [0] * 6
+
+
+def test_mismatching_file_is_refused(arm_config, virtual_arm, tmp_path):
+    joints = list(DEFAULT_CALIBRATION.joints)
+    joints[1] = dataclasses.replace(joints[1], homing_offset=joints[1].homing_offset + 1)
+    path = save_calibration(type(DEFAULT_CALIBRATION)(tuple(joints)), tmp_path / "other.json")
+    cfg = dataclasses.replace(arm_config, robot_id=None, calibration_path=path)
+    with pytest.raises(CalibrationError, match="shoulder_lift"):
+        SO101Arm(cfg).connect()
+    assert torque(virtual_arm) == [0] * 6
+
+
+def test_factory_arm_is_refused(calibration_root, arm_config):
+    with VirtualArm(EmulatorConfig(calibration=None, wire_time=False)) as factory:
+        cfg = dataclasses.replace(arm_config, port=factory.port)
+        with pytest.raises(CalibrationError):
+            SO101Arm(cfg).connect()
+
+
+def test_missing_calibration_file(arm_config):
+    cfg = dataclasses.replace(arm_config, robot_id="nobody")
+    with pytest.raises(CalibrationError, match="lerobot-calibrate"):
+        SO101Arm(cfg).connect()
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (Fault(silent=True), BusTimeoutError),
+        (Fault(bad_checksum=True), ChecksumError),
+        (Fault(error_bits=0x20), ServoError),
+        (Fault(error_bits=0x04), ServoError),
+        (Fault(delay_s=1.0), BusTimeoutError),
+    ],
+)
+def test_fault_in_the_loop_raises_and_leaves_torque_off(arm_config, virtual_arm, fault, error):
+    out = np.zeros(6, dtype=np.float32)
+    with pytest.raises(error), SO101Arm(arm_config) as arm:
+        arm.read_positions(out)
+        arm.write_goals(out)
+        virtual_arm.inject(3, fault)
+        for _ in range(3):
+            arm.read_positions(out)
+            arm.write_goals(out)
+    time.sleep(1.1 if fault.delay_s else 0)
+    assert torque(virtual_arm) == [0] * 6
+
+
+def test_exception_leaves_torque_off(arm_config, virtual_arm):
+    with pytest.raises(RuntimeError), SO101Arm(arm_config):
+        assert torque(virtual_arm) == [1] * 6
+        raise RuntimeError("policy crashed")
+    assert torque(virtual_arm) == [0] * 6
+
+
+@pytest.mark.parametrize(
+    ("sig", "exc"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, SystemExit)]
+)
+def test_signals_leave_torque_off(arm_config, virtual_arm, sig, exc):
+    previous = signal.getsignal(sig)
+    out = np.zeros(6, dtype=np.float32)
+    with pytest.raises(exc), SO101Arm(arm_config) as arm:
+        os.kill(os.getpid(), sig)
+        for _ in range(1000):  # the handler runs between bytecodes
+            arm.read_positions(out)
+    assert torque(virtual_arm) == [0] * 6
+    assert signal.getsignal(sig) == previous
+
+
+def test_no_goals_after_disable(arm_config, virtual_arm):
+    with SO101Arm(arm_config) as arm:
+        arm.disable_torque()
+        with pytest.raises(SafetyError):
+            arm.write_goals(np.zeros(6, dtype=np.float32))
+    with pytest.raises(SafetyError):
+        arm.read_positions(np.zeros(6, dtype=np.float32))
+
+
+def test_tick_allocates_nothing_after_warm_up(arm_config):
+    cfg = dataclasses.replace(arm_config, max_relative_target=10.0)
+    out = np.zeros(6, dtype=np.float32)
+    with SO101Arm(cfg) as arm:
+
+        def tick() -> None:
+            arm.read_positions(out)
+            arm.write_goals(out)
+
+        for _ in range(100):
+            tick()
+        gc.collect()
+        tracemalloc.start()
+        try:
+            for _ in range(50):
+                tick()
+            before, _ = tracemalloc.get_traced_memory()
+            for _ in range(1000):
+                tick()
+            after, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert after - before < 512, f"{after - before} bytes kept over 1000 ticks"
