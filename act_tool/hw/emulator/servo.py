@@ -139,11 +139,7 @@ class VirtualServo:
         dt, self._last = now - self._last, now
         if not self.get(Reg.TORQUE_ENABLE) or dt <= 0:
             return
-        lo, hi = self.get(Reg.MIN_POSITION_LIMIT), self.get(Reg.MAX_POSITION_LIMIT)
-        target = float(self.get(Reg.GOAL_POSITION))
-        if hi > lo:
-            target = min(max(target, lo), hi)
-        target = min(max(target, 0.0), 4095.0)
+        target = self._target()
         if dt > SNAP_AFTER_S:
             self.position, self.velocity = target, 0.0
             self._refresh()
@@ -168,10 +164,17 @@ class VirtualServo:
         self.position, self.velocity = pos, vel
         self._refresh()
 
+    def _target(self) -> float:
+        """Goal_Position clamped to the position limits (and to one turn)."""
+        lo, hi = self.get(Reg.MIN_POSITION_LIMIT), self.get(Reg.MAX_POSITION_LIMIT)
+        target = float(self.get(Reg.GOAL_POSITION))
+        if hi > lo:
+            target = min(max(target, lo), hi)
+        return min(max(target, 0.0), 4095.0)
+
     def _refresh(self) -> None:
         """Present_* registers from the motion state."""
         self._put(Reg.PRESENT_POSITION, min(max(round(self.position), 0), 4095))
         self._put(Reg.PRESENT_VELOCITY, max(-32767, min(32767, round(self.velocity))))
-        goal = self.get(Reg.GOAL_POSITION)
-        moving = self.velocity != 0.0 or abs(goal - self.position) > 0.5
+        moving = self.velocity != 0.0 or abs(self._target() - self.position) > 0.5
         self._put(Reg.MOVING, int(bool(self.get(Reg.TORQUE_ENABLE)) and moving))
