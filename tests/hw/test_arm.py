@@ -165,7 +165,7 @@ def test_missing_calibration_file(arm_config):
         (Fault(bad_checksum=True), ChecksumError),
         (Fault(error_bits=0x20), ServoError),
         (Fault(error_bits=0x04), ServoError),
-        (Fault(delay_s=1.0), BusTimeoutError),
+        (Fault(delay_s=0.6), BusTimeoutError),
     ],
 )
 def test_fault_in_the_loop_raises_and_leaves_torque_off(arm_config, virtual_arm, fault, error):
@@ -177,7 +177,7 @@ def test_fault_in_the_loop_raises_and_leaves_torque_off(arm_config, virtual_arm,
         for _ in range(3):
             arm.read_positions(out)
             arm.write_goals(out)
-    time.sleep(1.1 if fault.delay_s else 0)
+    time.sleep(0.7 if fault.delay_s else 0)
     assert torque(virtual_arm) == [0] * 6
 
 

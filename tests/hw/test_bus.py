@@ -199,6 +199,26 @@ def test_servo_error_bits(bus: FeetechBus, virtual_arm: VirtualArm, bits, names)
     assert (e.value.servo_id, e.value.bits, e.value.names) == (5, bits, names)
 
 
+def test_ignored_error_bits(virtual_arm: VirtualArm):
+    virtual_arm.inject(6, Fault(error_bits=p.ErrorBit.OVERLOAD))
+    transport = SerialTransport(virtual_arm.port)
+    with FeetechBus(
+        transport, timeout_margin_s=TEST_MARGIN_S, ignored_error_bits=p.ErrorBit.OVERLOAD
+    ) as bus:
+        assert len(bus.sync_read(Reg.PRESENT_POSITION, IDS)) == 6
+    virtual_arm.inject(6, Fault(error_bits=p.ErrorBit.OVERLOAD | p.ErrorBit.OVERHEAT))
+    with (
+        FeetechBus(
+            SerialTransport(virtual_arm.port),
+            timeout_margin_s=TEST_MARGIN_S,
+            ignored_error_bits=p.ErrorBit.OVERLOAD,
+        ) as bus,
+        pytest.raises(ServoError) as e,
+    ):
+        bus.sync_read(Reg.PRESENT_POSITION, IDS)
+    assert e.value.names == ("overheat",)
+
+
 def test_slow_reply_times_out(bus: FeetechBus, virtual_arm: VirtualArm):
     virtual_arm.inject(1, Fault(delay_s=TEST_MARGIN_S + 0.5, count=1))
     with pytest.raises(BusTimeoutError) as e:

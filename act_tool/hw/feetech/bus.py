@@ -40,6 +40,7 @@ class FeetechBus:
         read_retries: int = 2,
         timeout_margin_s: float = 0.010,
         return_delay_s: float = 0.0005,
+        ignored_error_bits: int = 0,
     ) -> None:
         if read_retries < 0:
             raise ValueError("read_retries must be >= 0")
@@ -50,6 +51,9 @@ class FeetechBus:
         self.timeout_margin_s = timeout_margin_s
         # Worst-case wait before each reply: Return_Delay_Time is 250 (0.5 ms) from the factory.
         self.return_delay_s = return_delay_s
+        # Status error bits that do not raise ServoError (e.g. ErrorBit.OVERLOAD for a gripper
+        # that squeezes an object); by default every bit raises.
+        self.ignored_error_bits = int(ignored_error_bits)
         self._byte_s = 10.0 / transport.baudrate
         self._rx = bytearray(RX_BUFFER_SIZE)
         self._rx_view = memoryview(self._rx)
@@ -190,7 +194,7 @@ class FeetechBus:
             raise BusTimeoutError(what, missing)
         rx = self._rx
         for slot in range(n):
-            error = rx[self._offsets[slot] + 4]
+            error = rx[self._offsets[slot] + 4] & ~self.ignored_error_bits
             if error:
                 raise ServoError(what, ids[slot], error, p.error_names(error))
 

@@ -67,6 +67,8 @@ class ArmConfig:
     baudrate: int = DEFAULT_BAUDRATE
     read_retries: int = 2
     timeout_margin_s: float = 0.010
+    # Servo error bits that do not stop the arm (ErrorBit flags); by default all of them do.
+    ignored_error_bits: int = 0
     handle_signals: bool = True  # SIGINT/SIGTERM disable torque (main thread only)
 
     def __post_init__(self) -> None:
@@ -127,7 +129,10 @@ class SO101Arm:
         self._converter = UnitConverter(self.calibration, cfg.units)
         transport = self._transport or SerialTransport(cfg.port, cfg.baudrate)
         self.bus = FeetechBus(
-            transport, read_retries=cfg.read_retries, timeout_margin_s=cfg.timeout_margin_s
+            transport,
+            read_retries=cfg.read_retries,
+            timeout_margin_s=cfg.timeout_margin_s,
+            ignored_error_bits=cfg.ignored_error_bits,
         )
         self.bus.connect()
         try:
@@ -179,8 +184,10 @@ class SO101Arm:
     def write_goals(self, goals: np.ndarray) -> np.ndarray:
         """Send goal positions ([6], the arm's units). Returns the goals actually sent (units).
 
-        Refuses NaN/inf; limits each joint to `max_relative_target` from the last read present
-        position; clamps to the calibrated range; converts to counts; one sync-write.
+        Refuses NaN/inf; limits each joint to `max_relative_target` from the present position
+        last read by `read_positions` (the loop reads every tick; LeRobot reads again here,
+        which costs a bus round trip); clamps to the calibrated range; converts to counts;
+        one sync-write (no answer, never retried).
         """
         self._require_bus()
         if not self._torque_on:
