@@ -1,0 +1,110 @@
+"""ONNX Runtime runner for `.onnx` artifacts: IO binding over preallocated numpy buffers.
+
+Inputs and outputs are bound once (`bind_cpu_input` / `bind_output` with an OrtValue over our own
+arrays), so `infer()` is one `run_with_iobinding` that reads our input arrays in place and writes
+the action into our output array. The CUDA provider is used when onnxruntime-gpu offers it (inputs
+are copied to the GPU by ONNX Runtime; the output stays bound to host memory).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from act_tool.errors import MissingDependencyError
+from act_tool.runtime.runners.base import Runner, RunnerError
+from act_tool.runtime.runners.options import RunnerOptions
+from act_tool.spec import EngineSpec
+
+
+def cpu_threads() -> int:
+    """Cores this process may use (respects taskset / cgroup affinity)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def import_onnxruntime():
+    """onnxruntime is a core dependency (no extra): say how to put it back."""
+    try:
+        import onnxruntime
+    except ImportError as e:
+        error = MissingDependencyError("onnxruntime", "", "The ONNX Runtime runner")
+        error.args = (
+            "The ONNX Runtime runner needs the Python module 'onnxruntime', which is not "
+            "installed. Install it with: pip install onnxruntime (or onnxruntime-gpu).",
+        )
+        raise error from e
+    return onnxruntime
+
+
+class OnnxRuntimeRunner(Runner):
+    backend = "onnxruntime"
+
+    def __init__(self, artifact: Path, spec: EngineSpec, options: RunnerOptions) -> None:
+        super().__init__(artifact, spec)
+        self.options = options
+        self.session = None
+        self._binding = None
+        self.providers: list[str] = []
+
+    @property
+    def description(self) -> str:
+        threads = self.options.threads or cpu_threads()
+        return f"onnxruntime {self.providers[0] if self.providers else ''} ({threads} threads)"
+
+    def _open(self) -> None:
+        ort = import_onnxruntime()
+        if self.options.verify:
+            self.spec.verify_artifact(self.artifact)
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        so.intra_op_num_threads = self.options.threads or cpu_threads()
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        available = ort.get_available_providers()
+        wanted = self.options.device or "auto"
+        if wanted == "cuda" and "CUDAExecutionProvider" not in available:
+            raise RunnerError(
+                "ONNX Runtime has no CUDA provider here; install onnxruntime-gpu or use --device cpu"
+            )
+        providers = ["CPUExecutionProvider"]
+        if wanted in ("auto", "cuda") and "CUDAExecutionProvider" in available:
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session = ort.InferenceSession(str(self.artifact), so, providers=providers)
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise RunnerError(
+                f"{self.artifact}: ONNX Runtime cannot load it ({e}). Export it again."
+            ) from e
+        self.providers = list(self.session.get_providers())
+        names = {i.name for i in self.session.get_inputs()}
+        expected = {t.name for t in self.input_specs}
+        if names != expected:
+            raise RunnerError(
+                f"{self.artifact}: inputs {sorted(names)} differ from its spec {sorted(expected)}; "
+                "the spec belongs to another export. Export again."
+            )
+        binding = self.session.io_binding()
+        for ts in self.input_specs:
+            buf = ts.allocate()
+            self.inputs[ts.name] = buf
+            binding.bind_cpu_input(ts.name, buf)
+        for ts in self.output_specs:
+            buf = ts.allocate()
+            self.outputs[ts.name] = buf
+            binding.bind_output(ts.name, "cpu", 0, buf.dtype, list(buf.shape), buf.ctypes.data)
+        self._binding = binding
+
+    def _infer(self) -> None:
+        self.session.run_with_iobinding(self._binding)  # type: ignore[union-attr]
+
+    def _close(self) -> None:
+        self._binding = None
+        self.session = None
+
+
+def create(artifact: Path, spec: EngineSpec, options: RunnerOptions) -> OnnxRuntimeRunner:
+    return OnnxRuntimeRunner(artifact, spec, options)

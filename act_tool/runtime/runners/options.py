@@ -1,0 +1,28 @@
+"""Options every runner understands (each uses the ones that apply to it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from act_tool.errors import ActToolError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    device: str = "auto"  # "auto": the GPU when the backend has one, else the CPU
+    threads: int | None = None  # CPU threads (ONNX Runtime intra-op, torch); None: all cores
+    cuda_graph: bool = False  # TensorRT / PyTorch on a GPU: capture the step in a CUDA graph
+    fp16: bool = False  # PyTorch on a GPU: run in half precision
+    verify: bool = True  # check the artifact's sha256 against its spec before loading
+    # PyTorch runner only (a checkpoint has no spec): how to describe it.
+    channel_order: str = "bgr"
+    units: str = "degrees"
+    fps: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ActToolError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.threads is not None and self.threads < 1:
+            raise ActToolError(f"threads must be >= 1, got {self.threads}")

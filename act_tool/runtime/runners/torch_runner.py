@@ -1,0 +1,152 @@
+"""PyTorch runner straight from a LeRobot checkpoint: the reference, and the fallback for machines
+without TensorRT. The only runtime module that imports torch (and lerobot), and only when chosen.
+
+It runs act_tool.export.inference_module.ACTInference, the very module the artifacts are exported
+from, so its inputs and outputs are the artifact's. Host buffers are numpy arrays that share memory
+with torch CPU tensors (`torch.from_numpy`). On a GPU: device tensors allocated once, optional FP16
+weights (inputs and output stay float32), and an optional CUDA graph of the whole step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from act_tool.errors import require
+from act_tool.runtime.runners.base import Runner, RunnerError
+from act_tool.runtime.runners.onnxruntime_runner import cpu_threads
+from act_tool.runtime.runners.options import RunnerOptions
+from act_tool.spec import EngineSpec
+
+
+class TorchRunner(Runner):
+    backend = "torch"
+
+    def __init__(self, checkpoint: Path, spec: EngineSpec, ckpt: Any, options: RunnerOptions):
+        super().__init__(checkpoint, spec)
+        self.options = options
+        self._ckpt = ckpt
+        self._torch: Any = None
+        self._module: Any = None
+        self._host_in: list[Any] = []
+        self._dev_in: list[Any] = []
+        self._host_out: Any = None
+        self._dev_out: Any = None
+        self._graph: Any = None
+        self.device = "cpu"
+
+    @property
+    def description(self) -> str:
+        extra = (" fp16" if self.options.fp16 else "") + (" cuda-graph" if self._graph else "")
+        return f"torch {self.device}{extra}"
+
+    def _open(self) -> None:
+        torch = require("torch", "export", "The PyTorch runner")
+        from act_tool.export.inference_module import ACTInference
+
+        self._torch = torch
+        want = self.options.device
+        if want == "cuda" and not torch.cuda.is_available():
+            raise RunnerError("no CUDA GPU is visible to torch here; use --device cpu")
+        self.device = "cuda" if want in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+        if self.device == "cpu":
+            torch.set_num_threads(self.options.threads or cpu_threads())
+        module = ACTInference(self._ckpt, self.spec.cameras[0].channel_order).eval()
+        module.requires_grad_(False)
+        if self.device == "cuda":
+            module = module.to("cuda")
+            if self.options.fp16:
+                module = _half_core(module)
+        self._module = module
+        for ts in self.input_specs:
+            buf = ts.allocate()
+            self.inputs[ts.name] = buf
+            host = torch.from_numpy(buf)
+            self._host_in.append(host)
+            self._dev_in.append(host if self.device == "cpu" else host.to("cuda"))
+        (out_spec,) = self.output_specs
+        self.outputs[out_spec.name] = out_spec.allocate()
+        self._host_out = torch.from_numpy(self.outputs[out_spec.name])
+        if self.device == "cuda":
+            for host in self._host_in:
+                host.pin_memory()  # page-locked staging is taken by copy_ below
+            self._dev_out = torch.empty(out_spec.shape, device="cuda")
+            if self.options.cuda_graph:
+                self._capture()
+
+    def _step(self) -> None:
+        torch = self._torch
+        with torch.inference_mode():
+            out = self._module(*self._dev_in)
+            if self._dev_out is not None:
+                self._dev_out.copy_(out.float())
+            else:
+                self._host_out.copy_(out)
+
+    def _capture(self) -> None:
+        torch = self._torch
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(3):  # warm-up before capture, as torch's docs ask
+                self._step()
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._step()
+        self._graph = graph
+
+    def _infer(self) -> None:
+        if self.device == "cpu":
+            self._step()
+            return
+        for host, dev in zip(self._host_in, self._dev_in, strict=True):
+            dev.copy_(host, non_blocking=False)
+        if self._graph is not None:
+            self._graph.replay()
+        else:
+            self._step()
+        self._host_out.copy_(self._dev_out)
+
+    def _close(self) -> None:
+        self._graph = None
+        self._module = None
+        self._dev_in.clear()
+        self._host_in.clear()
+
+
+def _half_core(module: Any) -> Any:
+    """FP16 for the network, FP32 for the input affine and output unnormalization (buffers)."""
+    for name in ("backbone", "image_proj", "state_proj", "encoder", "decoder", "action_head"):
+        part = getattr(module, name, None)
+        if part is not None:
+            part.half()
+    torch = require("torch", "export", "The PyTorch runner")
+    forward = module.forward
+
+    def forward_fp16(*inputs: Any) -> Any:
+        with torch.autocast("cuda", dtype=torch.float16):
+            return forward(*inputs).float()
+
+    module.forward = forward_fp16
+    return module
+
+
+def create_from_checkpoint(checkpoint: Path, options: RunnerOptions) -> TorchRunner:
+    """Load a LeRobot checkpoint and describe it with the spec an export would write."""
+    require("torch", "export", "The PyTorch runner")
+    require("lerobot", "export", "Loading a LeRobot checkpoint")
+    from act_tool.export.checkpoint import load_checkpoint
+    from act_tool.export.pipeline import ExportOptions, base_spec
+
+    ckpt = load_checkpoint(checkpoint)
+    spec = base_spec(
+        ckpt,
+        ExportOptions(
+            checkpoint=checkpoint,
+            units=options.units,
+            channel_order=options.channel_order,
+            fps=options.fps,
+        ),
+    )
+    return TorchRunner(Path(checkpoint), spec, ckpt, options)
