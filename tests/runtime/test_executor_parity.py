@@ -1,0 +1,116 @@
+"""act-tool's ONNX Runtime runner + executor against LeRobot's own select_action, step by step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from act_tool.runtime.executor import make_executor
+from act_tool.runtime.runners import open_runner
+
+N_OBS = 60
+BOUND = 1e-4  # of the action std
+
+
+def lerobot_actions(ckpt, observations, coeff: float | None, n_action_steps: int) -> np.ndarray:
+    """What LeRobot's robot loop executes: processors around policy.select_action."""
+    import torch
+    from lerobot.policies.act.modeling_act import ACTTemporalEnsembler
+    from lerobot.policies.utils import prepare_observation_for_inference
+
+    policy = ckpt.policy
+    policy.config.n_action_steps = n_action_steps
+    policy.config.temporal_ensemble_coeff = coeff
+    if coeff is not None:
+        policy.temporal_ensembler = ACTTemporalEnsembler(coeff, policy.config.chunk_size)
+    policy.reset()
+    ckpt.preprocessor.reset()
+    ckpt.postprocessor.reset()
+    out = []
+    for obs in observations:
+        raw = {k: f.copy() for k, f in obs.frames.items()}
+        raw["observation.state"] = obs.state.copy()
+        with torch.inference_mode():
+            batch = prepare_observation_for_inference(raw, torch.device("cpu"))
+            batch = ckpt.preprocessor(batch)
+            action = policy.select_action(batch)
+            action = ckpt.postprocessor(action)
+        out.append(action[0].float().numpy())
+    return np.stack(out)
+
+
+def act_tool_actions(onnx: Path, observations, coeff: float | None, n_action_steps: int):
+    from act_tool.export.parity import artifact_inputs
+
+    out = []
+    with open_runner(onnx) as runner:
+        spec = runner.spec
+        executor = make_executor(spec.chunk_size, len(spec.action_names), n_action_steps, coeff)
+        action = np.zeros(len(spec.action_names), dtype=np.float32)
+        for obs in observations:
+            for name, value in artifact_inputs(obs, spec).items():
+                np.copyto(runner.inputs[name], value)
+            if executor.needs_inference():
+                executor.push(runner.infer()["action"][0])
+            out.append(executor.pop(action).copy())
+    return np.stack(out)
+
+
+@pytest.mark.parametrize(
+    "fixture,coeff,n_steps",
+    [
+        ("chunk100", None, 100),
+        ("chunk100_steps10", None, 10),
+        ("chunk100", 0.01, 1),
+    ],
+    ids=["chunk-100", "chunk-10", "ensemble-0.01"],
+)
+def test_actions_match_lerobot_select_action(request, fixture, coeff, n_steps):
+    from act_tool.export.checkpoint import load_checkpoint
+    from act_tool.export.parity import action_scale, random_observations
+
+    ckpt_path, onnx = request.getfixturevalue(fixture)
+    ckpt = load_checkpoint(ckpt_path)
+    observations = random_observations(ckpt, N_OBS, seed=11)
+    expected = lerobot_actions(ckpt, observations, coeff, n_steps)
+    got = act_tool_actions(onnx, observations, coeff, n_steps)
+    assert got.shape == expected.shape == (N_OBS, 6)
+    rel = np.abs(got.astype(np.float64) - expected) / action_scale(ckpt)
+    assert rel.max() <= BOUND, (
+        f"worst {rel.max():.2e} of the action std at step {rel.max(1).argmax()}"
+    )
+    # The sequence really exercises the mode: chunk boundaries / blending change the actions.
+    assert np.abs(np.diff(expected, axis=0)).max() > 0
+
+
+def test_ensembling_in_robot_units_equals_normalized_units():
+    """Blending unnormalized chunks equals unnormalizing the blend (affine, weights sum to 1)."""
+    import torch
+    from lerobot.policies.act.modeling_act import ACTTemporalEnsembler
+
+    rng = np.random.default_rng(0)
+    chunk, dim, steps = 20, 6, 40
+    std, mean = rng.uniform(1, 30, dim), rng.uniform(-50, 50, dim)
+    ref = ACTTemporalEnsembler(0.01, chunk)
+    ours = make_executor(chunk, dim, 1, 0.01)
+    out = np.zeros(dim)
+    for _ in range(steps):
+        normalized = rng.standard_normal((chunk, dim))
+        expected = ref.update(torch.from_numpy(normalized[None]))[0].numpy() * std + mean
+        ours.push(normalized * std + mean)
+        ours.pop(out)
+        np.testing.assert_allclose(
+            out, expected, rtol=0, atol=1e-6 * std.max()
+        )  # torch weights are float32
+
+
+def test_chunk_executor_refuses_pop_when_empty():
+    from act_tool.runtime.executor import ExecutorError
+
+    ex = make_executor(10, 6, 5, None)
+    with pytest.raises(ExecutorError, match="query the policy"):
+        ex.pop(np.zeros(6))
+    with pytest.raises(ExecutorError, match="n_action_steps"):
+        make_executor(10, 6, 5, 0.01)
