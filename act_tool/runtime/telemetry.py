@@ -1,0 +1,184 @@
+"""Per-tick stage timings in a preallocated ring buffer; a JSONL writer thread; a summary table.
+
+The control loop writes one row per tick (floats into a fixed numpy array: no allocation). A
+background thread drains finished rows to `--log run.jsonl` once a second, so the loop never
+waits on the disk; rows the writer could not keep up with are counted, never silently lost.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+# Per-tick stages, in the order a tick runs them. Seconds.
+STAGES = ("camera", "state", "copy", "inference", "output", "write", "slack")
+# Extra per-tick fields.
+FIELDS = ("tick", "t", "overrun", "inferred", "period")
+COLUMNS = FIELDS + STAGES
+COL = {name: i for i, name in enumerate(COLUMNS)}
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    name: str
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    ticks: int
+    overruns: int
+    missed_slots: int  # deadlines skipped after overruns
+    elapsed_s: float
+    target_hz: float
+    achieved_hz: float
+    inferences: int
+    stages: tuple[StageSummary, ...]
+    dropped_log_rows: int = 0
+    stop_reason: str = ""
+
+    def table(self) -> str:
+        lines = [
+            f"{self.ticks} ticks in {self.elapsed_s:.2f} s: {self.achieved_hz:.2f} Hz "
+            f"(target {self.target_hz:g} Hz), {self.overruns} overruns, "
+            f"{self.missed_slots} missed slots, {self.inferences} inferences",
+            f"  {'stage':<12}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}",
+        ]
+        for s in self.stages:
+            lines.append(f"  {s.name:<12}{s.p50_ms:>10.3f}{s.p99_ms:>10.3f}{s.max_ms:>10.3f}")
+        if self.dropped_log_rows:
+            lines.append(f"  log: {self.dropped_log_rows} rows dropped (writer fell behind)")
+        if self.stop_reason:
+            lines.append(f"  stopped: {self.stop_reason}")
+        return "\n".join(lines)
+
+
+class Telemetry:
+    """A ring of `capacity` rows of COLUMNS; `row()` hands the loop the row of the next tick."""
+
+    def __init__(self, capacity: int = 1 << 16, log_path: Path | None = None) -> None:
+        if capacity < 2:
+            raise ValueError("capacity must be >= 2")
+        self.capacity = capacity
+        self.rows = np.zeros((capacity, len(COLUMNS)), dtype=np.float64)
+        self.count = 0  # rows committed
+        self.log_path = Path(log_path) if log_path is not None else None
+        self._written = 0
+        self.dropped = 0
+        self._file: IO[str] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._io_lock = threading.Lock()
+
+    # --- the loop's side -------------------------------------------------------------------
+
+    def row(self) -> np.ndarray:
+        """The row for the next tick (zeroed), committed by `commit()`."""
+        r = self.rows[self.count % self.capacity]
+        r.fill(0.0)
+        return r
+
+    def commit(self) -> None:
+        self.count += 1
+
+    # --- writer ----------------------------------------------------------------------------
+
+    def start(self) -> Telemetry:
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115
+            self._thread = threading.Thread(target=self._run, name="telemetry", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every committed row not yet written (oldest lost rows counted as dropped)."""
+        if self._file is None:
+            return
+        with self._io_lock:
+            end = self.count
+            start = max(self._written, end - self.capacity + 1)  # the row being filled is unsafe
+            self.dropped += start - self._written
+            lines = []
+            for i in range(start, end):
+                r = self.rows[i % self.capacity]
+                rec = {name: float(r[COL[name]]) for name in COLUMNS}
+                rec["tick"] = int(rec["tick"])
+                rec["overrun"] = bool(rec["overrun"])
+                rec["inferred"] = bool(rec["inferred"])
+                lines.append(json.dumps(rec))
+            if lines:
+                self._file.write("\n".join(lines) + "\n")
+                self._file.flush()
+            self._written = end
+
+    def close(self) -> None:
+        """Stop the writer, write the remaining rows, close the file (safe to call twice)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+        if self._file is not None:
+            self.flush()
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> Telemetry:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- summary ---------------------------------------------------------------------------
+
+    def recent(self) -> np.ndarray:
+        """The committed rows still in the ring, oldest first (a copy)."""
+        n = min(self.count, self.capacity)
+        idx = np.arange(self.count - n, self.count) % self.capacity
+        return self.rows[idx]
+
+    def summary(
+        self,
+        elapsed_s: float,
+        target_hz: float,
+        overruns: int,
+        inferences: int,
+        missed_slots: int = 0,
+        stop_reason: str = "",
+    ) -> RunSummary:
+        """Percentiles over the rows still in the ring; counts from the loop's own counters."""
+        rows = self.recent()
+        stages = []
+        for name in STAGES:
+            col = rows[:, COL[name]] * 1e3 if len(rows) else np.zeros(1)
+            stages.append(
+                StageSummary(
+                    name,
+                    float(np.percentile(col, 50)),
+                    float(np.percentile(col, 99)),
+                    float(col.max()),
+                )
+            )
+        return RunSummary(
+            ticks=self.count,
+            overruns=overruns,
+            missed_slots=missed_slots,
+            elapsed_s=elapsed_s,
+            target_hz=target_hz,
+            achieved_hz=self.count / elapsed_s if elapsed_s > 0 else 0.0,
+            inferences=inferences,
+            stages=tuple(stages),
+            dropped_log_rows=self.dropped,
+            stop_reason=stop_reason,
+        )
