@@ -283,3 +283,29 @@ def test_tick_allocates_nothing_after_warm_up(bus: FeetechBus):
         tracemalloc.stop()
     # 1000 ticks: anything allocated per tick and kept would show as >= 1000 bytes
     assert after - before < 512, f"{after - before} bytes kept over 1000 ticks"
+
+
+def test_portable_pyserial_path_matches_fd_path(virtual_arm: VirtualArm):
+    """The read path used where there is no poll (Windows COM ports) gives the same answers,
+    and a silent servo still times out with its id named."""
+    results = []
+    for use_fd in (True, False):
+        transport = SerialTransport(virtual_arm.port, use_fd=use_fd)
+        with FeetechBus(transport, read_retries=0, timeout_margin_s=TEST_MARGIN_S) as b:
+            b.ping(3)  # raises unless servo 3 answers
+            b.write(1, Reg.GOAL_POSITION, 2100)
+            results.append(b.read(1, Reg.GOAL_POSITION))
+            results.append(tuple(b.sync_read(Reg.GOAL_POSITION, IDS)))
+    assert results[0] == results[2] == 2100
+    assert results[1] == results[3]
+    virtual_arm.inject(4, Fault(silent=True))
+    with (
+        FeetechBus(
+            SerialTransport(virtual_arm.port, use_fd=False),
+            read_retries=0,
+            timeout_margin_s=TEST_MARGIN_S,
+        ) as b,
+        pytest.raises(BusTimeoutError) as e,
+    ):
+        b.sync_read(Reg.PRESENT_POSITION, IDS)
+    assert 4 in e.value.missing_ids

@@ -1,8 +1,9 @@
 """Byte transports for the servo bus: the small interface the bus needs, and a serial port.
 
-The serial transport opens the port with pyserial (settings, locking, helpful errors) and then
-talks to its file descriptor directly (poll + readv into the caller's buffer), so a control tick
-allocates nothing that outlives it.
+The serial transport opens the port with pyserial (settings, locking, helpful errors) and then,
+on POSIX, talks to its file descriptor directly (poll + readv into the caller's buffer), so a
+control tick allocates nothing that outlives it. Where there is no poll (Windows COM ports), it
+reads through pyserial's own `readinto` with the remaining time as timeout.
 """
 
 from __future__ import annotations
@@ -34,6 +35,26 @@ class Transport(Protocol):
         (time.perf_counter()) for the first byte; 0 means the deadline passed."""
         ...
 
+    def _read_portable(self, buffer: memoryview, deadline: float) -> int:
+        """pyserial path: wait for the first byte until the deadline, then take what is there."""
+        ser = self._serial
+        try:
+            waiting = ser.in_waiting
+            if waiting == 0:
+                ser.timeout = max(deadline - time.perf_counter(), 0.0)
+                n = ser.readinto(buffer[:1])
+                if not n:
+                    return 0
+                waiting = ser.in_waiting
+                if waiting:
+                    ser.timeout = 0
+                    n += ser.readinto(buffer[1 : 1 + min(waiting, len(buffer) - 1)]) or 0
+                return n
+            ser.timeout = 0
+            return ser.readinto(buffer[: min(waiting, len(buffer))]) or 0
+        except Exception as e:  # serial.SerialException
+            raise PortError(self.port, f"read failed: {e}") from e
+
     def discard_input(self) -> None: ...
 
 
@@ -50,10 +71,18 @@ def available_ports() -> list[str]:
 class SerialTransport:
     """A serial port (a USB adapter, or the virtual arm's pseudo-terminal)."""
 
-    def __init__(self, port: str, baudrate: int = DEFAULT_BAUDRATE, exclusive: bool = True) -> None:
+    def __init__(
+        self,
+        port: str,
+        baudrate: int = DEFAULT_BAUDRATE,
+        exclusive: bool = True,
+        use_fd: bool | None = None,
+    ) -> None:
         self.port = port
         self.baudrate = baudrate
         self.exclusive = exclusive
+        # Direct fd I/O needs POSIX poll; None picks it where it exists.
+        self.use_fd = hasattr(select, "poll") and os.name == "posix" if use_fd is None else use_fd
         self._serial = None
         self._fd = -1
         self._poll: select.poll | None = None
@@ -86,11 +115,13 @@ class SerialTransport:
                 ) from e
             raise PortError(self.port, text, available_ports()) from e
         self._serial = ser
+        ser.reset_input_buffer()
+        if not self.use_fd:
+            return
         self._fd = ser.fileno()
         os.set_blocking(self._fd, False)
         self._poll = select.poll()
         self._poll.register(self._fd, select.POLLIN)
-        ser.reset_input_buffer()
 
     def close(self) -> None:
         if self._serial is not None:
@@ -98,6 +129,12 @@ class SerialTransport:
             ser.close()
 
     def write(self, data: bytes | bytearray) -> None:
+        if not self.use_fd:
+            try:
+                self._serial.write(data)
+            except Exception as e:  # serial.SerialException / SerialTimeoutException
+                raise PortError(self.port, f"write failed: {e}") from e
+            return
         view = memoryview(data)
         sent = 0
         while sent < len(view):
@@ -114,6 +151,8 @@ class SerialTransport:
         p.poll(10)
 
     def read_into(self, buffer: memoryview, deadline: float) -> int:
+        if not self.use_fd:
+            return self._read_portable(buffer, deadline)
         assert self._poll is not None, "transport is not open"
         while True:
             remaining_ms = (deadline - time.perf_counter()) * 1000.0
@@ -128,6 +167,26 @@ class SerialTransport:
                     return n
             if remaining_ms <= 0.0:
                 return 0
+
+    def _read_portable(self, buffer: memoryview, deadline: float) -> int:
+        """pyserial path: wait for the first byte until the deadline, then take what is there."""
+        ser = self._serial
+        try:
+            waiting = ser.in_waiting
+            if waiting == 0:
+                ser.timeout = max(deadline - time.perf_counter(), 0.0)
+                n = ser.readinto(buffer[:1])
+                if not n:
+                    return 0
+                waiting = ser.in_waiting
+                if waiting:
+                    ser.timeout = 0
+                    n += ser.readinto(buffer[1 : 1 + min(waiting, len(buffer) - 1)]) or 0
+                return n
+            ser.timeout = 0
+            return ser.readinto(buffer[: min(waiting, len(buffer))]) or 0
+        except Exception as e:  # serial.SerialException
+            raise PortError(self.port, f"read failed: {e}") from e
 
     def discard_input(self) -> None:
         if self._serial is not None:
