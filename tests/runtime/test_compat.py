@@ -1,0 +1,122 @@
+"""A TensorRT plan's spec against the machine, with fake machine facts (no GPU needed)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from act_tool.errors import MissingDependencyError, SpecError
+from act_tool.runtime.runners import compat
+from act_tool.runtime.runners.compat import MachineFacts, check_plan
+from act_tool.spec import CameraSpec, EngineSpec, sha256_file, spec_path
+
+RTX = "1.7.1.116"
+
+
+def make_plan(tmp_path: Path, builder: str = "tensorrt-rtx", target: str = "portable"):
+    plan = tmp_path / "act.plan"
+    plan.write_bytes(b"not really an engine, but its bytes are hashed")
+    spec = EngineSpec(
+        artifact=plan.name,
+        cameras=(CameraSpec("observation.images.front", 48, 64),),
+        state_names=("a", "b"),
+        action_names=("a", "b"),
+        units="degrees",
+        fps=30,
+        chunk_size=10,
+        n_action_steps=10,
+        temporal_ensemble_coeff=None,
+        state_min=(-1.0, -1.0),
+        state_max=(1.0, 1.0),
+        builder=builder,
+        builder_version=RTX if builder == "tensorrt-rtx" else "10.3.0",
+        target=target,
+        sha256=sha256_file(plan),
+        source_checkpoint="/ckpts/pick/pretrained_model",
+    )
+    spec.write(spec_path(plan))
+    return plan, spec
+
+
+def facts(cc=(8, 9), rtx=RTX, trt="") -> MachineFacts:
+    return MachineFacts({"tensorrt-rtx": rtx, "tensorrt": trt}, cc)
+
+
+def test_matching_machine_passes(tmp_path):
+    plan, spec = make_plan(tmp_path)
+    assert check_plan(spec, plan, facts()) == "tensorrt_rtx"
+    plan, spec = make_plan(tmp_path, "tensorrt", "sm_86")
+    assert check_plan(spec, plan, facts((8, 6), trt="10.3.0")) == "tensorrt"
+
+
+def test_version_mismatch_says_how_to_rebuild(tmp_path):
+    plan, spec = make_plan(tmp_path)
+    with pytest.raises(SpecError) as e:
+        check_plan(spec, plan, facts(rtx="1.8.0.1"))
+    msg = str(e.value)
+    assert "1.8.0.1" in msg and RTX in msg
+    assert "act-tool export /ckpts/pick/pretrained_model --builder tensorrt-rtx" in msg
+
+
+def test_other_gpu_is_refused(tmp_path):
+    plan, spec = make_plan(tmp_path, "tensorrt", "sm_89")
+    with pytest.raises(SpecError, match="built for sm_89, but this GPU is sm_87"):
+        check_plan(spec, plan, facts((8, 7), trt="10.3.0"))
+
+
+@pytest.mark.parametrize("cc", [(7, 5), (9, 0)])
+def test_portable_plan_on_unsupported_gpu(tmp_path, cc):
+    plan, spec = make_plan(tmp_path)
+    with pytest.raises(SpecError, match="Ampere and later"):
+        check_plan(spec, plan, facts(cc))
+
+
+def test_explicit_targets(tmp_path):
+    plan, spec = make_plan(tmp_path, target="sm_75,sm_86")
+    check_plan(spec, plan, facts((7, 5)))
+    with pytest.raises(SpecError, match="sm_89"):
+        check_plan(spec, plan, facts((8, 9)))
+
+
+def test_no_gpu(tmp_path):
+    plan, spec = make_plan(tmp_path)
+    with pytest.raises(SpecError, match="needs a CUDA GPU.*onnxruntime"):
+        check_plan(spec, plan, facts(None))
+
+
+def test_library_missing_names_the_extra(tmp_path):
+    plan, spec = make_plan(tmp_path)
+    with pytest.raises(MissingDependencyError, match=r"act-tool\[rtx\]"):
+        check_plan(spec, plan, facts(rtx=""))
+
+
+def test_changed_file_is_refused(tmp_path):
+    plan, spec = make_plan(tmp_path)
+    plan.write_bytes(b"another engine")
+    with pytest.raises(SpecError, match="does not match its spec.*Rebuild"):
+        check_plan(spec, plan, facts())
+
+
+def test_onnx_spec_is_not_a_plan(tmp_path):
+    plan, spec = make_plan(tmp_path)
+    with pytest.raises(SpecError, match="not a TensorRT engine"):
+        check_plan(replace(spec, builder="onnx"), plan, facts())
+
+
+def test_runner_checks_before_loading(tmp_path, monkeypatch):
+    """The TensorRT runner refuses a mismatching plan before importing TensorRT."""
+    from act_tool.runtime.runners import open_runner
+
+    plan, _ = make_plan(tmp_path, "tensorrt", "sm_89")
+    monkeypatch.setattr(compat, "probe_machine", lambda: facts((8, 6), trt="10.3.0"))
+    runner = open_runner(plan)
+    assert runner.backend == "tensorrt"
+    with pytest.raises(SpecError, match="this GPU is sm_86"):
+        runner.__enter__()
+
+
+def test_probe_machine_here():
+    found = compat.probe_machine()
+    assert set(found.versions) == {"tensorrt", "tensorrt-rtx"}

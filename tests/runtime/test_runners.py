@@ -1,0 +1,161 @@
+"""Runners that run here (ONNX Runtime, PyTorch on the CPU), the factory, and the TensorRT runner
+where a GPU and TensorRT exist."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from act_tool.errors import ActToolError, MissingDependencyError, SpecError
+from act_tool.runtime.runners import (
+    ACTION,
+    STATE,
+    RunnerError,
+    RunnerOptions,
+    backend_for,
+    open_runner,
+)
+from act_tool.spec import spec_path
+
+
+def fill_random(inputs: dict[str, np.ndarray], seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    for buf in inputs.values():
+        if buf.dtype == np.uint8:
+            buf[...] = rng.integers(0, 256, buf.shape, dtype=np.uint8)
+        else:
+            buf[...] = rng.uniform(-30, 30, buf.shape)
+
+
+def test_onnxruntime_runner_matches_a_plain_session(tiny_onnx: Path):
+    import onnxruntime as ort
+
+    with open_runner(tiny_onnx) as runner:
+        assert runner.backend == "onnxruntime"
+        assert [t.name for t in runner.input_specs] == runner.spec.input_names
+        assert runner.inputs[STATE].shape == (1, 6)
+        fill_random(runner.inputs)
+        out = runner.infer()[ACTION]
+        assert out.shape == (1, runner.spec.chunk_size, 6)
+        feeds = {k: v.copy() for k, v in runner.inputs.items()}
+        first = out.copy()
+        fill_random(runner.inputs, seed=1)
+        again = runner.infer()[ACTION]
+        assert again is out, "the runner owns its output buffer: the same array every call"
+        assert not np.allclose(again, first)
+    session = ort.InferenceSession(str(tiny_onnx), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run([ACTION], feeds)[0], first, rtol=1e-5, atol=1e-5)
+
+
+def test_onnxruntime_threads_and_device(tiny_onnx: Path):
+    with open_runner(tiny_onnx, options=RunnerOptions(threads=1, device="cpu")) as runner:
+        assert "CPUExecutionProvider" in runner.description
+        assert "1 threads" in runner.description
+    with pytest.raises(RunnerError, match="CUDA provider"):
+        open_runner(tiny_onnx, options=RunnerOptions(device="cuda")).__enter__()
+
+
+def test_torch_runner_from_checkpoint_equals_onnx(tiny_checkpoint: Path, tiny_onnx: Path):
+    with open_runner(tiny_onnx) as ort_runner, open_runner(tiny_checkpoint) as torch_runner:
+        assert torch_runner.backend == "torch"
+        assert torch_runner.spec.input_names == ort_runner.spec.input_names
+        assert torch_runner.spec.chunk_size == ort_runner.spec.chunk_size
+        fill_random(ort_runner.inputs, seed=5)
+        for name, buf in ort_runner.inputs.items():
+            np.copyto(torch_runner.inputs[name], buf)
+        expected = ort_runner.infer()[ACTION]
+        got = torch_runner.infer()[ACTION]
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_runner_must_be_entered(tiny_onnx: Path):
+    runner = open_runner(tiny_onnx)
+    with pytest.raises(RunnerError, match="not open"):
+        runner.infer()
+
+
+def test_backend_from_artifact_type(tmp_path: Path, tiny_onnx: Path, tiny_checkpoint: Path):
+    assert backend_for(tiny_onnx) == "onnxruntime"
+    assert backend_for(tmp_path / "act.plan") == "tensorrt"
+    assert backend_for(tiny_checkpoint) == "torch"
+    weird = tmp_path / "act.bin"
+    weird.write_bytes(b"x")
+    with pytest.raises(ActToolError, match="unknown artifact type"):
+        backend_for(weird)
+    with pytest.raises(ActToolError, match="unknown backend"):
+        open_runner(tiny_onnx, "tflite")
+
+
+def test_missing_spec_and_tampered_artifact(tmp_path: Path, tiny_onnx: Path):
+    copy = tmp_path / "act.onnx"
+    shutil.copy(tiny_onnx, copy)
+    with pytest.raises(SpecError, match="spec file missing"):
+        open_runner(copy)
+    shutil.copy(spec_path(tiny_onnx), spec_path(copy))
+    with copy.open("ab") as f:
+        f.write(b"\0")
+    with pytest.raises(SpecError, match="does not match its spec"):
+        open_runner(copy).__enter__()
+
+
+def test_spec_that_belongs_to_another_export(tmp_path: Path, tiny_onnx: Path):
+    copy = tmp_path / "act.onnx"
+    shutil.copy(tiny_onnx, copy)
+    data = json.loads(spec_path(tiny_onnx).read_text())
+    data["cameras"] = data["cameras"][:1]
+    spec_path(copy).write_text(json.dumps(data))
+    with pytest.raises(RunnerError, match="another export"):
+        open_runner(copy).__enter__()
+
+
+def test_missing_onnxruntime_names_the_install(monkeypatch, tiny_onnx: Path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails
+    with pytest.raises(MissingDependencyError, match="pip install onnxruntime"):
+        open_runner(tiny_onnx).__enter__()
+
+
+def test_missing_torch_names_the_extra(monkeypatch, tiny_checkpoint: Path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(MissingDependencyError, match=r"act-tool\[export\]"):
+        open_runner(tiny_checkpoint)
+
+
+def _gpu_and_tensorrt() -> str | None:
+    from act_tool.export.engine import gpu_compute_capability
+
+    if gpu_compute_capability() is None:
+        return "no CUDA GPU on this machine"
+    if not any(importlib.util.find_spec(m) for m in ("tensorrt", "tensorrt_rtx")):
+        return "neither tensorrt nor tensorrt_rtx is installed"
+    return None
+
+
+@pytest.mark.gpu
+def test_tensorrt_runner_matches_onnx(tmp_path: Path, tiny_checkpoint: Path, tiny_onnx: Path):
+    reason = _gpu_and_tensorrt()
+    if reason:
+        pytest.skip(f"TensorRT runner: {reason}")
+    from act_tool.export.pipeline import ExportOptions, run_export
+
+    result = run_export(ExportOptions(tiny_checkpoint, tmp_path), log=lambda _: None)
+    plan = next(p for p in result.artifacts if p.suffix == ".plan")
+    for graph in (False, True):
+        with (
+            open_runner(tiny_onnx) as ort_runner,
+            open_runner(plan, options=RunnerOptions(cuda_graph=graph)) as trt_runner,
+        ):
+            fill_random(ort_runner.inputs, seed=2)
+            for name, buf in ort_runner.inputs.items():
+                np.copyto(trt_runner.inputs[name], buf)
+            np.testing.assert_allclose(
+                trt_runner.infer()[ACTION], ort_runner.infer()[ACTION], rtol=1e-3, atol=1e-2
+            )
