@@ -68,6 +68,7 @@ class EngineSpec:
     sha256: str = ""
     source_checkpoint: str = ""
     parity: dict[str, Any] = field(default_factory=dict)
+    action_std: tuple[float, ...] = ()  # the scale parity and bench errors are measured against
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -87,6 +88,8 @@ class EngineSpec:
             raise SpecError(
                 f"n_action_steps must be in 1..chunk_size ({self.chunk_size}), got {self.n_action_steps}"
             )
+        if self.action_std and len(self.action_std) != len(self.action_names):
+            raise SpecError("action_std must have one value per action name")
         if self.fps <= 0:
             raise SpecError(f"fps must be positive, got {self.fps}")
 
@@ -114,6 +117,7 @@ class EngineSpec:
             data["cameras"] = tuple(CameraSpec(**c) for c in data["cameras"])
             for key in ("state_names", "action_names", "state_min", "state_max"):
                 data[key] = tuple(data[key])
+            data["action_std"] = tuple(data.get("action_std", ()))
             return cls(**data)
         except (KeyError, TypeError) as e:
             raise SpecError(f"spec is missing or has a malformed field: {e}") from e

@@ -84,6 +84,8 @@ def dataset_fps(dataset: Path | None) -> int | None:
 
 def base_spec(ckpt, opts: ExportOptions) -> EngineSpec:
     """The spec fields that come from the checkpoint and the options."""
+    from act_tool.export.parity import action_scale
+
     cfg = ckpt.config
     cameras = tuple(
         CameraSpec(
@@ -117,6 +119,7 @@ def base_spec(ckpt, opts: ExportOptions) -> EngineSpec:
         state_min=tuple(float(x) for x in np.ravel(lo)),
         state_max=tuple(float(x) for x in np.ravel(hi)),
         source_checkpoint=str(ckpt.path.resolve()),
+        action_std=tuple(float(x) for x in action_scale(ckpt)),
     )
 
 
