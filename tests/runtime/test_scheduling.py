@@ -1,0 +1,117 @@
+"""Executors and schedulers on their own: LeRobot's queue semantics, asynchronous chunks."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from act_tool.runtime.executor import make_executor
+from act_tool.runtime.runners.base import ACTION, STATE, TensorSpec
+from act_tool.runtime.scheduling import AsyncScheduler, SyncScheduler
+
+CHUNK = 20
+
+
+class StampRunner:
+    """A runner whose chunk encodes its observation: action[k] = 1000 * state[0] + k."""
+
+    def __init__(self, delay_s: float = 0.0, fail_on: int | None = None) -> None:
+        self.output_specs = (TensorSpec(ACTION, (1, CHUNK, 2), "float32"),)
+        self.inputs = {STATE: np.zeros((1, 2), np.float32)}
+        self.outputs = {ACTION: np.zeros((1, CHUNK, 2), np.float32)}
+        self.delay_s, self.fail_on, self.calls = delay_s, fail_on, 0
+        self.threads: set[str] = set()
+
+    def infer(self):
+        self.calls += 1
+        self.threads.add(threading.current_thread().name)
+        if self.fail_on is not None and self.calls >= self.fail_on:
+            raise RuntimeError("boom")
+        time.sleep(self.delay_s)
+        self.outputs[ACTION][0, :, 0] = 1000 * self.inputs[STATE][0, 0] + np.arange(CHUNK)
+        return self.outputs
+
+
+def drive(scheduler, runner, ticks: int, tick_s: float = 0.0) -> list[tuple[int, int]]:
+    """(observation tick, index) of the action executed at each tick."""
+    out = np.zeros(2, np.float32)
+    seen = []
+    for tick in range(ticks):
+        if scheduler.wants_observation(tick):
+            runner.inputs[STATE][0, 0] = tick
+            scheduler.submit(tick)
+        scheduler.next_action(tick, out)
+        seen.append(divmod(int(out[0]), 1000))
+        time.sleep(tick_s)
+    return seen
+
+
+@pytest.mark.parametrize("n_steps", [1, 5, CHUNK])
+def test_sync_chunks_query_when_the_queue_is_empty(n_steps):
+    runner = StampRunner()
+    scheduler = SyncScheduler(runner, make_executor(CHUNK, 2, n_steps, None))
+    seen = drive(scheduler, runner, 3 * CHUNK)
+    assert seen == [((t // n_steps) * n_steps, t % n_steps) for t in range(3 * CHUNK)]
+    assert scheduler.inferences == 3 * CHUNK // n_steps
+
+
+def test_async_actions_always_belong_to_their_time():
+    runner = StampRunner(delay_s=0.004)
+    scheduler = AsyncScheduler(runner, n_action_steps=8, lead_ticks=1)
+    try:
+        seen = drive(scheduler, runner, 80, tick_s=0.002)
+    finally:
+        scheduler.close()
+    # Whatever the timing, the action at tick t from the chunk observed at t_obs is index t - t_obs.
+    for tick, (t_obs, index) in enumerate(seen):
+        assert t_obs <= tick
+        assert index == min(tick - t_obs, CHUNK - 1)
+    observed = sorted({t for t, _ in seen})
+    assert observed[0] == 0 and len(observed) >= 5
+    assert "inference" in runner.threads, "inference runs on the worker thread"
+    assert scheduler.skipped > 0, "switching to a late chunk skips the actions whose time passed"
+
+
+def test_async_holds_the_last_action_when_starved():
+    runner = StampRunner(delay_s=0.08)
+    scheduler = AsyncScheduler(runner, n_action_steps=CHUNK, lead_ticks=0)
+    try:
+        seen = drive(scheduler, runner, 30, tick_s=0.002)
+    finally:
+        scheduler.close()
+    assert scheduler.starved > 0
+    assert (0, CHUNK - 1) in seen
+
+
+def test_async_worker_error_reaches_the_loop():
+    runner = StampRunner(fail_on=2)
+    scheduler = AsyncScheduler(runner, n_action_steps=2, lead_ticks=0)
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            drive(scheduler, runner, 50, tick_s=0.002)
+    finally:
+        scheduler.close()
+
+
+def test_ensemble_executor_allocates_nothing():
+    import tracemalloc
+
+    ex = make_executor(100, 6, 1, 0.01)
+    chunk = np.random.default_rng(0).standard_normal((100, 6)).astype(np.float32)
+    out = np.zeros(6, np.float32)
+    for _ in range(150):
+        ex.push(chunk)
+        ex.pop(out)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for _ in range(500):
+            ex.push(chunk)
+            ex.pop(out)
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert after - before < 256
