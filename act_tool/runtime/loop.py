@@ -245,7 +245,14 @@ def run_loop(
         scheduler.close()
         telemetry.close()
         summary = telemetry.summary(
-            elapsed, config.fps, overruns, scheduler.inferences, missed, stop_reason
+            elapsed,
+            config.fps,
+            overruns,
+            scheduler.inferences,
+            missed,
+            stop_reason,
+            scheduler.skipped,
+            scheduler.starved,
         )
     if failure is not None:
         if not isinstance(failure, Exception):  # SystemExit from SIGTERM: cleaned up, go on

@@ -43,6 +43,8 @@ class RunSummary:
     stages: tuple[StageSummary, ...]
     dropped_log_rows: int = 0
     stop_reason: str = ""
+    skipped_actions: int = 0  # async: actions whose time had passed when their chunk arrived
+    starved_ticks: int = 0  # async: ticks that held the last action waiting for a chunk
 
     def table(self) -> str:
         lines = [
@@ -53,6 +55,11 @@ class RunSummary:
         ]
         for s in self.stages:
             lines.append(f"  {s.name:<12}{s.p50_ms:>10.3f}{s.p99_ms:>10.3f}{s.max_ms:>10.3f}")
+        if self.skipped_actions or self.starved_ticks:
+            lines.append(
+                f"  async: {self.skipped_actions} actions skipped at chunk switches, "
+                f"{self.starved_ticks} ticks held the last action"
+            )
         if self.dropped_log_rows:
             lines.append(f"  log: {self.dropped_log_rows} rows dropped (writer fell behind)")
         if self.stop_reason:
@@ -156,6 +163,8 @@ class Telemetry:
         inferences: int,
         missed_slots: int = 0,
         stop_reason: str = "",
+        skipped_actions: int = 0,
+        starved_ticks: int = 0,
     ) -> RunSummary:
         """Percentiles over the rows still in the ring; counts from the loop's own counters."""
         rows = self.recent()
@@ -181,4 +190,6 @@ class Telemetry:
             stages=tuple(stages),
             dropped_log_rows=self.dropped,
             stop_reason=stop_reason,
+            skipped_actions=skipped_actions,
+            starved_ticks=starved_ticks,
         )

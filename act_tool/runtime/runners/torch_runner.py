@@ -59,20 +59,24 @@ class TorchRunner(Runner):
                 module = _half_core(module)
         self._module = module
         for ts in self.input_specs:
-            buf = ts.allocate()
-            self.inputs[ts.name] = buf
-            host = torch.from_numpy(buf)
+            host = self._host_tensor(ts)
+            self.inputs[ts.name] = host.numpy()
             self._host_in.append(host)
             self._dev_in.append(host if self.device == "cpu" else host.to("cuda"))
         (out_spec,) = self.output_specs
-        self.outputs[out_spec.name] = out_spec.allocate()
-        self._host_out = torch.from_numpy(self.outputs[out_spec.name])
+        self._host_out = self._host_tensor(out_spec)
+        self.outputs[out_spec.name] = self._host_out.numpy()
         if self.device == "cuda":
-            for host in self._host_in:
-                host.pin_memory()  # page-locked staging is taken by copy_ below
             self._dev_out = torch.empty(out_spec.shape, device="cuda")
             if self.options.cuda_graph:
                 self._capture()
+
+    def _host_tensor(self, ts) -> Any:
+        """A host tensor sharing memory with the numpy buffer callers fill; page-locked on a GPU
+        machine so the copies to and from the device are DMA transfers."""
+        torch = self._torch
+        dtype = {"uint8": torch.uint8, "float32": torch.float32}[ts.dtype]
+        return torch.zeros(ts.shape, dtype=dtype, pin_memory=self.device == "cuda")
 
     def _step(self) -> None:
         torch = self._torch
@@ -101,12 +105,13 @@ class TorchRunner(Runner):
             self._step()
             return
         for host, dev in zip(self._host_in, self._dev_in, strict=True):
-            dev.copy_(host, non_blocking=False)
+            dev.copy_(host, non_blocking=True)
         if self._graph is not None:
             self._graph.replay()
         else:
             self._step()
-        self._host_out.copy_(self._dev_out)
+        self._host_out.copy_(self._dev_out, non_blocking=True)
+        self._torch.cuda.current_stream().synchronize()
 
     def _close(self) -> None:
         self._graph = None
