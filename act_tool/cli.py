@@ -34,6 +34,121 @@ def fail(error: ActToolError) -> None:
     raise typer.Exit(1)
 
 
+# --- train -------------------------------------------------------------------------------------
+
+
+class TrainDevice(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def train(
+    ctx: typer.Context,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="A local LeRobot dataset directory or a hub repo id (owner/name)."),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="The run directory (must not exist yet).")
+    ] = Path("outputs/train/act"),
+    steps: Annotated[
+        int | None, typer.Option(help="Training steps (default 100000; on resume: the run's).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Batch size per GPU (default 8; on resume: the run's).")
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue the run in --output from its last checkpoint."),
+    ] = False,
+    device: Annotated[TrainDevice, typer.Option(help="Where to train.")] = TrainDevice.auto,
+    gpus: Annotated[int, typer.Option(help="Train on N GPUs (accelerate launch --multi_gpu).")] = 1,
+    wandb: Annotated[bool, typer.Option("--wandb", help="Log to Weights & Biases.")] = False,
+    pretrained_backbone: Annotated[
+        bool,
+        typer.Option(
+            "--pretrained-backbone/--no-pretrained-backbone",
+            help="Start the ResNet18 from ImageNet weights (from the local torchvision cache).",
+        ),
+    ] = True,
+    backbone_weights: Annotated[
+        Path | None,
+        typer.Option(help="torchvision's resnet18-f37072fd.pth, when it is not in the cache."),
+    ] = None,
+) -> None:
+    """Train an ACT policy with LeRobot, with the reference run's defaults.
+
+    Any other LeRobot training option goes after --, e.g.
+    `act-tool train --dataset DIR -o runs/a -- --policy.dim_model=256`.
+    """
+    from act_tool.train.runner import TrainRequest, run_training
+
+    try:
+        result = run_training(
+            TrainRequest(
+                output=output,
+                dataset=dataset,
+                steps=steps,
+                batch_size=batch_size,
+                resume=resume,
+                device=device.value,
+                gpus=gpus,
+                wandb=wandb,
+                pretrained_backbone=pretrained_backbone,
+                backbone_weights=backbone_weights,
+                extra=tuple(ctx.args),
+            ),
+            log=typer.echo,
+        )
+    except ActToolError as e:
+        fail(e)
+    typer.echo(f"trained {result.step} steps in {result.seconds:.0f} s: {result.checkpoint}")
+    typer.echo(f"export it with:\n  {result.export_command}")
+
+
+# --- dataset -----------------------------------------------------------------------------------
+
+dataset_app = typer.Typer(help="Make LeRobot datasets.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("synth")
+def dataset_synth(
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Dataset directory (must not exist yet).")
+    ] = Path("data/synth"),
+    episodes: Annotated[int, typer.Option(help="Number of episodes.")] = 6,
+    frames: Annotated[int, typer.Option(help="Frames per episode.")] = 60,
+    height: Annotated[int, typer.Option(help="Image height.")] = 96,
+    width: Annotated[int, typer.Option(help="Image width.")] = 128,
+    fps: Annotated[int, typer.Option(help="Frames per second.")] = 30,
+    seed: Annotated[int, typer.Option(help="Random seed (cube and bowl positions).")] = 0,
+) -> None:
+    """Write a small synthetic SO-101 pick-and-place dataset (LeRobot format, two cameras)."""
+    from act_tool.train.synthetic import SynthConfig, write_synthetic_dataset
+
+    try:
+        cfg = SynthConfig(
+            output=output,
+            episodes=episodes,
+            frames=frames,
+            height=height,
+            width=width,
+            fps=fps,
+            seed=seed,
+        )
+        path = write_synthetic_dataset(cfg, log=typer.echo)
+    except ActToolError as e:
+        fail(e)
+    typer.echo(f"dataset: {path}  ({episodes} episodes x {frames} frames, {height}x{width})")
+    typer.echo(f"train on it with:\n  act-tool train --dataset {path} --output outputs/train/synth")
+
+
 # --- export ------------------------------------------------------------------------------------
 
 
@@ -197,6 +312,10 @@ def run(
     threads: Annotated[
         int | None, typer.Option(help="CPU threads for inference; default: all cores.")
     ] = None,
+    units: Annotated[
+        Units,
+        typer.Option(help="Joint units of a checkpoint folder (exported artifacts: their spec's)."),
+    ] = Units.degrees,
 ) -> None:
     """Run a policy on the SO-101: cameras + joints -> policy -> servos, at a fixed rate."""
     from act_tool.runtime.loop import LoopError
@@ -223,6 +342,7 @@ def run(
             device=device.value,
             cuda_graph=cuda_graph,
             threads=threads,
+            checkpoint_units=units.value,
         )
         summary = run_session(options, log=typer.echo)
     except LoopError as e:
@@ -231,6 +351,9 @@ def run(
         fail(e)
     except ActToolError as e:
         fail(e)
+    except KeyboardInterrupt:
+        typer.echo("interrupted before the loop started; torque is off")
+        raise typer.Exit(130) from None
     typer.echo(summary.table())
     if log is not None:
         typer.echo(f"per-tick log: {log}")

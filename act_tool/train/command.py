@@ -1,0 +1,177 @@
+"""The `lerobot-train` command line for `act-tool train`, built by pure functions.
+
+Defaults are those of our reference run. LeRobot's ACT preset supplies the optimizer (AdamW,
+lr and weight decay from the policy config, gradient clip norm 10: `AdamWConfig.grad_clip_norm`);
+LeRobot replaces any `--optimizer.*` with that preset unless `--use_policy_training_preset=false`
+is given, so the clip norm is checked against LeRobot's preset rather than passed.
+Any LeRobot option can be passed through: it replaces the default of the same name.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from act_tool.train.errors import TrainError
+
+LEROBOT_TRAIN_MODULE = "lerobot.scripts.lerobot_train"
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+# The reference run (LeRobot option -> value). GRAD_CLIP_NORM comes from LeRobot's ACT preset.
+REFERENCE_DEFAULTS: dict[str, str] = {
+    "steps": "100000",
+    "batch_size": "8",
+    "seed": "1000",
+    "policy.chunk_size": "100",
+    "policy.n_action_steps": "100",
+    "policy.optimizer_lr": "1e-05",
+    "policy.optimizer_lr_backbone": "1e-05",
+    "policy.optimizer_weight_decay": "0.0001",
+}
+GRAD_CLIP_NORM = 10.0
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What `act-tool train` was asked for. `steps`/`batch_size` None: the reference default
+    (or, on resume, the run's own)."""
+
+    output: Path
+    dataset_repo_id: str | None = None
+    dataset_root: Path | None = None  # None: a hub dataset
+    steps: int | None = None
+    batch_size: int | None = None
+    resume: bool = False
+    device: str = "auto"
+    gpus: int = 1
+    wandb: bool = False
+    pretrained_backbone: bool = True
+    extra: tuple[str, ...] = ()
+    python: str = field(default=sys.executable)
+
+    def __post_init__(self) -> None:
+        if self.steps is not None and self.steps < 1:
+            raise TrainError("--steps must be at least 1")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise TrainError("--batch-size must be at least 1")
+        if self.gpus < 1:
+            raise TrainError("--gpus must be at least 1")
+        if self.device not in DEVICES:
+            raise TrainError(f"--device must be one of {', '.join(DEVICES)}, not {self.device}")
+        if self.gpus > 1 and self.device in ("cpu", "mps"):
+            raise TrainError(f"--gpus {self.gpus} trains on CUDA GPUs; drop --device {self.device}")
+        if not self.resume and self.dataset_repo_id is None:
+            raise TrainError("--dataset is required (a local dataset directory or a hub repo id)")
+        parse_passthrough(self.extra)  # raises on malformed arguments
+
+    @property
+    def resume_config(self) -> Path:
+        return self.output / "checkpoints" / "last" / "pretrained_model" / "train_config.json"
+
+
+def parse_passthrough(args: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """LeRobot options given after `--`: `--key=value` or `--key value` -> {key: value}."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--") or len(token) < 3:
+            raise TrainError(
+                f"cannot forward '{token}' to LeRobot: give LeRobot options as --key=value "
+                "(e.g. -- --policy.dim_model=256)"
+            )
+        if "=" in token:
+            key, value = token[2:].split("=", 1)
+            i += 1
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            key, value = token[2:], args[i + 1]
+            i += 2
+        else:
+            raise TrainError(f"LeRobot option {token} has no value: write {token}=VALUE")
+        out[key] = value
+    return out
+
+
+def log_freq(steps: int) -> int:
+    """Log often enough for a live progress bar on short runs; LeRobot's 200 on long ones."""
+    return max(1, min(200, steps // 50))
+
+
+def _settings(options: TrainOptions) -> dict[str, str]:
+    """LeRobot options (without the leading --) in order, passthrough applied last."""
+    user = parse_passthrough(options.extra)
+    s: dict[str, str] = {}
+    if options.resume:
+        s["config_path"] = str(options.resume_config)
+        s["resume"] = "true"
+    else:
+        s["policy.type"] = "act"
+        s.update(REFERENCE_DEFAULTS)
+        s["output_dir"] = str(options.output)
+        steps = int(user.get("steps", options.steps or int(REFERENCE_DEFAULTS["steps"])))
+        s["log_freq"] = str(log_freq(steps))
+        if "policy.chunk_size" in user and "policy.n_action_steps" not in user:
+            # n_action_steps may not exceed chunk_size: follow the user's chunk.
+            s["policy.n_action_steps"] = user["policy.chunk_size"]
+    if options.dataset_repo_id is not None:
+        s["dataset.repo_id"] = options.dataset_repo_id
+        if options.dataset_root is not None:
+            s["dataset.root"] = str(options.dataset_root)
+    if options.steps is not None:
+        s["steps"] = str(options.steps)
+    if options.batch_size is not None:
+        s["batch_size"] = str(options.batch_size)
+    device = "cuda" if options.gpus > 1 else options.device
+    if device != "auto":
+        s["policy.device"] = device
+    if not options.pretrained_backbone:
+        s["policy.pretrained_backbone_weights"] = "null"
+    s["policy.push_to_hub"] = "false"
+    s["wandb.enable"] = "true" if options.wandb else "false"
+    s.update(user)
+    return s
+
+
+def build_command(options: TrainOptions) -> list[str]:
+    """The full argument list: `python -m lerobot.scripts.lerobot_train ...`, or through
+    `accelerate launch --multi_gpu --num_processes N` when training on several GPUs."""
+    if options.gpus > 1:
+        launcher = [
+            options.python,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            f"--num_processes={options.gpus}",
+            "-m",
+            LEROBOT_TRAIN_MODULE,
+        ]
+    else:
+        launcher = [options.python, "-m", LEROBOT_TRAIN_MODULE]
+    return launcher + [f"--{k}={v}" for k, v in _settings(options).items()]
+
+
+def build_env(
+    options: TrainOptions, base: dict[str, str], torch_home: Path | None
+) -> dict[str, str]:
+    """The subprocess environment: offline for local data, a private TORCH_HOME if given."""
+    env = dict(base)
+    if options.dataset_root is not None or (options.resume and options.dataset_repo_id is None):
+        env["HF_HUB_OFFLINE"] = "1"
+        env["HF_DATASETS_OFFLINE"] = "1"
+    if not options.wandb:
+        env["WANDB_MODE"] = "disabled"
+    if torch_home is not None:
+        env["TORCH_HOME"] = str(torch_home)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def target_steps(options: TrainOptions) -> int:
+    """The step count the run will end at (passthrough wins, as in the command)."""
+    user = parse_passthrough(options.extra)
+    if "steps" in user:
+        return int(user["steps"])
+    if options.steps is not None:
+        return options.steps
+    return int(REFERENCE_DEFAULTS["steps"])

@@ -1,0 +1,148 @@
+"""What `act-tool train` checks about a dataset before any work starts.
+
+A local dataset (a directory) is read from its `meta/info.json`. A hub repo id is checked the
+same way when LeRobot's cache already holds it; otherwise it cannot be checked offline, and the
+summary says so (`checked=False`) so the caller can tell the user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from act_tool.train.errors import DatasetError
+
+STATE = "observation.state"
+ACTION = "action"
+IMAGE_PREFIX = "observation.images."
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """A dataset as training sees it. `root` is None for a hub dataset (LeRobot finds it)."""
+
+    repo_id: str
+    root: Path | None
+    checked: bool  # False: a hub id that is not in the local cache (nothing could be read)
+    cameras: tuple[tuple[str, int, int], ...] = ()  # (name, height, width)
+    state_dim: int = 0
+    action_dim: int = 0
+    fps: int = 0
+    episodes: int = 0
+    frames: int = 0
+
+    @property
+    def is_local(self) -> bool:
+        return self.root is not None
+
+    def describe(self) -> str:
+        if not self.checked:
+            return (
+                f"hub dataset {self.repo_id}: not in the local cache, so it cannot be checked "
+                "offline; LeRobot will download it (needs network) and check it itself"
+            )
+        cams = ", ".join(f"{n} {h}x{w}" for n, h, w in self.cameras)
+        where = self.root if self.root is not None else f"hub {self.repo_id} (cached)"
+        return (
+            f"dataset {where}: {self.episodes} episodes, {self.frames} frames at {self.fps} fps, "
+            f"state {self.state_dim}, action {self.action_dim}, cameras: {cams}"
+        )
+
+
+def lerobot_home() -> Path:
+    """LeRobot's dataset cache (HF_LEROBOT_HOME), computed without importing lerobot."""
+    if "HF_LEROBOT_HOME" in os.environ:
+        return Path(os.environ["HF_LEROBOT_HOME"]).expanduser()
+    hf_home = os.environ.get("HF_HOME", str(Path("~/.cache/huggingface").expanduser()))
+    return Path(hf_home).expanduser() / "lerobot"
+
+
+def _image_size(name: str, feature: dict, where: str) -> tuple[int, int]:
+    shape = feature.get("shape")
+    names = feature.get("names")
+    if not isinstance(shape, list | tuple) or len(shape) != 3:
+        raise DatasetError(f"{where}: camera {name} has shape {shape}, expected (H, W, 3)")
+    if isinstance(names, list) and len(names) == 3 and "height" in names and "width" in names:
+        return int(shape[names.index("height")]), int(shape[names.index("width")])
+    return int(shape[0]), int(shape[1])
+
+
+def _vector_dim(info_features: dict, key: str, where: str) -> int:
+    feature = info_features.get(key)
+    if feature is None:
+        raise DatasetError(
+            f"{where} has no '{key}' feature: ACT needs observation.state, action and at least "
+            "one observation.images.* camera (record the dataset with the robot's joints)"
+        )
+    shape = feature.get("shape")
+    if not isinstance(shape, list | tuple) or len(shape) != 1 or int(shape[0]) < 1:
+        raise DatasetError(f"{where}: '{key}' has shape {shape}, expected a vector (N,)")
+    return int(shape[0])
+
+
+def check_info(info: dict, where: str) -> dict:
+    """Validate a parsed info.json; return the fields of a DatasetSummary."""
+    features = info.get("features")
+    if not isinstance(features, dict):
+        raise DatasetError(f"{where}: meta/info.json has no 'features': not a LeRobot dataset")
+    state_dim = _vector_dim(features, STATE, where)
+    action_dim = _vector_dim(features, ACTION, where)
+    cameras = []
+    for key, feature in features.items():
+        if key.startswith(IMAGE_PREFIX) and feature.get("dtype") in ("image", "video"):
+            cameras.append((key[len(IMAGE_PREFIX) :], *_image_size(key, feature, where)))
+    if not cameras:
+        raise DatasetError(
+            f"{where} has no camera (no observation.images.* feature): ACT needs at least one"
+        )
+    sizes = {(h, w) for _, h, w in cameras}
+    if len(sizes) > 1:
+        listing = ", ".join(f"{n} {h}x{w}" for n, h, w in cameras)
+        raise DatasetError(
+            f"{where}: cameras have different sizes ({listing}); the exported engine takes one "
+            "size for all cameras: record (or resize) every camera to the same height and width"
+        )
+    return dict(
+        cameras=tuple(cameras),
+        state_dim=state_dim,
+        action_dim=action_dim,
+        fps=int(info.get("fps", 0)),
+        episodes=int(info.get("total_episodes", 0)),
+        frames=int(info.get("total_frames", 0)),
+    )
+
+
+def read_info(root: Path) -> dict:
+    path = root / "meta" / "info.json"
+    if not path.is_file():
+        raise DatasetError(
+            f"{root} is not a LeRobot dataset: {path} is missing "
+            "(make one with `act-tool dataset synth` or LeRobot's recorder)"
+        )
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise DatasetError(f"{path} cannot be read as JSON: {e}") from e
+
+
+def inspect_dataset(dataset: str | Path) -> DatasetSummary:
+    """Check a local dataset directory or a hub repo id; raise DatasetError when unusable."""
+    text = str(dataset)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        root = path.resolve()
+        fields = check_info(read_info(root), str(root))
+        return DatasetSummary(repo_id=f"local/{root.name}", root=root, checked=True, **fields)
+    if not HUB_ID.match(text) or path.is_absolute() or text.startswith("."):
+        raise DatasetError(
+            f"no dataset at {text}: give a local dataset directory or a hub repo id (owner/name)"
+        )
+    cached = lerobot_home() / text
+    if (cached / "meta" / "info.json").is_file():
+        fields = check_info(read_info(cached), f"{text} (cached at {cached})")
+        return DatasetSummary(repo_id=text, root=None, checked=True, **fields)
+    return DatasetSummary(repo_id=text, root=None, checked=False)

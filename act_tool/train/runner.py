@@ -1,0 +1,229 @@
+"""`act-tool train`: check everything, then run LeRobot's own training and follow it.
+
+Why a subprocess rather than calling `lerobot.scripts.lerobot_train.train()` in-process:
+multi-GPU training has to be started by `accelerate launch` anyway, and one code path for one
+and N GPUs is simpler to trust; LeRobot's entry point parses `sys.argv` (draccus) and resets the
+root logger, which an in-process call would have to work around; a crash or an out-of-memory
+kill in training cannot take the CLI with it, so it can still report what happened. The price is
+that progress is read from LeRobot's output (see `progress.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from act_tool.train.backbone import plan_backbone
+from act_tool.train.command import TrainOptions, build_command, build_env, target_steps
+from act_tool.train.dataset_check import DatasetSummary, inspect_dataset
+from act_tool.train.errors import TrainError
+from act_tool.train.progress import ProgressDisplay, TrainProgress, split_output
+
+LOG_NAME = "act_tool_train.log"
+TQDM_PREFIX = re.compile(r"^\s*Training:[^\]]*\]")
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """`act-tool train` as asked: the dataset as given (path or hub id) and the options."""
+
+    output: Path
+    dataset: str | None = None
+    steps: int | None = None
+    batch_size: int | None = None
+    resume: bool = False
+    device: str = "auto"
+    gpus: int = 1
+    wandb: bool = False
+    pretrained_backbone: bool = True
+    backbone_weights: Path | None = None
+    extra: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    output: Path
+    checkpoint: Path  # checkpoints/last/pretrained_model
+    step: int
+    seconds: float
+
+    @property
+    def export_command(self) -> str:
+        return f"act-tool export {shlex.quote(str(self.checkpoint))} -o {shlex.quote(str(self.output / 'export'))}"
+
+
+def checkpoint_step(output: Path) -> int:
+    """The step of a run's last checkpoint (LeRobot's training_state/training_step.json)."""
+    path = output / "checkpoints" / "last" / "training_state" / "training_step.json"
+    try:
+        return int(json.loads(path.read_text())["step"])
+    except (OSError, ValueError, KeyError) as e:
+        raise TrainError(f"cannot read the checkpoint's step from {path}: {e}") from e
+
+
+def _saved_config(options: TrainOptions) -> dict:
+    try:
+        return json.loads(options.resume_config.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise TrainError(f"cannot read {options.resume_config}: {e}") from e
+
+
+def prepare(request: TrainRequest) -> tuple[TrainOptions, DatasetSummary | None, int]:
+    """Every check that can fail before training starts. Returns options, dataset, start step."""
+    output = request.output.expanduser().resolve()
+    summary = inspect_dataset(request.dataset) if request.dataset is not None else None
+    options = TrainOptions(
+        output=output,
+        dataset_repo_id=summary.repo_id if summary else None,
+        dataset_root=summary.root if summary else None,
+        steps=request.steps,
+        batch_size=request.batch_size,
+        resume=request.resume,
+        device=request.device,
+        gpus=request.gpus,
+        wandb=request.wandb,
+        pretrained_backbone=request.pretrained_backbone,
+        extra=request.extra,
+    )
+    start = 0
+    if request.resume:
+        if not options.resume_config.is_file():
+            raise TrainError(
+                f"--resume needs a finished checkpoint, but {options.resume_config} is missing: "
+                "is --output the directory of an earlier `act-tool train` run?"
+            )
+        start = checkpoint_step(output)
+        end = target_steps(options) if request.steps else int(_saved_config(options)["steps"])
+        if end <= start:
+            raise TrainError(
+                f"the run in {output} is already at step {start}: pass --steps larger than {start}"
+            )
+    elif output.exists():
+        raise TrainError(
+            f"{output} already exists: pass --resume to continue that run, or choose another "
+            "--output"
+        )
+    return options, summary, start
+
+
+def _backbone(request: TrainRequest, options: TrainOptions, private_home: Path):
+    pretrained = request.pretrained_backbone
+    if request.resume and pretrained:
+        # The resumed run builds the model from its own config before loading the weights.
+        saved = _saved_config(options).get("policy", {})
+        pretrained = saved.get("pretrained_backbone_weights") is not None
+    return plan_backbone(pretrained, request.backbone_weights, private_home)
+
+
+def run_training(
+    request: TrainRequest,
+    log: Callable[[str], None] = print,
+    write: Callable[[str], None] | None = None,
+    interactive: bool | None = None,
+) -> TrainResult:
+    """Check, train with LeRobot, and return the run's last checkpoint. `log` gets messages,
+    `write` the progress bar (default: stderr)."""
+    options, summary, start = prepare(request)
+    if summary is not None:
+        log(summary.describe())
+    with tempfile.TemporaryDirectory(prefix="act_tool_torch_home_") as private_home:
+        plan = _backbone(request, options, Path(private_home))
+        log(plan.note)
+        command = build_command(options)
+        env = build_env(options, dict(os.environ), plan.torch_home)
+        total = target_steps(options) if (request.steps or not request.resume) else None
+        if total is None:
+            total = int(_saved_config(options)["steps"])
+        log((f"resuming at step {start}: " if start else "") + shlex.join(command))
+        t0 = time.monotonic()
+        lines = _follow(
+            command, env, TrainProgress(total=total, start_step=start), write, interactive
+        )
+    seconds = time.monotonic() - t0
+    checkpoint = options.output / "checkpoints" / "last" / "pretrained_model"
+    _append_log(options.output, lines)
+    if lines.returncode != 0:
+        tail = "\n".join(list(lines.tail)[-25:])
+        raise TrainError(
+            f"LeRobot training failed (exit status {lines.returncode}); last output:\n{tail}"
+        )
+    if not checkpoint.is_dir():
+        raise TrainError(f"training ended without a checkpoint in {checkpoint}")
+    return TrainResult(options.output, checkpoint, checkpoint_step(options.output), seconds)
+
+
+@dataclass
+class _Output:
+    all: list[str]
+    tail: deque
+    returncode: int = 0
+
+
+def _follow(
+    command: list[str],
+    env: dict[str, str],
+    progress: TrainProgress,
+    write: Callable[[str], None] | None,
+    interactive: bool | None,
+) -> _Output:
+    """Run the command, feed its output to the progress display, keep it for the log."""
+    if write is None:
+
+        def write(text: str) -> None:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+    if interactive is None:
+        interactive = sys.stderr.isatty()
+    display = ProgressDisplay(progress, write, interactive)
+    out = _Output(all=[], tail=deque(maxlen=200))
+    try:
+        proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0
+        )
+    except OSError as e:
+        raise TrainError(f"cannot start LeRobot training ({command[0]}): {e}") from e
+    rest = ""
+    try:
+        assert proc.stdout is not None
+        while chunk := os.read(proc.stdout.fileno(), 65536):
+            done, rest = split_output(rest + chunk.decode("utf-8", "replace"))
+            for line in done:
+                _keep(out, line)
+                if progress.feed(line):
+                    display.update()
+        if rest:
+            _keep(out, rest)
+            progress.feed(rest)
+        out.returncode = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait()
+        raise
+    finally:
+        display.close()
+    return out
+
+
+def _keep(out: _Output, line: str) -> None:
+    line = TQDM_PREFIX.sub("", line)  # tqdm redraws: the progress display shows them
+    if not line.strip():
+        return
+    out.all.append(line)
+    out.tail.append(line)
+
+
+def _append_log(output: Path, lines: _Output) -> None:
+    if output.is_dir():
+        with (output / LOG_NAME).open("a") as f:
+            f.write("\n".join(lines.all) + "\n")
