@@ -131,6 +131,10 @@ def run_loop(
     state_in = runner.inputs[STATE][0]
     action = np.zeros(len(spec.action_names), dtype=np.float32)
     lo, hi = (b.astype(np.float32) for b in preflight.state_bounds(spec, config.state_margin))
+    # The training range bounds the goals only where action i is the goal of joint i.
+    clamp = config.clamp_to_training_range and spec.action_names == spec.state_names
+    if config.clamp_to_training_range and not clamp:
+        log("note: action names differ from state names; goals are not clamped to the range")
 
     def observe() -> None:
         np.copyto(state_in, state)
@@ -205,7 +209,7 @@ def run_loop(
                 scheduler.submit(slot)
             e = perf()
             scheduler.next_action(slot, action)
-            if config.clamp_to_training_range:
+            if clamp:
                 np.clip(action, lo, hi, out=action)
             f = perf()
             if not config.dry_run:

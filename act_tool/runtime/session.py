@@ -49,6 +49,7 @@ class RunOptions:
     cuda_graph: bool = False
     threads: int | None = None
     emulator_wire_time: bool = True
+    checkpoint_units: str = "degrees"  # a checkpoint folder has no spec: its joints' units
 
     def __post_init__(self) -> None:
         if self.port != EMULATED and self.robot_id is None and self.calibration is None:
@@ -87,7 +88,13 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
     runner = open_runner(
         opts.engine,
         opts.backend,
-        RunnerOptions(device=opts.device, threads=opts.threads, cuda_graph=opts.cuda_graph),
+        RunnerOptions(
+            device=opts.device,
+            threads=opts.threads,
+            cuda_graph=opts.cuda_graph,
+            units=opts.checkpoint_units,
+            fps=int(opts.fps) if opts.fps else None,
+        ),
     )
     spec = runner.spec
     fps = opts.fps or spec.fps
