@@ -50,7 +50,10 @@ class TorchRunner(Runner):
             raise RunnerError("no CUDA GPU is visible to torch here; use --device cpu")
         self.device = "cuda" if want in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
         if self.device == "cpu":
-            torch.set_num_threads(self.options.threads or cpu_threads())
+            # One core left to the loop, the cameras and the bus: torch's OpenMP workers spin,
+            # and with every core taken a busy core stalls each parallel region (seen here: a
+            # 17 ms tiny model took 200-900 ms inside the loop on 2 cores, 31-40 ms on 1).
+            torch.set_num_threads(self.options.threads or max(1, cpu_threads() - 1))
         module = ACTInference(self._ckpt, self.spec.cameras[0].channel_order).eval()
         module.requires_grad_(False)
         if self.device == "cuda":
