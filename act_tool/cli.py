@@ -359,6 +359,70 @@ def run(
         typer.echo(f"per-tick log: {log}")
 
 
+# --- bench -------------------------------------------------------------------------------------
+
+
+@app.command()
+def bench(
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="LeRobot checkpoint: the LeRobot eager baseline and the PyTorch runner; "
+            "alone, bench exports what it needs into a temporary folder."
+        ),
+    ] = None,
+    onnx: Annotated[Path | None, typer.Option(help="An exported act.onnx to measure.")] = None,
+    engine: Annotated[
+        Path | None, typer.Option(help="An act.plan TensorRT engine to measure.")
+    ] = None,
+    repeats: Annotated[int, typer.Option(help="Timed inferences per backend.")] = 50,
+    warmup: Annotated[int, typer.Option(help="Untimed inferences first.")] = 5,
+    stages: Annotated[bool, typer.Option(help="Also time a control tick's stages.")] = True,
+    port: Annotated[
+        str, typer.Option(help="Arm for the control tick: 'emulated' or a serial port.")
+    ] = "emulated",
+    robot_id: Annotated[str | None, typer.Option(help="Calibration id of a real arm.")] = None,
+    cameras: Annotated[
+        str | None, typer.Option(help="NAME=SOURCE,... (default: synthetic).")
+    ] = None,
+    seconds: Annotated[float, typer.Option(help="Length of the control-tick run.")] = 5.0,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the raw figures here.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write a PNG: latency per backend, tick stages.")
+    ] = None,
+) -> None:
+    """Latency, accuracy and memory of every backend here, and of each control-tick stage."""
+    from act_tool.bench.suite import BenchOptions, run_bench
+
+    try:
+        result = run_bench(
+            BenchOptions(
+                checkpoint=checkpoint,
+                onnx=onnx,
+                engine=engine,
+                repeats=repeats,
+                warmup=warmup,
+                stages=stages,
+                port=port,
+                robot_id=robot_id,
+                cameras=cameras,
+                tick_seconds=seconds,
+                json_path=json_path,
+                plot_path=plot,
+            ),
+            log=typer.echo,
+        )
+    except ActToolError as e:
+        fail(e)
+    typer.echo("")
+    typer.echo(result.text)
+    for label, path in (("figures", json_path), ("plot", plot)):
+        if path:
+            typer.echo(f"{label}: {path}")
+
+
 # --- emulate (hardware layer) -------------------------------------------------------------------
 
 

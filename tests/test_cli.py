@@ -42,3 +42,9 @@ def test_export_cli_end_to_end(tiny_checkpoint, tmp_path):
     assert (tmp_path / "out" / "act.onnx").exists() and (
         tmp_path / "out" / "act.onnx.json"
     ).exists()
+
+
+def test_bench_without_anything_to_measure():
+    result = CliRunner().invoke(app, ["bench"])
+    assert result.exit_code == 1
+    assert "--checkpoint, --onnx or --engine" in result.output
