@@ -105,6 +105,7 @@ def _settings(options: TrainOptions) -> dict[str, str]:
     if options.resume:
         s["config_path"] = str(options.resume_config)
         s["resume"] = "true"
+        s["output_dir"] = str(options.output)  # the run may have been moved since
     else:
         s["policy.type"] = "act"
         s.update(REFERENCE_DEFAULTS)

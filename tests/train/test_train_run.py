@@ -1,0 +1,97 @@
+"""The real chain, small: synthetic dataset -> LeRobot training -> checkpoint -> ONNX export;
+then resume the run to more steps. Also `act-tool train` / `act-tool dataset synth` on the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from act_tool.cli import app
+from act_tool.train.errors import TrainError
+from act_tool.train.runner import LOG_NAME, TrainRequest, checkpoint_step, run_training
+
+from .conftest import TINY_POLICY
+
+pytestmark = pytest.mark.slow
+
+
+def test_training_writes_a_lerobot_checkpoint(tiny_run):
+    result, lines = tiny_run
+    assert result.step == 2 == checkpoint_step(result.output)
+    assert (result.checkpoint / "model.safetensors").is_file()
+    assert (result.checkpoint / "policy_preprocessor.json").is_file()
+    cfg = json.loads((result.checkpoint / "train_config.json").read_text())
+    assert cfg["policy"]["pretrained_backbone_weights"] is None
+    assert cfg["policy"]["push_to_hub"] is False and cfg["wandb"]["enable"] is False
+    assert cfg["seed"] == 1000 and cfg["policy"]["optimizer_lr"] == 1e-5
+    assert cfg["policy"]["dim_model"] == 32  # passthrough reached LeRobot
+    assert any("step 2/2" in line and "loss" in line for line in lines)
+    assert (result.output / LOG_NAME).is_file()
+    assert result.export_command.startswith(f"act-tool export {result.checkpoint}")
+
+
+def test_trained_checkpoint_exports(tiny_run, tmp_path):
+    pytest.importorskip("onnx")
+    from act_tool.export.pipeline import ExportOptions, run_export
+
+    result, _ = tiny_run
+    out = run_export(ExportOptions(result.checkpoint, tmp_path / "export", builder="onnx"))
+    assert [p.name for p in out.artifacts] == ["act.onnx"]
+    spec = json.loads((tmp_path / "export" / "act.onnx.json").read_text())
+    assert spec["chunk_size"] == 5
+
+
+def test_resume_continues_to_more_steps(tiny_run, tmp_path):
+    result, _ = tiny_run
+    run = tmp_path / "moved"
+    shutil.copytree(result.output, run, symlinks=True)
+    with pytest.raises(TrainError, match="already at step 2"):
+        run_training(TrainRequest(output=run, resume=True, steps=2), log=lambda _: None)
+    lines: list[str] = []
+    resumed = run_training(
+        TrainRequest(output=run, resume=True, steps=4, device="cpu"),
+        log=lines.append,
+        write=lines.append,
+        interactive=False,
+    )
+    assert resumed.step == 4 == checkpoint_step(run)
+    assert any("resuming at step 2" in line for line in lines)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["000002", "000004", "last"]
+    assert checkpoint_step(result.output) == 2  # the original run is untouched
+
+
+def test_cli_train_refuses_bad_input_before_work(synth_dataset, tmp_path):
+    runner = CliRunner()
+    (tmp_path / "exists").mkdir()
+    r = runner.invoke(
+        app, ["train", "--dataset", str(synth_dataset), "-o", str(tmp_path / "exists")]
+    )
+    assert r.exit_code == 1 and "--resume" in r.output
+    r = runner.invoke(app, ["train", "--dataset", str(tmp_path), "-o", str(tmp_path / "new")])
+    assert r.exit_code == 1 and "not a LeRobot dataset" in r.output
+    assert not (tmp_path / "new").exists()
+
+
+def test_cli_train_end_to_end_prints_export_command(synth_dataset, tmp_path):
+    out = tmp_path / "cli_run"
+    args = ["train", "--dataset", str(synth_dataset), "-o", str(out), "--steps", "1"]
+    args += ["--batch-size", "2", "--device", "cpu", "--no-pretrained-backbone", "--", *TINY_POLICY]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    ckpt = out / "checkpoints" / "last" / "pretrained_model"
+    assert f"act-tool export {ckpt} -o {out / 'export'}" in r.output
+
+
+def test_cli_dataset_synth(tmp_path):
+    out = tmp_path / "ds"
+    args = ["dataset", "synth", "-o", str(out), "--episodes", "1", "--frames", "16"]
+    r = CliRunner().invoke(app, [*args, "--height", "32", "--width", "48"])
+    assert r.exit_code == 0, r.output
+    info = json.loads((out / "meta" / "info.json").read_text())
+    assert info["total_episodes"] == 1 and info["total_frames"] == 16
+    assert info["features"]["observation.images.front"]["shape"] == [32, 48, 3]
+    r = CliRunner().invoke(app, [*args])
+    assert r.exit_code == 1 and "already exists" in r.output
