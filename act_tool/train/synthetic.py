@@ -171,6 +171,9 @@ def write_synthetic_dataset(cfg: SynthConfig, log: Callable[[str], None] = lambd
 
     # LeRobot warns at length when torchcodec cannot load FFmpeg; image datasets never need it.
     logging.getLogger("lerobot.utils.import_utils").setLevel(logging.ERROR)
+    import datasets
+
+    datasets.disable_progress_bars()  # one "Map" bar per episode otherwise
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     if cfg.output.exists():
