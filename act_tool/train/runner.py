@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from act_tool.train.backbone import plan_backbone
-from act_tool.train.command import TrainOptions, build_command, build_env, target_steps
+from act_tool.train.command import (
+    TrainOptions,
+    build_command,
+    build_env,
+    parse_passthrough,
+    target_steps,
+)
 from act_tool.train.dataset_check import DatasetSummary, inspect_dataset
 from act_tool.train.errors import TrainError
 from act_tool.train.progress import ProgressDisplay, TrainProgress, split_output
@@ -78,6 +84,13 @@ def _saved_config(options: TrainOptions) -> dict:
         raise TrainError(f"cannot read {options.resume_config}: {e}") from e
 
 
+def end_step(options: TrainOptions) -> int:
+    """The step the run ends at; a resumed run keeps its own unless told otherwise."""
+    if options.resume and options.steps is None and "steps" not in parse_passthrough(options.extra):
+        return int(_saved_config(options)["steps"])
+    return target_steps(options)
+
+
 def prepare(request: TrainRequest) -> tuple[TrainOptions, DatasetSummary | None, int]:
     """Every check that can fail before training starts. Returns options, dataset, start step."""
     output = request.output.expanduser().resolve()
@@ -103,7 +116,7 @@ def prepare(request: TrainRequest) -> tuple[TrainOptions, DatasetSummary | None,
                 "is --output the directory of an earlier `act-tool train` run?"
             )
         start = checkpoint_step(output)
-        end = target_steps(options) if request.steps else int(_saved_config(options)["steps"])
+        end = end_step(options)
         if end <= start:
             raise TrainError(
                 f"the run in {output} is already at step {start}: pass --steps larger than {start}"
@@ -141,9 +154,7 @@ def run_training(
         log(plan.note)
         command = build_command(options)
         env = build_env(options, dict(os.environ), plan.torch_home)
-        total = target_steps(options) if (request.steps or not request.resume) else None
-        if total is None:
-            total = int(_saved_config(options)["steps"])
+        total = end_step(options)
         log((f"resuming at step {start}: " if start else "") + shlex.join(command))
         t0 = time.monotonic()
         lines = _follow(

@@ -95,3 +95,12 @@ def test_cli_dataset_synth(tmp_path):
     assert info["features"]["observation.images.front"]["shape"] == [32, 48, 3]
     r = CliRunner().invoke(app, [*args])
     assert r.exit_code == 1 and "already exists" in r.output
+
+
+def test_cli_train_without_backbone_weights_says_what_to_do(synth_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, ["train", "--dataset", str(synth_dataset), "-o", str(out)])
+    assert r.exit_code == 1
+    assert "--backbone-weights" in r.output and "--no-pretrained-backbone" in r.output
+    assert not out.exists()
