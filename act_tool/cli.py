@@ -108,6 +108,7 @@ def train(
     except ActToolError as e:
         fail(e)
     typer.echo(f"trained {result.step} steps in {result.seconds:.0f} s: {result.checkpoint}")
+    typer.echo(f"LeRobot's log: {result.log_path}")
     typer.echo(f"export it with:\n  {result.export_command}")
 
 
@@ -123,7 +124,7 @@ def dataset_synth(
         Path, typer.Option("-o", "--output", help="Dataset directory (must not exist yet).")
     ] = Path("data/synth"),
     episodes: Annotated[int, typer.Option(help="Number of episodes.")] = 6,
-    frames: Annotated[int, typer.Option(help="Frames per episode.")] = 60,
+    frames: Annotated[int, typer.Option(help="Frames per episode.")] = 120,
     height: Annotated[int, typer.Option(help="Image height.")] = 96,
     width: Annotated[int, typer.Option(help="Image width.")] = 128,
     fps: Annotated[int, typer.Option(help="Frames per second.")] = 30,

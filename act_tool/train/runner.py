@@ -64,6 +64,10 @@ class TrainResult:
     seconds: float
 
     @property
+    def log_path(self) -> Path:
+        return self.output / LOG_NAME
+
+    @property
     def export_command(self) -> str:
         return f"act-tool export {shlex.quote(str(self.checkpoint))} -o {shlex.quote(str(self.output / 'export'))}"
 

@@ -51,7 +51,7 @@ PHASES = (
 class SynthConfig:
     output: Path
     episodes: int = 6
-    frames: int = 60  # per episode
+    frames: int = 120  # per episode: 4 s, longer than the default 100-action chunk
     height: int = 96
     width: int = 128
     fps: int = 30
