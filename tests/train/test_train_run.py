@@ -104,3 +104,41 @@ def test_cli_train_without_backbone_weights_says_what_to_do(synth_dataset, tmp_p
     assert r.exit_code == 1
     assert "--backbone-weights" in r.output and "--no-pretrained-backbone" in r.output
     assert not out.exists()
+
+
+def test_backbone_weights_file_reaches_the_training_process(synth_dataset, tmp_path, monkeypatch):
+    """--backbone-weights: the file is linked into a private TORCH_HOME and torchvision loads it
+    from there (no network). A stand-in file (ResNet18 with marked batch-norm statistics) plays
+    the ImageNet weights; its hash check is relaxed for the test."""
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    from safetensors import safe_open
+
+    from act_tool.train import backbone
+
+    state = torchvision.models.resnet18().state_dict()
+    state["bn1.running_mean"] = torch.arange(64, dtype=torch.float32) / 10
+    weights = tmp_path / "resnet18_imagenet.pth"
+    torch.save(state, weights)
+    monkeypatch.setattr(backbone, "check_weights_file", lambda path: None)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
+    result = run_training(
+        TrainRequest(
+            output=tmp_path / "run",
+            dataset=str(synth_dataset),
+            steps=1,
+            batch_size=2,
+            device="cpu",
+            backbone_weights=weights,
+            extra=TINY_POLICY,
+        ),
+        log=lambda _: None,
+        write=lambda _: None,
+        interactive=False,
+    )
+    cfg = json.loads((result.checkpoint / "train_config.json").read_text())
+    assert cfg["policy"]["pretrained_backbone_weights"] == "ResNet18_Weights.IMAGENET1K_V1"
+    with safe_open(str(result.checkpoint / "model.safetensors"), "pt") as f:
+        bn = f.get_tensor("model.backbone.bn1.running_mean")  # frozen: unchanged by training
+    assert torch.equal(bn, state["bn1.running_mean"])
+    assert not (tmp_path / "empty_torch_home").exists()  # nothing written to the user's cache
