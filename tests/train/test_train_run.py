@@ -142,3 +142,16 @@ def test_backbone_weights_file_reaches_the_training_process(synth_dataset, tmp_p
         bn = f.get_tensor("model.backbone.bn1.running_mean")  # frozen: unchanged by training
     assert torch.equal(bn, state["bn1.running_mean"])
     assert not (tmp_path / "empty_torch_home").exists()  # nothing written to the user's cache
+
+
+def test_lerobot_failure_is_reported_with_its_output(synth_dataset, tmp_path):
+    request = TrainRequest(
+        output=tmp_path / "run",
+        dataset=str(synth_dataset),
+        steps=1,
+        device="cpu",
+        pretrained_backbone=False,
+        extra=("--policy.no_such_option=1",),
+    )
+    with pytest.raises(TrainError, match="(?s)LeRobot training failed.*no_such_option"):
+        run_training(request, log=lambda _: None, write=lambda _: None, interactive=False)
