@@ -11,7 +11,9 @@ stays in FP32:
   (uint8 -> float, layout, /255 and normalization);
 - the output math: everything from the graph outputs back through Add/Mul up to the last
   MatMul/Gemm (action head bias and unnormalization);
-- ops that overflow or lose precision in FP16: LayerNormalization, Softmax and reductions.
+- ops that overflow or lose precision in FP16: LayerNormalization, Softmax and reductions;
+- ops whose inputs or outputs were measured (activation_ranges.py) above DATA_MAX, or whose
+  weights exceed FP16's range: a backbone trained from scratch reaches 1e5 and more.
 
 Every other float op runs in FP16 with FP16 weights; Casts are inserted at each boundary, so the
 model's inputs and outputs keep their types. TensorRT builds the result as a strongly typed
@@ -40,6 +42,10 @@ FP32_OPS = frozenset(
         "Erf",
     }
 )
+# Largest measured |value| an op may see and still run in FP16: 16x headroom under FP16's 65504
+# for inputs larger than the calibration observations (ModelOpt AutoCast uses the same rule).
+DATA_MAX = 4096.0
+FP16_MAX = 65504.0
 HEAVY_OPS = frozenset({"Conv", "MatMul", "Gemm"})
 PASS_THROUGH_OUT = frozenset({"Add", "Mul", "Sub", "Div", "Reshape", "Transpose", "Identity"})
 
@@ -94,8 +100,28 @@ def _fp32_nodes(graph) -> set[int]:
     return keep
 
 
-def convert_to_fp16(src: Path, dst: Path) -> dict[str, int]:
-    """Write the FP16 version of `src` to `dst`; returns counts for the report."""
+def _out_of_range(graph, ranges: dict[str, float], inits: dict, data_max: float) -> set[int]:
+    """Nodes that touch a measured value above data_max or hold a weight beyond FP16's range."""
+    from onnx import numpy_helper
+
+    big_inits = {
+        name
+        for name, init in inits.items()
+        if init.data_type == 1 and np.abs(numpy_helper.to_array(init)).max(initial=0) > FP16_MAX
+    }
+    out = set()
+    for i, node in enumerate(graph.node):
+        names = [*node.input, *node.output]
+        if any(ranges.get(n, 0.0) > data_max for n in names) or big_inits & set(node.input):
+            out.add(i)
+    return out
+
+
+def convert_to_fp16(
+    src: Path, dst: Path, ranges: dict[str, float] | None = None, data_max: float = DATA_MAX
+) -> dict[str, int]:
+    """Write the FP16 version of `src` to `dst`; `ranges` (tensor -> measured max |value|) keeps
+    ops that would overflow in FP32. Returns counts for the report."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -104,6 +130,8 @@ def convert_to_fp16(src: Path, dst: Path) -> dict[str, int]:
     floats = _float_tensors(model)
     keep = _fp32_nodes(graph)
     inits = {init.name: init for init in graph.initializer}
+    by_range = _out_of_range(graph, ranges or {}, inits, data_max) - keep
+    keep |= by_range
     graph_inputs = {i.name for i in graph.input}
     producers = {out: i for i, n in enumerate(graph.node) for out in n.output}
 
@@ -184,7 +212,12 @@ def convert_to_fp16(src: Path, dst: Path) -> dict[str, int]:
     del graph.value_info[:]
     onnx.checker.check_model(model)
     onnx.save(model, str(dst))
-    return {"fp16_nodes": converted, "fp32_nodes": len(keep), "casts": n_cast}
+    return {
+        "fp16_nodes": converted,
+        "fp32_nodes": len(keep),
+        "fp32_by_range": len(by_range),
+        "casts": n_cast,
+    }
 
 
 def _toposort(nodes, graph) -> list:

@@ -223,15 +223,21 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
 
         network, network_spec = onnx32, spec32
         if opts.fp16:
-            from act_tool.export.fp16 import convert_to_fp16
+            from act_tool.export.fp16 import DATA_MAX, convert_to_fp16
 
             t0 = time.perf_counter()
             onnx16 = staging / "act.fp16.onnx"
-            counts = convert_to_fp16(onnx32, onnx16)
+            from act_tool.export.activation_ranges import activation_ranges
+            from act_tool.export.parity import artifact_inputs
+
+            feeds = [artifact_inputs(o, spec) for obs in observations.values() for o in obs]
+            ranges = activation_ranges(onnx32, feeds)
+            counts = convert_to_fp16(onnx32, onnx16, ranges)
             result.seconds["fp16"] = time.perf_counter() - t0
             log(
                 f"converted to FP16: {counts['fp16_nodes']} ops in FP16, {counts['fp32_nodes']} "
-                f"kept in FP32, {counts['casts']} casts"
+                f"kept in FP32 ({counts['fp32_by_range']} of them for values over "
+                f"{DATA_MAX:g} measured on the parity observations), {counts['casts']} casts"
             )
             parity16 = check_parity(
                 onnx16, spec, observations, references, scale, FP16_BOUND, "FP16 ONNX", log
@@ -239,7 +245,9 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
             result.reports["fp16"] = parity16
             network = onnx16
             network_spec = spec.with_artifact(
-                onnx16, precision="fp16", parity={"fp32_onnx": parity32, "fp16_onnx": parity16}
+                onnx16,
+                precision="fp16",
+                parity={"fp32_onnx": parity32, "fp16_onnx": parity16, "fp16_conversion": counts},
             )
             staged.append(onnx16)
 
