@@ -1,0 +1,80 @@
+"""`act-tool bench` on a full-size ACT (LeRobot defaults, two 480x640 cameras, random weights),
+with its figures, plot and a Markdown summary written to benchmarks/results/.
+
+    .venv/bin/python benchmarks/bench_all.py --name cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from act_tool.bench.suite import BenchOptions, run_bench
+from act_tool.train.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
+
+
+def markdown(data: dict, name: str) -> str:
+    m = data["machine"]
+    gpu = m["gpu"]["name"] if m.get("gpu") else "no GPU"
+    lines = [
+        f"# act-tool bench, full-size ACT ({name})",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {gpu}. "
+        f"Libraries: {', '.join(f'{k} {v}' for k, v in m['libraries'].items())}.",
+        "",
+        "Model: LeRobot 0.6.1 ACT defaults, two 480x640 cameras, chunk 100, random weights; "
+        f"{data['flops_per_inference'] / 1e9:.1f} GFLOP per inference (counted from the graph).",
+        "",
+        "| backend | precision | p50 ms | p99 ms | ratio to LeRobot eager | max error / action std | GFLOP/s | % of peak | peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in data["inference"]:
+        if r["status"] != "ok":
+            lines.append(f"| {r['name']} | {r['precision']} | {r['status']}: {r['reason']} | | | | | | |")
+            continue
+        pct = "-" if r["fraction_of_peak"] is None else f"{100 * r['fraction_of_peak']:.0f}"
+        lines.append(
+            f"| {r['name']} | {r['precision']} | {r['latency_ms']['p50']:.1f} | "
+            f"{r['latency_ms']['p99']:.1f} | {r['ratio_to_baseline']:.2f} | "
+            f"{r['accuracy']['max_rel']:.1e} | {r['achieved_gflops']:.0f} | {pct} | "
+            f"{r['peak_rss_mb']:.0f} |"
+        )
+    peaks = ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in data["peak_flops"].items() if v)
+    lines += ["", f"Measured peak (large matrix product): {peaks}.", ""]
+    tick = data["control_tick"]
+    if tick.get("status") == "ok":
+        lines += [
+            f"Control tick, {tick['runner']} on {tick['arm']} with {tick['cameras']} cameras: "
+            f"{tick['ticks']} ticks, {tick['achieved_hz']:.1f} Hz achieved of "
+            f"{tick['target_hz']:.0f}, {tick['overruns']} overruns.",
+            "",
+            "| stage | p50 ms | p99 ms | max ms |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [f"| {k} | {v['p50']:.3f} | {v['p99']:.3f} | {v['max']:.3f} |"
+                  for k, v in tick["stages"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--name", default="cpu", help="results file stem: bench_<name>.*")
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="act-bench-full-") as tmp:
+        cfg = TinyConfig(full_size=True, height=480, width=640, chunk_size=100, n_action_steps=100)
+        ckpt = save_tiny_checkpoint(Path(tmp) / "pretrained_model", cfg)
+        stem = args.out / f"bench_{args.name}"
+        result = run_bench(
+            BenchOptions(checkpoint=ckpt, repeats=args.repeats, tick_seconds=args.seconds,
+                         json_path=stem.with_suffix(".json"), plot_path=stem.with_suffix(".png")),
+        )
+    print(result.text)
+    stem.with_suffix(".md").write_text(markdown(result.data, args.name))
+
+
+if __name__ == "__main__":
+    main()
