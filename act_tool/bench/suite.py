@@ -92,7 +92,6 @@ def measure_stages(opts: BenchOptions, artifact: Path, log) -> dict[str, Any]:
                 calibration=opts.calibration,
                 cameras=opts.cameras,
                 duration_s=opts.tick_seconds,
-                asynchronous=True,
             ),
             log=lambda _msg: None,
         )

@@ -10,6 +10,7 @@ RESULT.npz (the action chunk of each observation).
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -118,7 +119,11 @@ def runner_step(job: Job, stack):
     """An act-tool runner: frames are copied into its own input buffers, then `infer()`."""
     from act_tool.runtime.runners import RunnerOptions, open_runner
 
-    options = RunnerOptions(device=job.device, fp16=job.fp16, cuda_graph=job.cuda_graph)
+    # Every core, as LeRobot's torch uses: a like-for-like comparison (the loop's default of
+    # leaving one core to the arm and cameras is a `run` choice, not a property of the backend).
+    options = RunnerOptions(
+        device=job.device, fp16=job.fp16, cuda_graph=job.cuda_graph, threads=os.cpu_count()
+    )
     runner = stack.enter_context(open_runner(Path(job.artifact), job.backend, options))
     orders = {c.key: c.channel_order for c in runner.spec.cameras}
 
