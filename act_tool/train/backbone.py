@@ -59,11 +59,31 @@ def check_weights_file(path: Path) -> None:
         )
 
 
+def download_weights(target: Path, url: str = RESNET18_URL, timeout_s: float = 30.0) -> None:
+    """Fetch the weights into torch.hub's cache (temporary name, checked, then renamed)."""
+    import urllib.request
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + f".part{os.getpid()}")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response, part.open("wb") as f:
+            shutil.copyfileobj(response, f)
+        try:
+            check_weights_file(part)
+        except TrainError as e:
+            raise TrainError(f"{url} did not give torchvision's ResNet18 ImageNet file") from e
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+
+
 def plan_backbone(
     pretrained: bool,
     weights: Path | None,
     private_home: Path,
     env: dict[str, str] | None = None,
+    download: bool = True,
+    url: str = RESNET18_URL,
 ) -> BackbonePlan:
     """Decide where the ResNet18 weights come from; link `weights` under `private_home`."""
     if not pretrained:
@@ -86,9 +106,16 @@ def plan_backbone(
     cached = cached_weights(env)
     if cached.is_file():
         return BackbonePlan(True, None, f"backbone: ImageNet ResNet18 from {cached}")
+    reason = "offline (HF_HUB_OFFLINE)"
+    if download:
+        try:
+            download_weights(cached, url)
+            return BackbonePlan(True, None, f"backbone: ImageNet ResNet18 downloaded to {cached}")
+        except (OSError, TrainError) as e:  # URLError and timeouts are OSErrors
+            reason = f"download failed: {e}"
     raise TrainError(
         "ACT starts from torchvision's ImageNet ResNet18 weights, which are not in the local "
-        f"cache ({cached}) and cannot be downloaded without network. Either download "
+        f"cache ({cached}) and could not be downloaded ({reason}). Either download "
         f"{RESNET18_URL} on a connected machine and pass --backbone-weights PATH (or copy it to "
         f"{cached}), or train from random backbone weights with --no-pretrained-backbone "
         "(slower to learn)."

@@ -139,7 +139,8 @@ def _backbone(request: TrainRequest, options: TrainOptions, private_home: Path):
         # The resumed run builds the model from its own config before loading the weights.
         saved = _saved_config(options).get("policy", {})
         pretrained = saved.get("pretrained_backbone_weights") is not None
-    return plan_backbone(pretrained, request.backbone_weights, private_home)
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    return plan_backbone(pretrained, request.backbone_weights, private_home, download=not offline)
 
 
 def run_training(

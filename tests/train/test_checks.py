@@ -117,7 +117,7 @@ def test_bad_dataset_fails_before_output_is_touched(tmp_path):
 def test_backbone_missing_weights_say_what_to_do(tmp_path):
     env = {"TORCH_HOME": str(tmp_path / "th")}
     with pytest.raises(TrainError) as e:
-        plan_backbone(True, None, tmp_path / "private", env)
+        plan_backbone(True, None, tmp_path / "private", env, download=False)
     msg = str(e.value)
     assert (
         "--backbone-weights" in msg and "--no-pretrained-backbone" in msg and RESNET18_FILE in msg
@@ -148,3 +148,15 @@ def test_torchvision_file_name_matches():
     tv = pytest.importorskip("torchvision")
     url = tv.models.ResNet18_Weights.IMAGENET1K_V1.url
     assert url == backbone.RESNET18_URL and url.endswith(RESNET18_FILE)
+
+
+def test_backbone_download_is_checked_and_leaves_nothing_on_mismatch(tmp_path):
+    """Where the cache lacks the file, it is fetched; a file that is not ResNet18's is refused."""
+    env = {"TORCH_HOME": str(tmp_path / "th")}
+    impostor = tmp_path / "impostor.pth"
+    impostor.write_bytes(b"not the weights")
+    with pytest.raises(TrainError, match="did not give torchvision's ResNet18"):
+        plan_backbone(True, None, tmp_path / "private", env, url=impostor.as_uri())
+    assert list((tmp_path / "th" / "hub" / "checkpoints").iterdir()) == []
+    with pytest.raises(TrainError, match="download failed"):
+        plan_backbone(True, None, tmp_path / "private", env, url=(tmp_path / "none").as_uri())
