@@ -35,26 +35,6 @@ class Transport(Protocol):
         (time.perf_counter()) for the first byte; 0 means the deadline passed."""
         ...
 
-    def _read_portable(self, buffer: memoryview, deadline: float) -> int:
-        """pyserial path: wait for the first byte until the deadline, then take what is there."""
-        ser = self._serial
-        try:
-            waiting = ser.in_waiting
-            if waiting == 0:
-                ser.timeout = max(deadline - time.perf_counter(), 0.0)
-                n = ser.readinto(buffer[:1])
-                if not n:
-                    return 0
-                waiting = ser.in_waiting
-                if waiting:
-                    ser.timeout = 0
-                    n += ser.readinto(buffer[1 : 1 + min(waiting, len(buffer) - 1)]) or 0
-                return n
-            ser.timeout = 0
-            return ser.readinto(buffer[: min(waiting, len(buffer))]) or 0
-        except Exception as e:  # serial.SerialException
-            raise PortError(self.port, f"read failed: {e}") from e
-
     def discard_input(self) -> None: ...
 
 
