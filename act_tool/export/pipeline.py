@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from act_tool.errors import ActToolError, ParityError
+from act_tool.hw.so101.joints import JOINT_KEYS
 from act_tool.spec import CameraSpec, EngineSpec, spec_path
 
 # FP32: the exported graph computes what LeRobot computes; only float rounding may differ.
@@ -23,14 +24,6 @@ FP32_BOUND = 1e-4
 # the transformer this accumulates to a few 1e-3 of the action std (measured: see README).
 # 2e-2 leaves room for that while a broken conversion (errors of order one std) still fails.
 FP16_BOUND = 2e-2
-SO101_NAMES = (
-    "shoulder_pan.pos",
-    "shoulder_lift.pos",
-    "elbow_flex.pos",
-    "wrist_flex.pos",
-    "wrist_roll.pos",
-    "gripper.pos",
-)
 
 
 @dataclass(frozen=True)
@@ -71,8 +64,8 @@ def feature_names(ckpt, dataset: Path | None, key: str, n: int) -> tuple[str, ..
             names = next(iter(names.values()), None)
         if isinstance(names, list) and len(names) == n:
             return tuple(str(x) for x in names)
-    if n == len(SO101_NAMES):
-        return SO101_NAMES
+    if n == len(JOINT_KEYS):
+        return JOINT_KEYS
     return tuple(f"{key}.{i}" for i in range(n))
 
 

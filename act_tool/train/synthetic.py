@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from act_tool.hw.so101.joints import JOINT_KEYS
 from act_tool.train.errors import DatasetError
 from act_tool.train.scene import (
     forward_kinematics,
@@ -26,10 +27,7 @@ from act_tool.train.scene import (
     render_handeye,
 )
 
-JOINT_NAMES = tuple(
-    f"{j}.pos"
-    for j in ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
-)
+JOINT_NAMES = JOINT_KEYS  # LeRobot's keys: "shoulder_pan.pos", ...
 CAMERAS = ("front", "handeye")
 TASK = "Put the red cube in the bowl."
 HOME = (0.12, 0.0, 0.14)  # fingertips, m

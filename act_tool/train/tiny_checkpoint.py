@@ -13,14 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-SO101_JOINTS = (
-    "shoulder_pan",
-    "shoulder_lift",
-    "elbow_flex",
-    "wrist_flex",
-    "wrist_roll",
-    "gripper",
-)
+from act_tool.hw.so101.joints import N_JOINTS
 
 
 @dataclass(frozen=True)
@@ -64,7 +57,7 @@ def make_config(cfg: TinyConfig):
     from lerobot.configs.types import FeatureType, PolicyFeature
     from lerobot.policies.act.configuration_act import ACTConfig
 
-    n = len(SO101_JOINTS)
+    n = N_JOINTS
     inputs = {"observation.state": PolicyFeature(FeatureType.STATE, (n,))}
     for cam in cfg.cameras:
         inputs[f"observation.images.{cam}"] = PolicyFeature(
@@ -100,7 +93,7 @@ def make_stats(cfg: TinyConfig) -> dict[str, dict]:
     from lerobot.utils.constants import IMAGENET_STATS
 
     rng = np.random.default_rng(cfg.seed + 1)
-    n = len(SO101_JOINTS)
+    n = N_JOINTS
     stats: dict[str, dict] = {
         "observation.state": joint_stats(rng, n),
         "action": joint_stats(rng, n),
