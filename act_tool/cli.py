@@ -457,6 +457,7 @@ def emulate(
     import time
 
     from act_tool.hw.emulator import DEFAULT_CALIBRATION, EmulatorConfig, VirtualArm
+    from act_tool.hw.emulator.watch import positions_line
     from act_tool.hw.so101.calibration import candidate_paths, save_calibration
     from act_tool.hw.so101.units import Units
 
@@ -486,22 +487,8 @@ def emulate(
             while virtual.is_alive:
                 time.sleep(1.0)
                 if watch:
-                    typer.echo(_virtual_positions(virtual, unit))
+                    typer.echo(positions_line(virtual, DEFAULT_CALIBRATION, unit))
     except KeyboardInterrupt:
         typer.echo("stopped")
     except ActToolError as e:
         fail(e)
-
-
-def _virtual_positions(virtual, unit) -> str:
-    """The virtual arm's joints in `unit`, as one line."""
-    import numpy as np
-
-    from act_tool.hw.emulator import DEFAULT_CALIBRATION
-    from act_tool.hw.feetech.protocol import Reg
-    from act_tool.hw.so101.joints import JOINT_NAMES, SERVO_IDS
-    from act_tool.hw.so101.units import UnitConverter
-
-    counts = np.array([virtual.register(i, Reg.PRESENT_POSITION) for i in SERVO_IDS])
-    values = UnitConverter(DEFAULT_CALIBRATION, unit).to_units(counts, np.zeros(6))
-    return "  ".join(f"{n}={v:7.2f}" for n, v in zip(JOINT_NAMES, values, strict=True))
