@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from act_tool.hw.emulator import DEFAULT_CALIBRATION, VirtualArm
@@ -13,7 +15,7 @@ from act_tool.hw.so101.units import UnitConverter, Units
 
 def test_positions_line_reports_each_joint_in_units(virtual_arm: VirtualArm):
     line = positions_line(virtual_arm, DEFAULT_CALIBRATION, Units.DEGREES)
-    pairs = dict(item.split("=") for item in line.split())
+    pairs = dict(re.findall(r"(\w+)=\s*(-?[\d.]+)", line))
     assert list(pairs) == list(JOINT_NAMES)
     counts = np.array([virtual_arm.register(i, Reg.PRESENT_POSITION) for i in range(1, 7)])
     expected = UnitConverter(DEFAULT_CALIBRATION, Units.DEGREES).to_units(counts, np.zeros(6))
