@@ -31,7 +31,9 @@ def markdown(data: dict, name: str) -> str:
     ]
     for r in data["inference"]:
         if r["status"] != "ok":
-            lines.append(f"| {r['name']} | {r['precision']} | {r['status']}: {r['reason']} | | | | | | |")
+            lines.append(
+                f"| {r['name']} | {r['precision']} | {r['status']}: {r['reason']} | | | | | | |"
+            )
             continue
         pct = "-" if r["fraction_of_peak"] is None else f"{100 * r['fraction_of_peak']:.0f}"
         lines.append(
@@ -52,8 +54,10 @@ def markdown(data: dict, name: str) -> str:
             "| stage | p50 ms | p99 ms | max ms |",
             "| --- | --- | --- | --- |",
         ]
-        lines += [f"| {k} | {v['p50']:.3f} | {v['p99']:.3f} | {v['max']:.3f} |"
-                  for k, v in tick["stages"].items()]
+        lines += [
+            f"| {k} | {v['p50']:.3f} | {v['p99']:.3f} | {v['max']:.3f} |"
+            for k, v in tick["stages"].items()
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -69,8 +73,13 @@ def main() -> None:
         ckpt = save_tiny_checkpoint(Path(tmp) / "pretrained_model", cfg)
         stem = args.out / f"bench_{args.name}"
         result = run_bench(
-            BenchOptions(checkpoint=ckpt, repeats=args.repeats, tick_seconds=args.seconds,
-                         json_path=stem.with_suffix(".json"), plot_path=stem.with_suffix(".png")),
+            BenchOptions(
+                checkpoint=ckpt,
+                repeats=args.repeats,
+                tick_seconds=args.seconds,
+                json_path=stem.with_suffix(".json"),
+                plot_path=stem.with_suffix(".png"),
+            ),
         )
     print(result.text)
     stem.with_suffix(".md").write_text(markdown(result.data, args.name))
