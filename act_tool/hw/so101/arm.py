@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -313,11 +312,3 @@ class SO101Arm:
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise SystemExit(128 + signum)
-
-
-def read_once(config: ArmConfig, joints: Sequence[str] = JOINT_NAMES) -> dict[str, float]:
-    """Connect, read the positions once, disconnect (torque off): a quick check of an arm."""
-    out = np.zeros(N_JOINTS, dtype=np.float32)
-    with SO101Arm(config) as arm:
-        arm.read_positions(out)
-    return {name: float(out[JOINT_NAMES.index(name)]) for name in joints}
