@@ -368,6 +368,21 @@ class Camera:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def check(self, max_age_s: float | None = None) -> float:
+        """The newest frame's age, without copying it; raises CameraError like `latest()`."""
+        limit = self.config.max_age_s if max_age_s is None else max_age_s
+        if self._failure is not None:
+            raise CameraError(self._failure)
+        if self._thread is None:
+            raise CameraError(f"Camera {self.name!r} is not started (use start() or `with`).")
+        age = time.perf_counter() - self._stamp
+        if age > limit:
+            raise CameraError(
+                f"Camera {self.name!r} ({self.source}): newest frame is {age * 1e3:.0f} ms old, "
+                f"over the {limit * 1e3:.0f} ms limit: the camera stalled or was disconnected."
+            )
+        return age
+
     def latest(
         self, out: np.ndarray | None = None, max_age_s: float | None = None
     ) -> tuple[np.ndarray, float]:
@@ -422,6 +437,7 @@ class CameraSet:
             name: Camera(name, src, config if isinstance(config, CameraConfig) else config[name])
             for name, src in sources.items()
         }
+        self._list = tuple(self.cameras.values())
         self._stack: ExitStack | None = None
 
     @property
@@ -448,6 +464,11 @@ class CameraSet:
     def read_into(self, out: Mapping[str, np.ndarray]) -> dict[str, float]:
         """Copy every camera's newest frame into out[name]; return each frame's age in seconds."""
         return {name: cam.latest(out[name])[1] for name, cam in self.cameras.items()}
+
+    def check(self) -> None:
+        """Raise CameraError if any camera died or stalled (copies no frame: cheap every tick)."""
+        for cam in self._list:
+            cam.check()
 
     def latest(self) -> dict[str, tuple[np.ndarray, float]]:
         """Every camera's newest frame (a new array) and its age: convenient, not for hot loops."""

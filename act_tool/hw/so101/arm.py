@@ -69,6 +69,7 @@ class ArmConfig:
     # Servo error bits that do not stop the arm (ErrorBit flags); by default all of them do.
     ignored_error_bits: int = 0
     handle_signals: bool = True  # SIGINT/SIGTERM disable torque (main thread only)
+    torque_on_connect: bool = True  # False: connect with torque off (dry runs); no writes
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "units", Units.parse(self.units))
@@ -121,7 +122,8 @@ class SO101Arm:
     # --- lifecycle -------------------------------------------------------------------------
 
     def connect(self) -> None:
-        """Open the port, check servos and calibration, configure (torque off), torque on."""
+        """Open the port, check servos and calibration, configure (torque off), torque on
+        (unless `torque_on_connect` is False: then the arm stays limp and refuses writes)."""
         cfg = self.config
         path = cfg.resolve_calibration_path()
         self.calibration = load_calibration(path)
@@ -140,7 +142,8 @@ class SO101Arm:
             self._configure()
             self._reader = self.bus.sync_reader(Reg.PRESENT_POSITION, SERVO_IDS)
             self._writer = self.bus.sync_writer(Reg.GOAL_POSITION, SERVO_IDS)
-            self._enable_torque()
+            if cfg.torque_on_connect:
+                self._enable_torque()
         except BaseException:
             self.close()
             raise
