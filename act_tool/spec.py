@@ -1,8 +1,11 @@
 """EngineSpec: the self-description written beside every artifact (`act.onnx.json`, ...).
 
 Export writes it, the runtime reads it: camera names and sizes, channel order, state and action
-names and units, rates, chunking, the dataset's state range, precision, the builder and target,
-the artifact's sha256, the source checkpoint and the parity figures. No torch here.
+names and units, rates, chunking, the dataset's state and action ranges, precision, the builder
+and target, the artifact's sha256, the source checkpoint and the parity figures. No torch here.
+
+Format versions: 2 added `action_min`/`action_max` (the training range of the action, which the
+run loop clamps goals to). Version 1 files still load, with those two fields empty.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any
 
 from act_tool.errors import SpecError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: no action range
 CHANNEL_ORDERS = ("bgr", "rgb")
 PRECISIONS = ("fp32", "fp16")
 BUILDERS = ("onnx", "tensorrt", "tensorrt-rtx")
@@ -69,6 +73,9 @@ class EngineSpec:
     source_checkpoint: str = ""
     parity: dict[str, Any] = field(default_factory=dict)
     action_std: tuple[float, ...] = ()  # the scale parity and bench errors are measured against
+    # The training range of each action (empty: unknown, e.g. a format-1 spec).
+    action_min: tuple[float, ...] = ()
+    action_max: tuple[float, ...] = ()
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -90,6 +97,12 @@ class EngineSpec:
             )
         if self.action_std and len(self.action_std) != len(self.action_names):
             raise SpecError("action_std must have one value per action name")
+        if len(self.action_min) != len(self.action_max) or (
+            self.action_min and len(self.action_min) != len(self.action_names)
+        ):
+            raise SpecError("action_min/action_max must both be empty or one value per action name")
+        if any(lo > hi for lo, hi in zip(self.action_min, self.action_max, strict=True)):
+            raise SpecError("action_min must not exceed action_max")
         if self.fps <= 0:
             raise SpecError(f"fps must be positive, got {self.fps}")
 
@@ -107,17 +120,19 @@ class EngineSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EngineSpec:
         version = data.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise SpecError(
-                f"spec format version {version!r} is not {FORMAT_VERSION}; re-export the model "
-                "with this act-tool version."
+                f"spec format version {version!r} is not one this act-tool reads "
+                f"({', '.join(map(str, READABLE_VERSIONS))}); re-export the model with this "
+                "act-tool version."
             )
         try:
             data = dict(data)
             data["cameras"] = tuple(CameraSpec(**c) for c in data["cameras"])
             for key in ("state_names", "action_names", "state_min", "state_max"):
                 data[key] = tuple(data[key])
-            data["action_std"] = tuple(data.get("action_std", ()))
+            for key in ("action_std", "action_min", "action_max"):  # absent from older specs
+                data[key] = tuple(data.get(key, ()))
             return cls(**data)
         except (KeyError, TypeError) as e:
             raise SpecError(f"spec is missing or has a malformed field: {e}") from e

@@ -26,6 +26,8 @@ def make_spec(**changes) -> EngineSpec:
         temporal_ensemble_coeff=None,
         state_min=(-1.0,) * 6,
         state_max=(1.0,) * 6,
+        action_min=(-2.0,) * 6,
+        action_max=(2.0,) * 6,
         parity={"fp32_onnx": {"random": {"worst_rel": 1e-6}}},
     )
     fields.update(changes)
@@ -56,6 +58,9 @@ def test_round_trip(tmp_path):
         (dict(state_min=(0.0,)), "one value per state name"),
         (dict(n_action_steps=101), "n_action_steps"),
         (dict(fps=0), "fps"),
+        (dict(action_min=(0.0,)), "action_min/action_max"),
+        (dict(action_min=(), action_max=(1.0,) * 6), "action_min/action_max"),
+        (dict(action_min=(3.0,) * 6), "must not exceed"),
     ],
 )
 def test_invalid_fields(changes, message):
@@ -81,7 +86,7 @@ def test_read_errors(tmp_path):
     with pytest.raises(SpecError, match="format version"):
         EngineSpec.read(bad)
     del data["fps"]
-    data["format_version"] = 1
+    data["format_version"] = 2
     bad.write_text(json.dumps(data))
     with pytest.raises(SpecError, match="malformed"):
         EngineSpec.read(bad)
@@ -101,3 +106,16 @@ def test_sha256_binds_spec_to_artifact(tmp_path):
 def test_write_leaves_no_temporary(tmp_path):
     make_spec().write(tmp_path / "act.onnx.json")
     assert [p.name for p in tmp_path.iterdir()] == ["act.onnx.json"]
+
+
+def test_format_1_specs_still_load_without_an_action_range(tmp_path):
+    """Specs written before the action range existed (format 1) load, with the range empty."""
+    data = json.loads(make_spec().to_json())
+    assert data["format_version"] == 2 and data["action_min"] == [-2.0] * 6
+    del data["action_min"], data["action_max"]
+    data["format_version"] = 1
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    spec = EngineSpec.read(path)
+    assert (spec.action_min, spec.action_max, spec.format_version) == ((), (), 1)
+    assert spec.state_min == (-1.0,) * 6

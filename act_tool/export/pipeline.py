@@ -75,6 +75,23 @@ def dataset_fps(dataset: Path | None) -> int | None:
     return int(json.loads((dataset / "meta" / "info.json").read_text()).get("fps", 0)) or None
 
 
+# Without min/max in the checkpoint's stats (LeRobot <= 0.3 saved only what the normalization
+# mode uses, mean and std for ACT), a feature's range is taken as mean +- RANGE_STDS * std.
+RANGE_STDS = 3.0
+
+
+def feature_range(stats: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(min, max) of a vector feature from its saved stats. LeRobot >= 0.4 saves every dataset
+    statistic with the (un)normalizer (min, max, mean, std, quantiles); older checkpoints: mean and
+    std, then mean +- RANGE_STDS * std."""
+    if not n:
+        return np.zeros(0), np.zeros(0)
+    if "min" in stats and "max" in stats:
+        return np.ravel(stats["min"]), np.ravel(stats["max"])
+    mean, std = np.ravel(stats["mean"]), np.ravel(stats["std"])
+    return mean - RANGE_STDS * std, mean + RANGE_STDS * std
+
+
 def base_spec(ckpt, opts: ExportOptions) -> EngineSpec:
     """The spec fields that come from the checkpoint and the options."""
     from act_tool.export.parity import action_scale
@@ -92,13 +109,8 @@ def base_spec(ckpt, opts: ExportOptions) -> EngineSpec:
     n_state = cfg.robot_state_feature.shape[0] if ckpt.state_key else 0
     n_action = cfg.action_feature.shape[0]
     state_names = feature_names(ckpt, opts.dataset, "observation.state", n_state) if n_state else ()
-    stats = ckpt.stats.get("observation.state", {})
-    if "min" in stats and "max" in stats:
-        lo, hi = stats["min"], stats["max"]
-    elif n_state:
-        lo, hi = stats["mean"] - 3 * stats["std"], stats["mean"] + 3 * stats["std"]
-    else:
-        lo = hi = np.zeros(0)
+    lo, hi = feature_range(ckpt.stats.get("observation.state", {}), n_state)
+    action_lo, action_hi = feature_range(ckpt.stats.get("action", {}), n_action)
     return EngineSpec(
         artifact="",
         cameras=cameras,
@@ -113,6 +125,8 @@ def base_spec(ckpt, opts: ExportOptions) -> EngineSpec:
         state_max=tuple(float(x) for x in np.ravel(hi)),
         source_checkpoint=str(ckpt.path.resolve()),
         action_std=tuple(float(x) for x in action_scale(ckpt)),
+        action_min=tuple(float(x) for x in action_lo),
+        action_max=tuple(float(x) for x in action_hi),
     )
 
 

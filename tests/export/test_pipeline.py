@@ -63,6 +63,25 @@ def test_spec_describes_the_policy(exported, tiny_checkpoint):
     assert spec.precision == "fp32" and spec.builder == "onnx"
     assert all(lo < hi for lo, hi in zip(spec.state_min, spec.state_max, strict=True))
     assert Path(spec.source_checkpoint) == tiny_checkpoint.resolve()
+    # The action range is the saved action min/max (LeRobot >= 0.4 keeps them with the
+    # unnormalizer), not the state's: the run loop clamps goals to it.
+    from act_tool.export.checkpoint import load_checkpoint
+
+    stats = load_checkpoint(tiny_checkpoint).stats["action"]
+    np.testing.assert_allclose(spec.action_min, stats["min"], rtol=1e-6)
+    np.testing.assert_allclose(spec.action_max, stats["max"], rtol=1e-6)
+    assert spec.action_min != spec.state_min
+
+
+def test_feature_range_falls_back_to_mean_and_std():
+    stats = {"mean": np.array([1.0, -2.0]), "std": np.array([0.5, 2.0])}
+    lo, hi = pipeline.feature_range(stats, 2)
+    k = pipeline.RANGE_STDS
+    np.testing.assert_allclose(lo, [1.0 - 0.5 * k, -2.0 - 2.0 * k])
+    np.testing.assert_allclose(hi, [1.0 + 0.5 * k, -2.0 + 2.0 * k])
+    stats.update(min=np.array([0.0, -9.0]), max=np.array([3.0, 1.0]))
+    lo, hi = pipeline.feature_range(stats, 2)
+    assert lo.tolist() == [0.0, -9.0] and hi.tolist() == [3.0, 1.0]
 
 
 def test_fp32_parity_on_random_and_dataset_frames(exported, tiny_dataset):
@@ -148,6 +167,15 @@ def test_legacy_checkpoint_exports_with_parity(legacy_checkpoint, tmp_path):
     report = result.reports["fp32"]["random"]
     assert report["passed"] and report["worst_rel"] > 0
     assert (tmp_path / "act.onnx").exists() and not (tmp_path / "act.fp16.onnx").exists()
+    # LeRobot <= 0.3 kept only mean and std: the action range is mean +- RANGE_STDS * std.
+    from act_tool.export.checkpoint import load_checkpoint
+
+    stats = load_checkpoint(legacy_checkpoint).stats["action"]
+    assert "min" not in stats
+    spec = EngineSpec.read(tmp_path / "act.onnx.json")
+    k = pipeline.RANGE_STDS
+    np.testing.assert_allclose(spec.action_min, stats["mean"] - k * stats["std"], rtol=1e-6)
+    np.testing.assert_allclose(spec.action_max, stats["mean"] + k * stats["std"], rtol=1e-6)
 
 
 def test_rgb_channel_order_matches_lerobot(tiny_checkpoint, tmp_path):
