@@ -5,6 +5,11 @@ carriage returns) for the exact step, and every `log_freq` steps a MetricsTracke
 (`step:1K smpl:8K ep:40 epch:1.2 loss:0.312 grdn:12.5 lr:1.0e-05 ...`) for loss, gradient norm
 and learning rate. Both are LeRobot's own stable output formats; nothing here touches LeRobot's
 internals, which is why training runs in a subprocess (see `runner.py`).
+
+Under SLURM (SLURM_JOB_ID set) LeRobot turns tqdm off, so the metrics line alone must move the
+bar. Its step is `format_big_number(step)` (`step:950`, `step:2K`: exact below 1000, rounded to
+a whole K/M above). Logs come at every multiple of `log_freq`, so the exact step is the next
+multiple after the last logged one whenever that agrees with the rounded number.
 """
 
 from __future__ import annotations
@@ -16,7 +21,24 @@ from dataclasses import dataclass, field
 
 TQDM = re.compile(r"Training:\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)")
 NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
-METRICS = re.compile(rf"\bstep:\S+ .*?\bloss:{NUMBER}\b.*?\bgrdn:{NUMBER}.*?\blr:{NUMBER}")
+METRICS = re.compile(
+    rf"\bstep:(\d+\.?\d*)([KMBTQ]?) .*?\bloss:{NUMBER}\b.*?\bgrdn:{NUMBER}.*?\blr:{NUMBER}"
+)
+SUFFIX = {"": 1, "K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12, "Q": 10**15}
+
+
+def logged_step(number: str, suffix: str, last: int, log_freq: int | None) -> int:
+    """The exact step of a metrics line from its rounded `step:` field: the next multiple of
+    `log_freq` after `last` when it rounds to the same figure, else the figure itself."""
+    unit = SUFFIX[suffix]
+    value = float(number) * unit
+    if unit == 1:
+        return int(value)
+    if log_freq:
+        candidate = (last // log_freq + 1) * log_freq
+        if abs(candidate - value) <= unit / 2:
+            return candidate
+    return int(value)
 
 
 @dataclass
@@ -25,27 +47,37 @@ class TrainProgress:
 
     total: int
     start_step: int = 0
+    log_freq: int | None = None  # LeRobot's log_freq: resolves the rounded step of a log line
     step: int = 0
     loss: float | None = None
     grad_norm: float | None = None
     lr: float | None = None
     started: float = field(default_factory=time.monotonic)
     first_seen: tuple[int, float] | None = None  # (step, time) of the first counted step
+    last_logged: int | None = None  # the step of the last metrics line
+
+    def _advance(self, step: int, now: float) -> bool:
+        if step == self.step:
+            return False
+        self.step = step
+        if self.first_seen is None:
+            self.first_seen = (step, now)
+        return True
 
     def feed(self, line: str, now: float | None = None) -> bool:
         """Update from one line of output; True when something changed."""
         now = time.monotonic() if now is None else now
         changed = False
         for m in TQDM.finditer(line):
-            step = self.start_step + int(m.group(1))
-            if step != self.step:
-                self.step = step
-                changed = True
-                if self.first_seen is None:
-                    self.first_seen = (step, now)
+            changed |= self._advance(self.start_step + int(m.group(1)), now)
         m = METRICS.search(line)
         if m:
-            self.loss, self.grad_norm, self.lr = (float(g) for g in m.groups())
+            number, suffix, loss, grad_norm, lr = m.groups()
+            last = self.start_step if self.last_logged is None else self.last_logged
+            self.last_logged = logged_step(number, suffix, last, self.log_freq)
+            if self.last_logged > self.step:  # without tqdm (SLURM) the log line moves the bar
+                self._advance(self.last_logged, now)
+            self.loss, self.grad_norm, self.lr = float(loss), float(grad_norm), float(lr)
             changed = True
         return changed
 
