@@ -4,7 +4,11 @@ Defaults are those of our reference run. LeRobot's ACT preset supplies the optim
 lr and weight decay from the policy config, gradient clip norm 10: `AdamWConfig.grad_clip_norm`);
 LeRobot replaces any `--optimizer.*` with that preset unless `--use_policy_training_preset=false`
 is given, so the clip norm is checked against LeRobot's preset rather than passed.
-Any LeRobot option can be passed through: it replaces the default of the same name.
+Any other LeRobot option can be passed through after `--`: it replaces the default of the same
+name. Options that act-tool sets itself (the dataset, the run directory, resume, steps, batch
+size, device, wandb) are refused there with the act-tool option to use instead. Fine-tuning
+from a pretrained ACT policy (`-- --policy.path=...`) takes that policy's config: neither
+`policy.type` nor the reference `policy.*` defaults are added then.
 """
 
 from __future__ import annotations
@@ -30,6 +34,19 @@ REFERENCE_DEFAULTS: dict[str, str] = {
     "policy.optimizer_weight_decay": "0.0001",
 }
 GRAD_CLIP_NORM = 10.0
+
+# LeRobot options that act-tool sets from its own options: passthrough key -> what to use.
+OWNED: dict[str, str] = {
+    "output_dir": "--output DIR",
+    "resume": "--resume",
+    "config_path": "--resume (with --output, the run to continue)",
+    "dataset.repo_id": "--dataset REPO_ID",
+    "dataset.root": "--dataset DIR",
+    "steps": "--steps N",
+    "batch_size": "--batch-size N",
+    "policy.device": "--device",
+    "wandb.enable": "--wandb",
+}
 
 
 @dataclass(frozen=True)
@@ -63,11 +80,29 @@ class TrainOptions:
             raise TrainError(f"--gpus {self.gpus} trains on CUDA GPUs; drop --device {self.device}")
         if not self.resume and self.dataset_repo_id is None:
             raise TrainError("--dataset is required (a local dataset directory or a hub repo id)")
-        parse_passthrough(self.extra)  # raises on malformed arguments
+        user = parse_passthrough(self.extra)  # raises on malformed or owned options
+        if self.resume and "policy.path" in user:
+            raise TrainError(
+                "--resume continues the run from its own checkpoint: drop -- --policy.path "
+                "(it starts a new run from a pretrained policy)"
+            )
+        if "policy.type" in user and (user["policy.type"] != "act" or "policy.path" in user):
+            raise TrainError(
+                f"-- --policy.type={user['policy.type']}: act-tool trains ACT policies, and "
+                "--policy.path brings its own type; drop --policy.type"
+            )
+
+    @property
+    def pretrained_policy(self) -> str | None:
+        """`-- --policy.path=...`: the pretrained policy a new run starts from."""
+        return parse_passthrough(self.extra).get("policy.path")
 
     @property
     def resume_config(self) -> Path:
         return self.output / "checkpoints" / "last" / "pretrained_model" / "train_config.json"
+
+
+INTEGER_OPTIONS = ("log_freq",)  # passthrough values act-tool itself reads as numbers
 
 
 def parse_passthrough(args: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -89,8 +124,24 @@ def parse_passthrough(args: tuple[str, ...] | list[str]) -> dict[str, str]:
             i += 2
         else:
             raise TrainError(f"LeRobot option {token} has no value: write {token}=VALUE")
+        owned = OWNED.get(key.replace("-", "_"))
+        if owned is not None:
+            raise TrainError(
+                f"--{key} is set by act-tool: use the act-tool option {owned} instead of "
+                f"passing it after --"
+            )
         out[key] = value
+        if key in INTEGER_OPTIONS:
+            int_value(out, key)
     return out
+
+
+def int_value(user: dict[str, str], key: str) -> int:
+    """A passthrough option that must be a whole number, as a clear error otherwise."""
+    try:
+        return int(user[key])
+    except ValueError:
+        raise TrainError(f"-- --{key}={user[key]}: expected a whole number") from None
 
 
 def log_freq(steps: int) -> int:
@@ -107,11 +158,13 @@ def _settings(options: TrainOptions) -> dict[str, str]:
         s["resume"] = "true"
         s["output_dir"] = str(options.output)  # the run may have been moved since
     else:
-        s["policy.type"] = "act"
-        s.update(REFERENCE_DEFAULTS)
+        if options.pretrained_policy is None:
+            s["policy.type"] = "act"
+            s.update(REFERENCE_DEFAULTS)
+        else:  # the pretrained policy's config rules; the training defaults still apply
+            s.update({k: v for k, v in REFERENCE_DEFAULTS.items() if not k.startswith("policy.")})
         s["output_dir"] = str(options.output)
-        steps = int(user.get("steps", options.steps or int(REFERENCE_DEFAULTS["steps"])))
-        s["log_freq"] = str(log_freq(steps))
+        s["log_freq"] = str(log_freq(target_steps(options)))
         if "policy.chunk_size" in user and "policy.n_action_steps" not in user:
             # n_action_steps may not exceed chunk_size: follow the user's chunk.
             s["policy.n_action_steps"] = user["policy.chunk_size"]
@@ -126,7 +179,9 @@ def _settings(options: TrainOptions) -> dict[str, str]:
     device = "cuda" if options.gpus > 1 else options.device
     if device != "auto":
         s["policy.device"] = device
-    if not options.pretrained_backbone:
+    if not options.pretrained_backbone or options.resume or options.pretrained_policy:
+        # A checkpoint holds its trained backbone: building the model first from ImageNet
+        # weights would only need the file (or the network) for weights that are then replaced.
         s["policy.pretrained_backbone_weights"] = "null"
     s["policy.push_to_hub"] = "false"
     s["wandb.enable"] = "true" if options.wandb else "false"
@@ -169,10 +224,7 @@ def build_env(
 
 
 def target_steps(options: TrainOptions) -> int:
-    """The step count the run will end at (passthrough wins, as in the command)."""
-    user = parse_passthrough(options.extra)
-    if "steps" in user:
-        return int(user["steps"])
+    """The step count a new run ends at (a resumed run: see runner.end_step)."""
     if options.steps is not None:
         return options.steps
     return int(REFERENCE_DEFAULTS["steps"])

@@ -1,8 +1,9 @@
 """What `act-tool train` checks about a dataset before any work starts.
 
-A local dataset (a directory) is read from its `meta/info.json`. A hub repo id is checked the
-same way when LeRobot's cache already holds it; otherwise it cannot be checked offline, and the
-summary says so (`checked=False`) so the caller can tell the user.
+A local dataset (a directory) is read from its `meta/info.json`. A value that looks like a path
+but names nothing is a typo, not a hub repo id. A hub repo id is read from LeRobot's cache, else
+(online) its `meta/info.json` is fetched from the hub; offline, an uncached hub dataset is an
+error, since LeRobot could not download it either.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from act_tool.train.errors import DatasetError
+from act_tool.train.hub import fetch_json
 
 STATE = "observation.state"
 ACTION = "action"
 IMAGE_PREFIX = "observation.images."
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+HUB_PREFIX = "hf://datasets/"  # an explicit hub id, even where a local folder has its owner's name
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class DatasetSummary:
 
     repo_id: str
     root: Path | None
-    checked: bool  # False: a hub id that is not in the local cache (nothing could be read)
+    source: str  # where meta/info.json was read: the directory, the cache, or the hub
     cameras: tuple[tuple[str, int, int], ...] = ()  # (name, height, width)
     state_dim: int = 0
     action_dim: int = 0
@@ -40,13 +43,8 @@ class DatasetSummary:
         return self.root is not None
 
     def describe(self) -> str:
-        if not self.checked:
-            return (
-                f"hub dataset {self.repo_id}: not in the local cache, so it cannot be checked "
-                "offline; LeRobot will download it (needs network) and check it itself"
-            )
         cams = ", ".join(f"{n} {h}x{w}" for n, h, w in self.cameras)
-        where = self.root if self.root is not None else f"hub {self.repo_id} (cached)"
+        where = self.root if self.root is not None else f"hub {self.repo_id} ({self.source})"
         return (
             f"dataset {where}: {self.episodes} episodes, {self.frames} frames at {self.fps} fps, "
             f"state {self.state_dim}, action {self.action_dim}, cameras: {cams}"
@@ -129,20 +127,61 @@ def read_info(root: Path) -> dict:
         raise DatasetError(f"{path} cannot be read as JSON: {e}") from e
 
 
+def looks_like_path(text: str) -> bool:
+    """A value meant as a local directory: starts with . / ~, has more than one separator, or
+    its parent folder exists here (`demo-out/dta` beside a `demo-out` folder)."""
+    if text.startswith((".", "/", "~")) or Path(text).is_absolute():
+        return True
+    seps = text.count("/") + (text.count(os.sep) if os.sep != "/" else 0)
+    if seps > 1:
+        return True
+    parent = Path(text).expanduser().parent
+    return parent != Path(".") and parent.is_dir()
+
+
+def cached_info(repo_id: str) -> Path | None:
+    """meta/info.json of a hub dataset LeRobot already holds: `$HF_LEROBOT_HOME/<repo_id>`
+    (older LeRobot, or a given root) or its snapshot cache `$HF_LEROBOT_HOME/hub`."""
+    legacy = lerobot_home() / repo_id / "meta" / "info.json"
+    if legacy.is_file():
+        return legacy
+    repo_dir = lerobot_home() / "hub" / ("datasets--" + repo_id.replace("/", "--"))
+    found = sorted(
+        (repo_dir / "snapshots").glob("*/meta/info.json"), key=lambda p: p.stat().st_mtime
+    )
+    return found[-1] if found else None
+
+
 def inspect_dataset(dataset: str | Path) -> DatasetSummary:
     """Check a local dataset directory or a hub repo id; raise DatasetError when unusable."""
     text = str(dataset)
+    explicit_hub = text.startswith(HUB_PREFIX)
     path = Path(text).expanduser()
-    if path.is_dir():
+    if not explicit_hub and path.is_dir():
         root = path.resolve()
         fields = check_info(read_info(root), str(root))
-        return DatasetSummary(repo_id=f"local/{root.name}", root=root, checked=True, **fields)
-    if not HUB_ID.match(text) or path.is_absolute() or text.startswith("."):
+        return DatasetSummary(repo_id=f"local/{root.name}", root=root, source=str(root), **fields)
+    if not explicit_hub and looks_like_path(text):
+        hint = ""
+        if HUB_ID.match(text):
+            hint = f" (for the hub dataset of that name, pass --dataset {HUB_PREFIX}{text})"
+        raise DatasetError(
+            f"no dataset directory at {text}: {path.resolve()} does not exist; check the path "
+            f"(make a dataset with `act-tool dataset synth -o {text}`){hint}"
+        )
+    repo_id = text[len(HUB_PREFIX) :] if explicit_hub else text
+    if not HUB_ID.match(repo_id):
         raise DatasetError(
             f"no dataset at {text}: give a local dataset directory or a hub repo id (owner/name)"
         )
-    cached = lerobot_home() / text
-    if (cached / "meta" / "info.json").is_file():
-        fields = check_info(read_info(cached), f"{text} (cached at {cached})")
-        return DatasetSummary(repo_id=text, root=None, checked=True, **fields)
-    return DatasetSummary(repo_id=text, root=None, checked=False)
+    cached = cached_info(repo_id)
+    if cached is not None:
+        where = f"hub dataset {repo_id} (cached at {cached.parent.parent})"
+        fields = check_info(read_info(cached.parent.parent), where)
+        return DatasetSummary(repo_id=repo_id, root=None, source="cached", **fields)
+    what = f"hub dataset {repo_id}"
+    info = fetch_json(repo_id, "meta/info.json", "dataset", what, DatasetError)
+    fields = check_info(info, what)
+    return DatasetSummary(
+        repo_id=repo_id, root=None, source="checked on the hub; LeRobot downloads it", **fields
+    )

@@ -23,16 +23,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from act_tool.train.backbone import plan_backbone
+from act_tool.train.backbone import BackbonePlan, plan_backbone
 from act_tool.train.command import (
     TrainOptions,
     build_command,
     build_env,
+    int_value,
+    log_freq,
     parse_passthrough,
     target_steps,
 )
 from act_tool.train.dataset_check import DatasetSummary, inspect_dataset
 from act_tool.train.errors import TrainError
+from act_tool.train.hub import hub_offline
+from act_tool.train.pretrained import check_pretrained_policy
 from act_tool.train.progress import ProgressDisplay, TrainProgress, split_output
 
 LOG_NAME = "act_tool_train.log"
@@ -90,13 +94,24 @@ def _saved_config(options: TrainOptions) -> dict:
 
 def end_step(options: TrainOptions) -> int:
     """The step the run ends at; a resumed run keeps its own unless told otherwise."""
-    if options.resume and options.steps is None and "steps" not in parse_passthrough(options.extra):
+    if options.resume and options.steps is None:
         return int(_saved_config(options)["steps"])
     return target_steps(options)
 
 
+def run_log_freq(options: TrainOptions) -> int:
+    """How often LeRobot logs its metrics line in this run (the progress display counts them)."""
+    user = parse_passthrough(options.extra)
+    if "log_freq" in user:
+        return int_value(user, "log_freq")
+    if options.resume:
+        return int(_saved_config(options).get("log_freq", 200))
+    return log_freq(target_steps(options))
+
+
 def prepare(request: TrainRequest) -> tuple[TrainOptions, DatasetSummary | None, int]:
     """Every check that can fail before training starts. Returns options, dataset, start step."""
+    parse_passthrough(request.extra)  # option mistakes first: they cost nothing to find
     output = request.output.expanduser().resolve()
     summary = inspect_dataset(request.dataset) if request.dataset is not None else None
     options = TrainOptions(
@@ -112,6 +127,8 @@ def prepare(request: TrainRequest) -> tuple[TrainOptions, DatasetSummary | None,
         pretrained_backbone=request.pretrained_backbone,
         extra=request.extra,
     )
+    if options.pretrained_policy is not None:
+        check_pretrained_policy(options.pretrained_policy)
     start = 0
     if request.resume:
         if not options.resume_config.is_file():
@@ -133,14 +150,21 @@ def prepare(request: TrainRequest) -> tuple[TrainOptions, DatasetSummary | None,
     return options, summary, start
 
 
-def _backbone(request: TrainRequest, options: TrainOptions, private_home: Path):
-    pretrained = request.pretrained_backbone
-    if request.resume and pretrained:
-        # The resumed run builds the model from its own config before loading the weights.
-        saved = _saved_config(options).get("policy", {})
-        pretrained = saved.get("pretrained_backbone_weights") is not None
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    return plan_backbone(pretrained, request.backbone_weights, private_home, download=not offline)
+def _backbone(request: TrainRequest, options: TrainOptions, private_home: Path) -> BackbonePlan:
+    start = "the run's checkpoint" if options.resume else options.pretrained_policy
+    if start is not None:
+        # The checkpoint holds the trained backbone; the command builds the model without
+        # ImageNet weights (policy.pretrained_backbone_weights=null) before loading it.
+        if request.backbone_weights is not None:
+            raise TrainError(
+                f"--backbone-weights is not used here: the backbone's weights come from {start}; "
+                "drop --backbone-weights"
+            )
+        return BackbonePlan(False, None, f"backbone: trained weights from {start}")
+    offline = hub_offline()
+    return plan_backbone(
+        request.pretrained_backbone, request.backbone_weights, private_home, download=not offline
+    )
 
 
 def run_training(
@@ -159,12 +183,12 @@ def run_training(
         log(plan.note)
         command = build_command(options)
         env = build_env(options, dict(os.environ), plan.torch_home)
-        total = end_step(options)
+        progress = TrainProgress(
+            total=end_step(options), start_step=start, log_freq=run_log_freq(options)
+        )
         log((f"resuming at step {start}: " if start else "") + shlex.join(command))
         t0 = time.monotonic()
-        lines = _follow(
-            command, env, TrainProgress(total=total, start_step=start), write, interactive
-        )
+        lines = _follow(command, env, progress, write, interactive)
     seconds = time.monotonic() - t0
     checkpoint = options.output / "checkpoints" / "last" / "pretrained_model"
     _append_log(options.output, lines)

@@ -9,13 +9,20 @@ import shutil
 from pathlib import Path
 
 import pytest
+from huggingface_hub.errors import (
+    LocalEntryNotFoundError,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+)
 
 from act_tool.errors import ActToolError
-from act_tool.train import backbone
+from act_tool.train import backbone, hub
 from act_tool.train.backbone import RESNET18_FILE, plan_backbone
+from act_tool.train.command import TrainOptions
 from act_tool.train.dataset_check import inspect_dataset
 from act_tool.train.errors import DatasetError, TrainError
-from act_tool.train.runner import TrainRequest, prepare
+from act_tool.train.pretrained import check_pretrained_policy
+from act_tool.train.runner import TrainRequest, _backbone, prepare
 
 
 def write_info(root: Path, features: dict) -> Path:
@@ -47,7 +54,7 @@ def test_errors_are_act_tool_errors():
 
 def test_good_local_dataset(tmp_path):
     s = inspect_dataset(write_info(tmp_path / "ds", GOOD))
-    assert s.checked and s.is_local and s.repo_id == "local/ds"
+    assert s.is_local and s.repo_id == "local/ds"
     assert s.cameras == (("front", 48, 64), ("handeye", 48, 64))
     assert (s.state_dim, s.action_dim, s.fps) == (6, 6, 30)
     assert "front 48x64" in s.describe()
@@ -77,24 +84,122 @@ def test_mismatching_camera_sizes(tmp_path):
         inspect_dataset(write_info(tmp_path / "ds", features))
 
 
-def test_not_a_dataset(tmp_path):
+def test_not_a_dataset(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="info.json is missing"):
         inspect_dataset(tmp_path / "empty")
-    with pytest.raises(DatasetError, match="no dataset at"):
+    with pytest.raises(DatasetError, match="no dataset directory at"):
         inspect_dataset(tmp_path / "missing")
+    with pytest.raises(DatasetError, match="no dataset at dta: give a local dataset directory"):
+        inspect_dataset("dta")
 
 
-def test_hub_ids(tmp_path, monkeypatch):
+def test_good_hub_dataset_in_lerobots_caches(tmp_path, monkeypatch):
+    """Offline, a hub dataset LeRobot already holds is read from its cache: the old
+    `$HF_LEROBOT_HOME/<repo_id>` layout and the snapshot cache `$HF_LEROBOT_HOME/hub`."""
     monkeypatch.setenv("HF_LEROBOT_HOME", str(tmp_path / "home"))
-    s = inspect_dataset("someone/unseen_dataset")
-    assert not s.checked and s.root is None and "cannot be checked offline" in s.describe()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
     write_info(tmp_path / "home" / "someone" / "cached", GOOD)
     s = inspect_dataset("someone/cached")
-    assert s.checked and s.root is None and s.repo_id == "someone/cached"
+    assert s.root is None and s.repo_id == "someone/cached" and s.source == "cached"
+    snapshot = tmp_path / "home" / "hub" / "datasets--someone--snap" / "snapshots" / "abc123"
+    write_info(snapshot, GOOD)
+    assert inspect_dataset("someone/snap").cameras == (("front", 48, 64), ("handeye", 48, 64))
     write_info(tmp_path / "home" / "someone" / "bad", {"action": vec()})
-    with pytest.raises(DatasetError):
+    with pytest.raises(DatasetError, match="observation.state"):
         inspect_dataset("someone/bad")
+
+
+def test_uncached_hub_dataset_offline_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_LEROBOT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    asked: list[bool] = []
+
+    def cache_only(repo_id, filename, repo_type, local_files_only, cache_dir):
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        asked.append(local_files_only)
+        raise LocalEntryNotFoundError("not in the cache")
+
+    monkeypatch.setattr(hub, "download_file", cache_only)
+    with pytest.raises(DatasetError, match="not in the local cache and HF_HUB_OFFLINE is set"):
+        inspect_dataset("someone/unseen_dataset")
+    assert asked == [True]  # the cache was asked, the network was not
+
+
+def fake_hub(monkeypatch, tmp_path, result):
+    """Online (HF_HUB_OFFLINE=0), with the hub replaced: `result` is info.json's content (dict)
+    or an exception to raise. Returns the requests made."""
+    monkeypatch.setenv("HF_LEROBOT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.chdir(tmp_path)
+    requests: list[tuple] = []
+
+    def download(repo_id, filename, repo_type, local_files_only, cache_dir):
+        requests.append((repo_id, filename, repo_type, local_files_only))
+        if isinstance(result, BaseException):
+            raise result
+        path = tmp_path / "downloaded.json"
+        path.write_text(json.dumps(result))
+        return str(path)
+
+    monkeypatch.setattr(hub, "download_file", download)
+    return requests
+
+
+def http_error(cls, status: int):
+    import httpx
+
+    request = httpx.Request("GET", "https://huggingface.co/x")
+    return cls(f"{status} (test)", response=httpx.Response(status, request=request))
+
+
+def test_uncached_hub_dataset_is_checked_on_the_hub(tmp_path, monkeypatch):
+    info = {"fps": 30, "total_episodes": 50, "total_frames": 9000, "features": GOOD}
+    requests = fake_hub(monkeypatch, tmp_path, info)
+    s = inspect_dataset("someone/remote")
+    assert requests == [("someone/remote", "meta/info.json", "dataset", False)]
+    assert s.root is None and s.episodes == 50 and "checked on the hub" in s.describe()
+    fake_hub(monkeypatch, tmp_path, dict(info, features={"action": vec()}))
+    with pytest.raises(DatasetError, match="hub dataset someone/remote has no 'observation.state'"):
+        inspect_dataset("someone/remote")
+
+
+@pytest.mark.parametrize(
+    "make_error, match",
+    [
+        (lambda: http_error(RepositoryNotFoundError, 404), "does not exist on the Hugging Face"),
+        (lambda: http_error(RemoteEntryNotFoundError, 404), "has no meta/info.json"),
+        (lambda: LocalEntryNotFoundError("connection refused"), "cannot reach the Hugging Face"),
+        (lambda: OSError("timed out"), "cannot read meta/info.json .*timed out"),
+    ],
+)
+def test_hub_dataset_errors_say_what_went_wrong(tmp_path, monkeypatch, make_error, match):
+    fake_hub(monkeypatch, tmp_path, make_error())
+    with pytest.raises(DatasetError, match=match):
+        inspect_dataset("someone/remote")
+
+
+@pytest.mark.parametrize("typo", ["demo-out/dta", "./dta", "data/a/b", "~/no_such_dataset_dir"])
+def test_a_path_that_does_not_exist_is_a_typo_not_a_hub_id(tmp_path, monkeypatch, typo):
+    """`demo-out/dta` beside a `demo-out` folder names a directory: never a hub download."""
+    requests = fake_hub(monkeypatch, tmp_path, {"features": GOOD})
+    (tmp_path / "demo-out" / "data").mkdir(parents=True)
+    with pytest.raises(DatasetError, match=f"no dataset directory at {typo}.*does not exist"):
+        inspect_dataset(typo)
+    assert requests == []
+
+
+def test_hub_id_beside_a_folder_of_its_owners_name(tmp_path, monkeypatch):
+    requests = fake_hub(monkeypatch, tmp_path, {"features": GOOD})
+    (tmp_path / "lerobot").mkdir()
+    with pytest.raises(DatasetError, match="--dataset hf://datasets/lerobot/pusht"):
+        inspect_dataset("lerobot/pusht")
+    assert inspect_dataset("hf://datasets/lerobot/pusht").repo_id == "lerobot/pusht"
+    assert requests == [("lerobot/pusht", "meta/info.json", "dataset", False)]
 
 
 def test_existing_output_needs_resume(tmp_path):
@@ -160,3 +265,65 @@ def test_backbone_download_is_checked_and_leaves_nothing_on_mismatch(tmp_path):
     assert list((tmp_path / "th" / "hub" / "checkpoints").iterdir()) == []
     with pytest.raises(TrainError, match="download failed"):
         plan_backbone(True, None, tmp_path / "private", env, url=(tmp_path / "none").as_uri())
+
+
+def policy_dir(root: Path, kind: str = "act") -> Path:
+    root.mkdir(parents=True)
+    (root / "config.json").write_text(json.dumps({"type": kind, "chunk_size": 50}))
+    return root
+
+
+def test_pretrained_policy_must_be_an_act_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert check_pretrained_policy(str(policy_dir(tmp_path / "act")))["chunk_size"] == 50
+    with pytest.raises(TrainError, match="is a 'diffusion' policy, not ACT"):
+        check_pretrained_policy(str(policy_dir(tmp_path / "diff", "diffusion")))
+    run = tmp_path / "run"
+    policy_dir(run / "checkpoints" / "last" / "pretrained_model")
+    with pytest.raises(TrainError, match="for a training run, pass its checkpoint"):
+        check_pretrained_policy(str(run))
+    with pytest.raises(TrainError, match="no such folder"):
+        check_pretrained_policy("./nope")
+
+
+def test_pretrained_policy_from_the_hub(tmp_path, monkeypatch):
+    requests = fake_hub(monkeypatch, tmp_path, {"type": "act"})
+    check_pretrained_policy("someone/act_policy")
+    assert requests == [("someone/act_policy", "config.json", "model", False)]
+    fake_hub(monkeypatch, tmp_path, {"type": "pi0"})
+    with pytest.raises(TrainError, match="hub policy someone/pi0 is a 'pi0' policy"):
+        check_pretrained_policy("someone/pi0")
+    fake_hub(monkeypatch, tmp_path, http_error(RepositoryNotFoundError, 404))
+    with pytest.raises(TrainError, match="does not exist on the Hugging Face Hub"):
+        check_pretrained_policy("someone/typo")
+
+
+def test_a_wrong_pretrained_policy_stops_before_any_work(tmp_path, monkeypatch):
+    ds = write_info(tmp_path / "ds", GOOD)
+    diffusion = policy_dir(tmp_path / "diff", "diffusion")
+    request = TrainRequest(
+        output=tmp_path / "run", dataset=str(ds), extra=(f"--policy.path={diffusion}",)
+    )
+    with pytest.raises(TrainError, match="not ACT"):
+        prepare(request)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_a_checkpoint_brings_its_backbone_no_imagenet_file_needed(tmp_path, monkeypatch, resume):
+    """Resuming or fine-tuning: no ImageNet file looked for or downloaded, even with an empty
+    torch cache; --backbone-weights is refused as unused."""
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("the ImageNet weights were fetched")
+
+    monkeypatch.setattr(backbone, "download_weights", no_download)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    extra = () if resume else (f"--policy.path={tmp_path / 'ckpt'}",)
+    options = TrainOptions(tmp_path / "run", dataset_repo_id="a/b", resume=resume, extra=extra)
+    plan = _backbone(TrainRequest(output=tmp_path / "run"), options, tmp_path / "private")
+    assert not plan.pretrained and plan.torch_home is None and "trained weights" in plan.note
+    request = TrainRequest(output=tmp_path / "run", backbone_weights=tmp_path / "w.pth")
+    with pytest.raises(TrainError, match="--backbone-weights is not used here"):
+        _backbone(request, options, tmp_path / "private")
