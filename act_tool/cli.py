@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer._click.exceptions import NoSuchOption  # typer (pinned) vendors click
+from typer.core import TyperCommand
 
 from act_tool.errors import ActToolError
 
@@ -44,9 +46,28 @@ class TrainDevice(StrEnum):
     mps = "mps"
 
 
-@app.command(
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-)
+class LeRobotPassthrough(TyperCommand):
+    """Only the arguments after `--` go to LeRobot (as ctx.args); an unknown option or a stray
+    argument before `--` is a usage error, so a typo never reaches LeRobot unnoticed."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        passthrough: list[str] = []
+        if "--" in args:
+            i = args.index("--")
+            args, passthrough = args[:i], args[i + 1 :]
+        try:
+            super().parse_args(ctx, args)
+        except NoSuchOption as e:
+            e.message += (
+                " (LeRobot's own options go after --, e.g. "
+                "`act-tool train --dataset DIR -- --policy.dim_model=256`)"
+            )
+            raise
+        ctx.args = passthrough
+        return ctx.args
+
+
+@app.command(cls=LeRobotPassthrough)
 def train(
     ctx: typer.Context,
     dataset: Annotated[
@@ -84,7 +105,8 @@ def train(
     """Train an ACT policy with LeRobot, with the reference run's defaults.
 
     Any other LeRobot training option goes after --, e.g.
-    `act-tool train --dataset DIR -o runs/a -- --policy.dim_model=256`.
+    `act-tool train --dataset DIR -o runs/a -- --policy.dim_model=256`; fine-tune a pretrained
+    ACT policy with `-- --policy.path=CHECKPOINT_OR_REPO`.
     """
     from act_tool.train.runner import TrainRequest, run_training
 
