@@ -63,6 +63,36 @@ def test_resume_continues_to_more_steps(tiny_run, tmp_path):
     assert checkpoint_step(result.output) == 2  # the original run is untouched
 
 
+def test_resume_needs_no_imagenet_file(tiny_run, tmp_path, monkeypatch):
+    """A run started from ImageNet weights resumes offline with an empty torch cache: the
+    checkpoint holds the trained backbone. A proxy that refuses every connection makes any
+    download attempt (by us or by torchvision in the training process) fail the test."""
+    from act_tool.train import backbone
+
+    result, _ = tiny_run
+    run = tmp_path / "imagenet_run"
+    shutil.copytree(result.output, run, symlinks=True)
+    ckpt = run / "checkpoints" / "last" / "pretrained_model"
+    for name, key in (("train_config.json", "policy"), ("config.json", None)):
+        cfg = json.loads((ckpt / name).read_text())
+        (cfg[key] if key else cfg)["pretrained_backbone_weights"] = "ResNet18_Weights.IMAGENET1K_V1"
+        (ckpt / name).write_text(json.dumps(cfg))
+    monkeypatch.setattr(backbone, "download_weights", None)  # calling it fails
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    resumed = run_training(
+        TrainRequest(output=run, resume=True, steps=3, device="cpu"),
+        log=lambda _: None,
+        write=lambda _: None,
+        interactive=False,
+    )
+    assert resumed.step == 3
+    assert not (tmp_path / "empty_torch_home").exists()
+
+
 def test_cli_train_refuses_bad_input_before_work(synth_dataset, tmp_path):
     runner = CliRunner()
     (tmp_path / "exists").mkdir()
@@ -97,12 +127,30 @@ def test_cli_dataset_synth(tmp_path):
     assert r.exit_code == 1 and "already exists" in r.output
 
 
-def test_cli_train_without_backbone_weights_says_what_to_do(synth_dataset, tmp_path, monkeypatch):
+@pytest.mark.parametrize("offline", ["1", "0"])
+def test_cli_train_without_backbone_weights_says_what_to_do(
+    synth_dataset, tmp_path, monkeypatch, offline
+):
+    """Hermetic whatever the machine's network and HF_HUB_OFFLINE: the download fails (online)
+    or is not tried (offline), and no training process may start."""
+    from act_tool.train import backbone, runner
+
+    def no_network(target, url=backbone.RESNET18_URL, timeout_s=30.0):
+        raise OSError("no network (test)")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started without backbone weights")
+
+    monkeypatch.setattr(backbone, "download_weights", no_network)
+    monkeypatch.setattr(runner, "_follow", no_training)
+    monkeypatch.setenv("HF_HUB_OFFLINE", offline)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
     out = tmp_path / "run"
     r = CliRunner().invoke(app, ["train", "--dataset", str(synth_dataset), "-o", str(out)])
-    assert r.exit_code == 1
+    assert r.exit_code == 1, r.output
     assert "--backbone-weights" in r.output and "--no-pretrained-backbone" in r.output
+    reason = "offline (HF_HUB_OFFLINE)" if offline == "1" else "download failed: no network (test)"
+    assert reason in r.output
     assert not out.exists()
 
 
