@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from act_tool.train.errors import DatasetError
-from act_tool.train.hub import fetch_json
+from act_tool.train.hub import fetch_json, hub_offline
 
 STATE = "observation.state"
 ACTION = "action"
@@ -180,6 +180,11 @@ def inspect_dataset(dataset: str | Path) -> DatasetSummary:
         fields = check_info(read_info(cached.parent.parent), where)
         return DatasetSummary(repo_id=repo_id, root=None, source="cached", **fields)
     what = f"hub dataset {repo_id}"
+    if hub_offline():  # LeRobot reads only its own caches offline: nothing else would do
+        raise DatasetError(
+            f"{what} is not in LeRobot's cache ({lerobot_home()}) and HF_HUB_OFFLINE is set: "
+            "download it on a connected machine first, or unset HF_HUB_OFFLINE"
+        )
     info = fetch_json(repo_id, "meta/info.json", "dataset", what, DatasetError)
     fields = check_info(info, what)
     return DatasetSummary(

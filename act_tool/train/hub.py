@@ -14,7 +14,7 @@ from pathlib import Path
 
 from act_tool.errors import ActToolError
 
-DOWNLOAD_TIMEOUT_S = 10.0
+TIMEOUT_S = 10.0
 
 
 def hub_offline(env: dict[str, str] | None = None) -> bool:
@@ -23,20 +23,24 @@ def hub_offline(env: dict[str, str] | None = None) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def download_file(
-    repo_id: str, filename: str, repo_type: str, local_files_only: bool, cache_dir: Path | None
-) -> str:
-    """huggingface_hub's download (a module attribute so that tests can replace it)."""
-    from huggingface_hub import hf_hub_download
+def read_text(repo_id: str, filename: str, repo_type: str, local_files_only: bool) -> str:
+    """A small text file of a hub repo: from huggingface_hub's cache when `local_files_only`,
+    else one GET with a timeout (hf_hub_download retries a dead network for ~25 s). A module
+    attribute so that tests can replace it."""
+    from huggingface_hub import get_session, hf_hub_download, hf_hub_url
+    from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
 
-    return hf_hub_download(
-        repo_id,
-        filename,
-        repo_type=repo_type,
-        local_files_only=local_files_only,
-        cache_dir=cache_dir,
-        etag_timeout=DOWNLOAD_TIMEOUT_S,
+    if local_files_only:
+        path = hf_hub_download(repo_id, filename, repo_type=repo_type, local_files_only=True)
+        return Path(path).read_text()
+    response = get_session().get(
+        hf_hub_url(repo_id, filename, repo_type=repo_type),
+        headers=build_hf_headers(),  # the user's token: private and gated repos
+        timeout=TIMEOUT_S,
+        follow_redirects=True,
     )
+    hf_raise_for_status(response)
+    return response.text
 
 
 def fetch_json(
@@ -45,11 +49,11 @@ def fetch_json(
     repo_type: str,
     what: str,
     error: Callable[[str], ActToolError],
-    cache_dir: Path | None = None,
 ) -> dict:
     """`filename` of a hub repo, parsed; from the cache only when offline. Raises `error(msg)`
     with what to do for a missing repo or file, an uncached file offline, or no network.
     `what` names the repo in messages ("hub dataset lerobot/pusht")."""
+    import httpx
     from huggingface_hub.errors import (
         HFValidationError,
         LocalEntryNotFoundError,
@@ -59,7 +63,7 @@ def fetch_json(
 
     offline = hub_offline()
     try:
-        path = download_file(repo_id, filename, repo_type, offline, cache_dir)
+        text = read_text(repo_id, filename, repo_type, offline)
     except HFValidationError as e:
         raise error(f"{what}: '{repo_id}' is not a valid hub repo id ({e})") from e
     except RepositoryNotFoundError as e:
@@ -70,18 +74,16 @@ def fetch_json(
     except RemoteEntryNotFoundError as e:
         raise error(f"{what} has no {filename}: it is not a LeRobot {repo_type}") from e
     except LocalEntryNotFoundError as e:
-        if offline:
-            raise error(
-                f"{what} is not in the local cache and HF_HUB_OFFLINE is set: download it on a "
-                "connected machine first, or unset HF_HUB_OFFLINE"
-            ) from e
         raise error(
-            f"cannot reach the Hugging Face Hub to check {what} ({e}); check the network "
-            "connection and the name"
+            f"{what} is not in the local cache and HF_HUB_OFFLINE is set: download it on a "
+            "connected machine first, or unset HF_HUB_OFFLINE"
         ) from e
-    except OSError as e:  # HTTP errors (HfHubHTTPError), connection failures, timeouts
-        raise error(f"cannot read {filename} of {what} from the Hugging Face Hub: {e}") from e
+    except (httpx.TransportError, OSError) as e:  # no network, a timeout, an HTTP error status
+        raise error(
+            f"cannot read {filename} of {what} from the Hugging Face Hub ({e}); check the "
+            "network connection and the name"
+        ) from e
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
         raise error(f"{filename} of {what} cannot be read as JSON: {e}") from e

@@ -8,8 +8,10 @@ import json
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 from huggingface_hub.errors import (
+    HfHubHTTPError,
     LocalEntryNotFoundError,
     RemoteEntryNotFoundError,
     RepositoryNotFoundError,
@@ -113,20 +115,32 @@ def test_good_hub_dataset_in_lerobots_caches(tmp_path, monkeypatch):
 
 
 def test_uncached_hub_dataset_offline_is_an_error(tmp_path, monkeypatch):
+    """Offline LeRobot reads only its own caches, so nothing else is consulted."""
     monkeypatch.setenv("HF_LEROBOT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+
+    def no_hub(*args, **kwargs):
+        raise AssertionError("the hub was asked while offline")
+
+    monkeypatch.setattr(hub, "read_text", no_hub)
+    with pytest.raises(DatasetError, match="not in LeRobot's cache .* HF_HUB_OFFLINE is set"):
+        inspect_dataset("someone/unseen_dataset")
+
+
+def test_uncached_hub_policy_offline_is_an_error(tmp_path, monkeypatch):
+    """A pretrained policy is read from huggingface_hub's cache, as LeRobot reads it."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)
     asked: list[bool] = []
 
-    def cache_only(repo_id, filename, repo_type, local_files_only, cache_dir):
-        from huggingface_hub.errors import LocalEntryNotFoundError
-
+    def cache_only(repo_id, filename, repo_type, local_files_only):
         asked.append(local_files_only)
         raise LocalEntryNotFoundError("not in the cache")
 
-    monkeypatch.setattr(hub, "download_file", cache_only)
-    with pytest.raises(DatasetError, match="not in the local cache and HF_HUB_OFFLINE is set"):
-        inspect_dataset("someone/unseen_dataset")
+    monkeypatch.setattr(hub, "read_text", cache_only)
+    with pytest.raises(TrainError, match="not in the local cache and HF_HUB_OFFLINE is set"):
+        check_pretrained_policy("someone/act_policy")
     assert asked == [True]  # the cache was asked, the network was not
 
 
@@ -138,21 +152,17 @@ def fake_hub(monkeypatch, tmp_path, result):
     monkeypatch.chdir(tmp_path)
     requests: list[tuple] = []
 
-    def download(repo_id, filename, repo_type, local_files_only, cache_dir):
+    def download(repo_id, filename, repo_type, local_files_only):
         requests.append((repo_id, filename, repo_type, local_files_only))
         if isinstance(result, BaseException):
             raise result
-        path = tmp_path / "downloaded.json"
-        path.write_text(json.dumps(result))
-        return str(path)
+        return json.dumps(result)
 
-    monkeypatch.setattr(hub, "download_file", download)
+    monkeypatch.setattr(hub, "read_text", download)
     return requests
 
 
 def http_error(cls, status: int):
-    import httpx
-
     request = httpx.Request("GET", "https://huggingface.co/x")
     return cls(f"{status} (test)", response=httpx.Response(status, request=request))
 
@@ -173,8 +183,9 @@ def test_uncached_hub_dataset_is_checked_on_the_hub(tmp_path, monkeypatch):
     [
         (lambda: http_error(RepositoryNotFoundError, 404), "does not exist on the Hugging Face"),
         (lambda: http_error(RemoteEntryNotFoundError, 404), "has no meta/info.json"),
-        (lambda: LocalEntryNotFoundError("connection refused"), "cannot reach the Hugging Face"),
-        (lambda: OSError("timed out"), "cannot read meta/info.json .*timed out"),
+        (lambda: httpx.ConnectError("refused"), "cannot read meta/info.json .*refused.*network"),
+        (lambda: httpx.ReadTimeout("timed out"), "cannot read meta/info.json .*timed out"),
+        (lambda: http_error(HfHubHTTPError, 503), "cannot read meta/info.json .*503"),
     ],
 )
 def test_hub_dataset_errors_say_what_went_wrong(tmp_path, monkeypatch, make_error, match):
@@ -327,3 +338,61 @@ def test_a_checkpoint_brings_its_backbone_no_imagenet_file_needed(tmp_path, monk
     request = TrainRequest(output=tmp_path / "run", backbone_weights=tmp_path / "w.pth")
     with pytest.raises(TrainError, match="--backbone-weights is not used here"):
         _backbone(request, options, tmp_path / "private")
+
+
+@pytest.fixture
+def local_hub(monkeypatch):
+    """A stand-in Hugging Face Hub on localhost answering as the real one does: the file, or a
+    404 with the X-Error-Code huggingface_hub maps to its errors. Exercises the real request."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from huggingface_hub import constants
+
+    files = {
+        "/datasets/someone/ds/resolve/main/meta/info.json": json.dumps({"features": GOOD}),
+        "/someone/act/resolve/main/config.json": json.dumps({"type": "act"}),
+    }
+    repos = ("/datasets/someone/ds/", "/someone/act/", "/someone/empty/")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = files.get(self.path)
+            self.send_response(200 if body else 404)
+            if body is None:
+                known = self.path.startswith(repos)
+                self.send_header("X-Error-Code", "EntryNotFound" if known else "RepoNotFound")
+            self.end_headers()
+            self.wfile.write((body or "").encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_port}"
+    monkeypatch.setattr(constants, "ENDPOINT", endpoint)
+    template = endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # read at import by huggingface_hub
+    yield endpoint
+    server.shutdown()
+    server.server_close()
+
+
+def test_hub_requests_against_a_local_hub(local_hub, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_LEROBOT_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert inspect_dataset("someone/ds").cameras == (("front", 48, 64), ("handeye", 48, 64))
+    with pytest.raises(DatasetError, match="does not exist on the Hugging Face Hub"):
+        inspect_dataset("someone/typo")
+    assert check_pretrained_policy("someone/act") == {"type": "act"}
+    with pytest.raises(TrainError, match="hub policy someone/empty has no config.json"):
+        check_pretrained_policy("someone/empty")
+    from huggingface_hub import constants
+
+    dead = "http://127.0.0.1:9/{repo_id}/resolve/{revision}/{filename}"  # nothing listens
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", dead)
+    with pytest.raises(DatasetError, match="cannot read meta/info.json .*check the network"):
+        inspect_dataset("someone/ds")

@@ -61,7 +61,7 @@ def test_dataset_typo_is_refused_without_touching_the_hub(tmp_path, monkeypatch)
     def no_hub(*args, **kwargs):
         raise AssertionError("the hub was asked about a local path")
 
-    monkeypatch.setattr(hub, "download_file", no_hub)
+    monkeypatch.setattr(hub, "read_text", no_hub)
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "demo-out").mkdir()
