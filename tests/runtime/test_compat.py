@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,11 +69,39 @@ def test_other_gpu_is_refused(tmp_path):
         check_plan(spec, plan, facts((8, 7), trt="10.3.0"))
 
 
-@pytest.mark.parametrize("cc", [(7, 5), (9, 0)])
-def test_portable_plan_on_unsupported_gpu(tmp_path, cc):
+@pytest.mark.parametrize("cc", [(8, 0), (8, 7), (9, 0), (10, 0)])
+def test_rtx_plan_on_a_gpu_rtx_does_not_support(tmp_path, cc):
+    """Datacenter Ampere, Jetson Orin, Hopper, datacenter Blackwell: no TensorRT-RTX at all."""
     plan, spec = make_plan(tmp_path)
-    with pytest.raises(SpecError, match="Ampere and later"):
+    with pytest.raises(SpecError, match=rf"RTX-class GPUs .*this GPU is sm_{cc[0]}{cc[1]}"):
         check_plan(spec, plan, facts(cc))
+
+
+def test_portable_rtx_plan_on_turing_needs_its_own_plan(tmp_path):
+    plan, spec = make_plan(tmp_path)
+    with pytest.raises(SpecError, match="portable TensorRT-RTX plan runs on sm_86, sm_89, sm_120"):
+        check_plan(spec, plan, facts((7, 5)))
+
+
+@pytest.mark.parametrize("cc", [(8, 6), (8, 9), (12, 0)])
+def test_portable_rtx_plan_on_rtx_gpus(tmp_path, cc):
+    plan, spec = make_plan(tmp_path)
+    assert check_plan(spec, plan, facts(cc)) == "tensorrt_rtx"
+
+
+def test_rtx_support_is_limited_to_what_the_installed_library_knows():
+    """A library whose ComputeCapability enum lacks SM121 does not run on a GB10 (sm_121)."""
+    older = MachineFacts({"tensorrt-rtx": RTX}, (12, 1), rtx_targets=((7, 5), (8, 6), (12, 0)))
+    assert "this GPU is sm_121" in compat.rtx_gpu_problem((12, 1), older, portable=False)
+    newer = replace(older, rtx_targets=((12, 0), (12, 1)))
+    assert compat.rtx_gpu_problem((12, 1), newer, portable=False) == ""
+
+
+def test_installed_rtx_targets_are_read_from_its_enum():
+    if not importlib.util.find_spec("tensorrt_rtx"):
+        pytest.skip("tensorrt_rtx is not installed here")
+    targets = compat.rtx_targets()
+    assert targets and (8, 9) in targets and all(len(t) == 2 for t in targets)
 
 
 def test_explicit_targets(tmp_path):
@@ -120,3 +151,53 @@ def test_runner_checks_before_loading(tmp_path, monkeypatch):
 def test_probe_machine_here():
     found = compat.probe_machine()
     assert set(found.versions) == {"tensorrt", "tensorrt-rtx"}
+
+
+def test_plan_and_builder_problems_as_reasons(tmp_path):
+    plan, spec = make_plan(tmp_path)
+    assert compat.plan_problem(spec, plan, facts()) == ""
+    assert "this GPU is sm_90" in compat.plan_problem(spec, plan, facts((9, 0)))
+    assert "needs a CUDA GPU" in compat.plan_problem(spec, plan, facts(None))
+    assert compat.builder_problem("tensorrt-rtx", facts()) == ""
+    assert "RTX-class GPUs" in compat.builder_problem("tensorrt-rtx", facts((9, 0)))
+    assert compat.builder_problem("tensorrt", facts((9, 0), trt="10.3.0")) == ""
+    assert "act-tool[tensorrt]" in compat.builder_problem("tensorrt", facts((9, 0)))
+    assert compat.builder_problem("tensorrt", facts(None, trt="10.3.0")) == "no CUDA GPU"
+
+
+def fake_cuda_bindings(monkeypatch, count_error: int, cc=(8, 7)) -> None:
+    """cuda.bindings.runtime answering cudaGetDeviceCount with `count_error` (0: success)."""
+    rt = types.ModuleType("cuda.bindings.runtime")
+    rt.cudaError_t = types.SimpleNamespace(cudaSuccess=0)
+    rt.cudaDeviceAttr = types.SimpleNamespace(
+        cudaDevAttrComputeCapabilityMajor="major", cudaDevAttrComputeCapabilityMinor="minor"
+    )
+    rt.cudaGetDeviceCount = lambda: (count_error, 1)
+    rt.cudaDeviceGetAttribute = lambda attr, dev: (0, cc[0] if attr == "major" else cc[1])
+    package = types.ModuleType("cuda.bindings")
+    package.runtime = rt
+    monkeypatch.setitem(sys.modules, "cuda", types.ModuleType("cuda"))
+    monkeypatch.setitem(sys.modules, "cuda.bindings", package)
+    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", rt)
+
+
+def test_gpu_found_without_torch_through_cuda_bindings(monkeypatch):
+    from act_tool.export import engine
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # torch cannot be imported
+    monkeypatch.setattr(engine, "gpu_compute_capability", lambda: None)
+    fake_cuda_bindings(monkeypatch, 0, (8, 7))
+    assert compat.cuda_compute_capability() == (8, 7)
+
+
+def test_gpu_found_through_the_driver_when_cuda_bindings_cannot(monkeypatch):
+    """Bindings newer than the driver (cudaErrorInsufficientDriver) or absent: ask libcuda."""
+    from act_tool.export import engine
+
+    monkeypatch.setattr(engine, "gpu_compute_capability", lambda: (8, 7))
+    fake_cuda_bindings(monkeypatch, 35)
+    assert compat.cuda_compute_capability() == (8, 7)
+    monkeypatch.setitem(sys.modules, "cuda.bindings", None)
+    assert compat.cuda_compute_capability() == (8, 7)
+    monkeypatch.setattr(engine, "gpu_compute_capability", lambda: None)
+    assert compat.cuda_compute_capability() is None

@@ -130,7 +130,14 @@ def view(ptr: int, shape, dtype) -> np.ndarray:
     )
 
 
-def fake_trt(spec: EngineSpec, cudart: FakeCudart) -> types.ModuleType:
+def fake_trt(
+    spec: EngineSpec,
+    cudart: FakeCudart,
+    engine_shapes: dict | None = None,
+    dtypes: dict | None = None,
+) -> types.ModuleType:
+    """A TensorRT module whose engine has the spec's tensors; `engine_shapes` / `dtypes` override
+    what the engine reports for some of them."""
     trt = types.ModuleType("fake_trt_for_tests")
     trt.__version__ = VERSION
 
@@ -174,7 +181,12 @@ def fake_trt(spec: EngineSpec, cudart: FakeCudart) -> types.ModuleType:
             return self.names[i]
 
         def get_tensor_dtype(self, name):
+            if dtypes and name in dtypes:
+                return dtypes[name]
             return "uint8" if name.startswith("observation.images") else "float32"
+
+        def get_tensor_shape(self, name):
+            return (engine_shapes or {}).get(name, shapes[name])
 
         def get_tensor_mode(self, name):
             return TensorIOMode.OUTPUT if name == ACTION else TensorIOMode.INPUT
@@ -243,3 +255,67 @@ def test_runner_wiring(monkeypatch, plan: Path, integrated: bool, graph: bool):
             assert ran == (["exec"] if integrated else ["h2d", "h2d", "exec", "d2h"])
             assert ("graph" in cudart.ops) == graph
     assert not runner.inputs and cudart.freed > 0, "everything released on exit"
+
+
+def open_with_fakes(monkeypatch, plan: Path, **engine) -> tuple[object, FakeCudart]:
+    cudart = FakeCudart(integrated=False)
+    monkeypatch.setattr(
+        compat, "probe_machine", lambda: compat.MachineFacts({"tensorrt-rtx": VERSION}, (8, 9))
+    )
+    runner = open_runner(plan)
+    monkeypatch.setitem(sys.modules, "tensorrt_rtx", fake_trt(runner.spec, cudart, **engine))
+    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", cudart)
+    return runner, cudart
+
+
+@pytest.mark.parametrize(
+    ("engine", "expected"),
+    [
+        (
+            {"engine_shapes": {ACTION: (1, 100, 6)}},
+            r"action: engine float32\[1, 100, 6\], spec float32\[1, 5, 6\]",
+        ),
+        (
+            {"engine_shapes": {STATE: (-1, 6)}},
+            r"observation.state: engine float32\[-1, 6\].*dynamic shapes",
+        ),
+        (
+            {"dtypes": {"observation.images.front": "float32"}},
+            r"observation.images.front: engine float32\[1, 4, 6, 3\], spec uint8",
+        ),
+    ],
+    ids=["chunk size", "dynamic batch", "dtype"],
+)
+def test_engine_that_differs_from_its_spec_is_refused_before_allocating(
+    monkeypatch, plan: Path, engine: dict, expected: str
+):
+    from act_tool.runtime.runners import RunnerError
+
+    runner, cudart = open_with_fakes(monkeypatch, plan, **engine)
+    with pytest.raises(RunnerError, match=expected) as e:
+        runner.__enter__()
+    assert "Rebuild the engine" in str(e.value)
+    assert cudart.host_flags == [] and not cudart.buffers, "nothing allocated before the check"
+
+
+@pytest.mark.parametrize(("builder", "extra"), [("tensorrt-rtx", "rtx"), ("tensorrt", "tensorrt")])
+def test_missing_cuda_bindings_names_the_extra_of_the_library_in_use(
+    monkeypatch, plan: Path, builder: str, extra: str
+):
+    from dataclasses import replace
+
+    from act_tool.errors import MissingDependencyError
+
+    spec = EngineSpec.read(spec_path(plan))
+    replace(spec, builder=builder, target="sm_89" if builder == "tensorrt" else "portable").write(
+        spec_path(plan)
+    )
+    monkeypatch.setattr(
+        compat, "probe_machine", lambda: compat.MachineFacts({builder: VERSION}, (8, 9))
+    )
+    runner = open_runner(plan)
+    module = compat.MODULES[builder]
+    monkeypatch.setitem(sys.modules, module, fake_trt(runner.spec, FakeCudart(False)))
+    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", None)  # import fails
+    with pytest.raises(MissingDependencyError, match=rf"act-tool\[{extra}\]"):
+        runner.__enter__()

@@ -2,7 +2,8 @@
 cuda-python (`cuda.bindings.runtime`).
 
 On entry, once: check the spec against this machine (runners.compat), deserialize the engine with
-the process-wide logger, create one non-blocking stream, allocate a page-locked host buffer and a
+the process-wide logger, check its tensors' names, shapes and dtypes against the spec (refused
+before any memory is allocated), create one non-blocking stream, allocate a page-locked host buffer and a
 device buffer per I/O tensor and set every tensor address. On an integrated GPU (Jetson) the host
 buffers are mapped memory the GPU reads in place: no copies at all. `infer()` enqueues the H2D
 copies, `execute_async_v3` and the D2H copies on that stream and waits for it; with
@@ -78,7 +79,9 @@ class TensorRTRunner(Runner):
         module = compat.check_plan(self.spec, self.artifact, compat.probe_machine())
         trt = importlib.import_module(module)
         self.library = f"{module} {trt.__version__}"
-        self._cudart = require("cuda.bindings.runtime", "rtx", "The TensorRT runner")
+        self._cudart = require(
+            "cuda.bindings.runtime", compat.EXTRAS[self.spec.builder], "The TensorRT runner"
+        )
         cudart = self._cudart
         from act_tool.export.engine import shared_logger
 
@@ -96,26 +99,56 @@ class TensorRTRunner(Runner):
                 f"{self.artifact}: TensorRT could not deserialize the plan. "
                 + compat.rebuild_hint(self.spec, self.artifact)
             )
+        layout = self._check_tensors(trt)  # before anything is allocated
         self._context = self._engine.create_execution_context()
         self._stream = self._call(
             cudart.cudaStreamCreateWithFlags(cudart.cudaStreamNonBlocking), "cudaStreamCreate"
         )
+        for name, (shape, dtype, is_input) in layout.items():
+            self._bind(name, shape, dtype, is_input)
+        if self.options.cuda_graph:
+            self._capture()
+
+    def _check_tensors(self, trt: Any) -> dict[str, tuple[tuple[int, ...], np.dtype, bool]]:
+        """The engine's I/O tensors (name -> shape, dtype, is input), refused unless they are
+        exactly the spec's: same names, direction, static shape and dtype."""
+        engine = self._engine
+        inputs = {t.name: t for t in self.input_specs}
         wanted = {t.name: t for t in (*self.input_specs, *self.output_specs)}
-        found = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
+        found = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         if sorted(found) != sorted(wanted):
             raise RunnerError(
                 f"{self.artifact}: engine tensors {sorted(found)} differ from the spec's "
                 f"{sorted(wanted)}; the spec belongs to another export. Export again."
             )
+        layout = {}
+        problems = []
         for name in found:
-            self._bind(trt, name, wanted[name].shape)
-        if self.options.cuda_graph:
-            self._capture()
+            shape = tuple(int(d) for d in engine.get_tensor_shape(name))
+            dtype = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
+            is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
+            want = wanted[name]
+            if shape != want.shape or dtype != np.dtype(want.dtype):
+                problems.append(
+                    f"{name}: engine {dtype.name}{list(shape)}, spec {want.dtype}{list(want.shape)}"
+                )
+            if is_input != (name in inputs):
+                role = ("an output", "an input")
+                problems.append(
+                    f"{name}: {role[is_input]} of the engine, {role[name in inputs]} in the spec"
+                )
+            layout[name] = (shape, dtype, is_input)
+        if problems:
+            raise RunnerError(
+                f"{self.artifact}: the engine does not match its spec ("
+                + "; ".join(problems)
+                + "). The plan and spec come from different exports, or the engine has dynamic "
+                "shapes. " + compat.rebuild_hint(self.spec, self.artifact)
+            )
+        return layout
 
-    def _bind(self, trt: Any, name: str, shape: tuple[int, ...]) -> None:
+    def _bind(self, name: str, shape: tuple[int, ...], dtype: np.dtype, is_input: bool) -> None:
         cudart = self._cudart
-        engine = self._engine
-        dtype = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
         nbytes = int(np.prod(shape)) * dtype.itemsize
         flags = cudart.cudaHostAllocMapped if self.integrated else cudart.cudaHostAllocDefault
         host = int(self._call(cudart.cudaHostAlloc(nbytes, flags), "cudaHostAlloc"))
@@ -127,7 +160,7 @@ class TensorRTRunner(Runner):
             self._device_ptrs.append(device)
         array = _host_array(host, shape, dtype)
         array[...] = 0
-        if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+        if is_input:
             self.inputs[name] = array
             if not self.integrated:
                 self._h2d.append((device, host, nbytes))
