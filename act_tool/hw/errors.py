@@ -37,6 +37,21 @@ class PortBusyError(PortError):
     """The port exists but another process holds it, or permission is denied."""
 
 
+class PortDisconnectedError(PortError):
+    """An open port whose device went away (USB adapter unplugged, power lost)."""
+
+    def __init__(self, port: str, reason: str, available: Sequence[str] = ()) -> None:
+        listed = ", ".join(available) if available else "none found"
+        HardwareError.__init__(
+            self,
+            f"serial port '{port}': adapter disconnected ({reason}). Check the USB cable and "
+            f"the adapter, then start again; it may come back under another name. Serial ports "
+            f"on this machine: {listed}.",
+        )
+        self.port = port
+        self.available = tuple(available)
+
+
 class BusError(HardwareError):
     """A transaction on the servo bus that failed."""
 

@@ -6,7 +6,10 @@ line is skipped. Reads are retried (`read_retries`); writes never are, since a r
 could repeat a motion.
 
 For the control tick, `sync_reader()` and `sync_writer()` return plans with every buffer
-allocated once: a tick allocates nothing that outlives it.
+allocated once: a tick allocates nothing that outlives it. The per-tick sync-read records the
+servos' status error bits (overload, overheat, ...) instead of raising, as LeRobot's sync_read
+does (scservo_sdk's GroupSyncRead ignores the error byte); `strict=True` raises ServoError.
+Every other transaction (ping, read, write, the dict sync_read used on connect) raises.
 """
 
 from __future__ import annotations
@@ -51,15 +54,18 @@ class FeetechBus:
         self.timeout_margin_s = timeout_margin_s
         # Worst-case wait before each reply: Return_Delay_Time is 250 (0.5 ms) from the factory.
         self.return_delay_s = return_delay_s
-        # Status error bits that do not raise ServoError (e.g. ErrorBit.OVERLOAD for a gripper
-        # that squeezes an object); by default every bit raises.
+        # Status error bits that do not raise ServoError where errors raise (e.g.
+        # ErrorBit.OVERLOAD for a gripper that squeezes an object); by default every bit raises.
         self.ignored_error_bits = int(ignored_error_bits)
         self._byte_s = 10.0 / transport.baudrate
         self._rx = bytearray(RX_BUFFER_SIZE)
-        self._rx_view = memoryview(self._rx)
+        rx_view = memoryview(self._rx)
+        # _rx from each offset on, made on first use and kept: reads allocate no slice a tick
+        self._rx_tail: list[memoryview | None] = [rx_view] + [None] * (RX_BUFFER_SIZE - 1)
+        self._rx_view = rx_view
         self._slot_of = [-1] * 256  # servo id -> answer slot, for the current transaction
         self._offsets = [-1] * 256  # answer slot -> offset of its status packet in _rx
-        self._bad_checksum_id = -1
+        self._bad_checksum = [False] * 256  # answer slot -> a corrupted packet carried its id
         self._connected = False
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -105,8 +111,9 @@ class FeetechBus:
         self._transact_read(p.read_packet(servo_id, reg), (servo_id,), reg.size, what)
         return p.decode_value(reg, self._word(0, reg.size))
 
-    def write(self, servo_id: int, reg: Reg, value: int) -> None:
-        """Write one register and wait for the status packet. Never retried."""
+    def write(self, servo_id: int, reg: Reg, value: int, *, check_errors: bool = True) -> None:
+        """Write one register and wait for the status packet. Never retried. The servo applies
+        the write even when its status reports error bits; `check_errors=False` accepts them."""
         if reg.area is p.Area.READ_ONLY:
             raise ValueError(f"{reg.name} is read-only")
         what = f"write of {reg.name} = {value} to servo {servo_id}"
@@ -114,7 +121,7 @@ class FeetechBus:
         if servo_id == p.BROADCAST_ID:
             self._send(request)
             return
-        self._transact(request, (servo_id,), 0, what)
+        self._transact(request, (servo_id,), 0, what, check_errors)
 
     # --- group transactions -----------------------------------------------------------------
 
@@ -133,8 +140,9 @@ class FeetechBus:
             raise ValueError(f"{reg.name} is read-only")
         self._send(p.sync_write_packet(reg, dict(values)))
 
-    def sync_reader(self, reg: Reg, ids: Sequence[int]) -> SyncReader:
-        return SyncReader(self, reg, tuple(ids))
+    def sync_reader(self, reg: Reg, ids: Sequence[int], *, strict: bool = False) -> SyncReader:
+        """The per-tick read; `strict` raises ServoError on error bits instead of recording."""
+        return SyncReader(self, reg, tuple(ids), strict=strict)
 
     def sync_writer(self, reg: Reg, ids: Sequence[int]) -> SyncWriter:
         return SyncWriter(self, reg, tuple(ids))
@@ -160,11 +168,16 @@ class FeetechBus:
         )
 
     def _transact_read(
-        self, request: bytes | bytearray, ids: tuple[int, ...], data_len: int, what: str
+        self,
+        request: bytes | bytearray,
+        ids: tuple[int, ...],
+        data_len: int,
+        what: str,
+        check_errors: bool = True,
     ) -> None:
         for attempt in range(self.read_retries + 1):
             try:
-                self._transact(request, ids, data_len, what)
+                self._transact(request, ids, data_len, what, check_errors)
                 return
             except (BusTimeoutError, ChecksumError):
                 if attempt == self.read_retries:
@@ -172,9 +185,16 @@ class FeetechBus:
                 self.transport.discard_input()
 
     def _transact(
-        self, request: bytes | bytearray, ids: tuple[int, ...], data_len: int, what: str
+        self,
+        request: bytes | bytearray,
+        ids: tuple[int, ...],
+        data_len: int,
+        what: str,
+        check_errors: bool = True,
     ) -> None:
-        """Send `request` and collect one status packet per id into _offsets (slot = index)."""
+        """Send `request` and collect one status packet per id into _offsets (slot = index).
+        Raises ChecksumError for a missing servo whose answer arrived corrupted, otherwise
+        BusTimeoutError naming the missing ids; with `check_errors`, ServoError on error bits."""
         n = len(ids)
         slot_of = self._slot_of
         for slot in range(n):
@@ -188,10 +208,13 @@ class FeetechBus:
                 slot_of[ids[slot]] = -1
         if answered < n:
             self.transport.discard_input()
-            if self._bad_checksum_id >= 0:
-                raise ChecksumError(what, self._bad_checksum_id)
-            missing = [ids[s] for s in range(n) if self._offsets[s] < 0]
-            raise BusTimeoutError(what, missing)
+            missing = [s for s in range(n) if self._offsets[s] < 0]
+            corrupted = [s for s in missing if self._bad_checksum[s]]
+            if corrupted:
+                raise ChecksumError(what, ids[corrupted[0]])
+            raise BusTimeoutError(what, [ids[s] for s in missing])
+        if not check_errors:
+            return
         rx = self._rx
         for slot in range(n):
             error = rx[self._offsets[slot] + 4] & ~self.ignored_error_bits
@@ -203,10 +226,12 @@ class FeetechBus:
         rx = self._rx
         offsets = self._offsets
         slot_of = self._slot_of
+        bad = self._bad_checksum
         for slot in range(n):
             offsets[slot] = -1
-        self._bad_checksum_id = -1
+            bad[slot] = False
         expected_len = data_len + 2
+        total = expected_len + 4
         answered = start = end = 0
         while answered < n:
             avail = end - start
@@ -215,28 +240,37 @@ class FeetechBus:
                 continue
             if avail >= 4:
                 servo_id = rx[start + 2]
-                length = rx[start + 3]
-                if servo_id > p.MAX_SERVO_ID or length < 2 or length > p.MAX_PACKET_LENGTH:
+                # Every answer to this request has the same length: a header with another one
+                # is garbage, skipped at once (waiting for its claimed length would stall).
+                if servo_id > p.MAX_SERVO_ID or rx[start + 3] != expected_len:
                     start += 1
                     continue
-                total = length + 4
                 if avail >= total:
                     s = 0
                     for k in range(start + 2, start + total - 1):
                         s += rx[k]
                     if (~s & 0xFF) != rx[start + total - 1]:
-                        self._bad_checksum_id = servo_id
+                        slot = slot_of[servo_id]
+                        if slot >= 0:  # reported only if this servo's answer never arrives
+                            bad[slot] = True
                         start += 1
                         continue
                     slot = slot_of[servo_id]
-                    if slot >= 0 and length == expected_len and offsets[slot] < 0:
+                    if slot >= 0 and offsets[slot] < 0:
                         offsets[slot] = start
                         answered += 1
                     start += total  # a packet for someone else (or a repeat) is skipped whole
                     continue
-            if end == RX_BUFFER_SIZE:  # make room: keep the answered packets, drop the rest
-                raise BusError("receive buffer overflow: the bus is flooded with data")
-            got = self.transport.read_into(self._rx_view[end:], deadline)
+            if end == RX_BUFFER_SIZE:  # answered packets stay in place: no room is made
+                raise BusError(
+                    f"receive buffer overflow: {RX_BUFFER_SIZE} bytes arrived without the "
+                    "expected answers (the bus is flooded with data: check the wiring and that "
+                    "no other program talks on this port)"
+                )
+            view = self._rx_tail[end]
+            if view is None:
+                view = self._rx_tail[end] = self._rx_view[end:]
+            got = self.transport.read_into(view, deadline)
             if got == 0:
                 break
             end += got
@@ -244,12 +278,21 @@ class FeetechBus:
 
 
 class SyncReader:
-    """A preallocated sync-read of one register from fixed servos (the per-tick read)."""
+    """A preallocated sync-read of one register from fixed servos (the per-tick read).
 
-    def __init__(self, bus: FeetechBus, reg: Reg, ids: tuple[int, ...]) -> None:
+    After each read, `error_bits[slot]` holds each servo's status error byte (ErrorBit flags)
+    and `any_error` their OR; with `strict`, error bits not ignored by the bus raise ServoError.
+    """
+
+    def __init__(
+        self, bus: FeetechBus, reg: Reg, ids: tuple[int, ...], *, strict: bool = False
+    ) -> None:
         self.bus = bus
         self.reg = reg
         self.ids = ids
+        self.strict = strict
+        self.error_bits = [0] * len(ids)
+        self.any_error = 0
         self._request = p.sync_read_packet(reg, list(ids))
         self._what = f"sync-read of {reg.name} from servos {list(ids)}"
 
@@ -257,13 +300,22 @@ class SyncReader:
         """Fill `out` (integer array, one per id, in id order) with decoded values."""
         bus = self.bus
         reg = self.reg
-        bus._transact_read(self._request, self.ids, reg.size, self._what)
+        bus._transact_read(self._request, self.ids, reg.size, self._what, self.strict)
+        rx = bus._rx
+        offsets = bus._offsets
+        error_bits = self.error_bits
         sign_bit = reg.sign_bit
+        any_error = 0
         for slot in range(len(self.ids)):
-            raw = bus._word(slot, reg.size)
+            o = offsets[slot] + 4  # FF FF id len | error data
+            error = rx[o]
+            error_bits[slot] = error
+            any_error |= error
+            raw = rx[o + 1] if reg.size == 1 else rx[o + 1] | rx[o + 2] << 8
             if sign_bit is not None and raw >> sign_bit & 1:
                 raw = -(raw & ((1 << sign_bit) - 1))
             out[slot] = raw
+        self.any_error = any_error
         return out
 
 
@@ -289,7 +341,7 @@ class SyncWriter:
         s = self._fixed_sum
         o = 8  # FF FF FE len instr addr size | id lo hi | id lo hi ...
         for slot in range(len(self.ids)):
-            v = int(values[slot])
+            v = int(values.item(slot))
             if v < 0:
                 if sign_bit is None or -v > self._limit:
                     raise ValueError(f"{self.reg.name} = {v} cannot be encoded")

@@ -14,9 +14,11 @@ import select
 import time
 from typing import Protocol
 
-from act_tool.hw.errors import PortBusyError, PortError, PortNotFoundError
+from act_tool.hw.errors import PortBusyError, PortDisconnectedError, PortError, PortNotFoundError
 
 DEFAULT_BAUDRATE = 1_000_000
+_HANGUP = select.POLLHUP | select.POLLERR | select.POLLNVAL if hasattr(select, "poll") else 0
+_GONE = (errno.EIO, errno.ENXIO, errno.ENODEV, errno.EBADF)  # errors of a vanished device
 
 
 class Transport(Protocol):
@@ -32,7 +34,8 @@ class Transport(Protocol):
 
     def read_into(self, buffer: memoryview, deadline: float) -> int:
         """Read what has arrived (at most len(buffer) bytes), waiting until `deadline`
-        (time.perf_counter()) for the first byte; 0 means the deadline passed."""
+        (time.perf_counter()) for the first byte; 0 means the deadline passed. Raises
+        PortDisconnectedError when the device is gone (USB adapter unplugged)."""
         ...
 
     def discard_input(self) -> None: ...
@@ -115,14 +118,17 @@ class SerialTransport:
             except Exception as e:  # serial.SerialException / SerialTimeoutException
                 raise PortError(self.port, f"write failed: {e}") from e
             return
-        view = memoryview(data)
         sent = 0
-        while sent < len(view):
-            try:
-                sent += os.write(self._fd, view[sent:])
+        while sent < len(data):
+            try:  # the whole packet in one call, as a rule: no slice is made for it
+                sent += os.write(self._fd, memoryview(data)[sent:] if sent else data)
             except BlockingIOError:
                 self._poll_out()
             except OSError as e:
+                if e.errno in _GONE:
+                    raise PortDisconnectedError(
+                        self.port, f"write failed: {e}", available_ports()
+                    ) from e
                 raise PortError(self.port, f"write failed: {e}") from e
 
     def _poll_out(self) -> None:
@@ -136,15 +142,22 @@ class SerialTransport:
         assert self._poll is not None, "transport is not open"
         while True:
             remaining_ms = (deadline - time.perf_counter()) * 1000.0
-            if self._poll.poll(remaining_ms if remaining_ms > 0.0 else 0):
+            events = self._poll.poll(remaining_ms if remaining_ms > 0.0 else 0)
+            if events:
                 try:
                     n = os.readv(self._fd, (buffer,))
                 except BlockingIOError:
                     n = 0
                 except OSError as e:
+                    if e.errno in _GONE:
+                        raise PortDisconnectedError(
+                            self.port, f"read failed: {e}", available_ports()
+                        ) from e
                     raise PortError(self.port, f"read failed: {e}") from e
                 if n > 0:
                     return n
+                if events[0][1] & _HANGUP:  # hang-up and nothing left to read: it is gone
+                    raise PortDisconnectedError(self.port, "the device hung up", available_ports())
             if remaining_ms <= 0.0:
                 return 0
 
@@ -166,11 +179,24 @@ class SerialTransport:
             ser.timeout = 0
             return ser.readinto(buffer[: min(waiting, len(buffer))]) or 0
         except Exception as e:  # serial.SerialException
+            if getattr(e, "errno", None) in _GONE or "disconnected" in str(e):
+                raise PortDisconnectedError(
+                    self.port, f"read failed: {e}", available_ports()
+                ) from e
             raise PortError(self.port, f"read failed: {e}") from e
 
     def discard_input(self) -> None:
-        if self._serial is not None:
+        if self._serial is None:
+            return
+        try:
             self._serial.reset_input_buffer()
+        except Exception as e:  # termios.error (no errno attribute) or serial.SerialException
+            code = e.args[0] if e.args and isinstance(e.args[0], int) else None
+            if code in _GONE or getattr(e, "errno", None) in _GONE:
+                raise PortDisconnectedError(
+                    self.port, f"flushing input failed: {e}", available_ports()
+                ) from e
+            raise PortError(self.port, f"flushing input failed: {e}") from e
 
     def __repr__(self) -> str:
         return f"SerialTransport({self.port!r}, {self.baudrate})"
