@@ -24,18 +24,47 @@ def test_model_number_and_firmware():
     assert s.read(3, 2) == bytes((0x09, 0x03))  # 777 = 0x0309
 
 
-def test_lock_protects_eeprom_not_ram():
+def test_lock_decides_what_survives_a_power_cycle():
+    """Lock 1: EEPROM writes apply but are lost at power-off; Lock 0: they are saved."""
     s = VirtualServo(1)
     assert s.get(Reg.LOCK) == 1
     s.write(Reg.MIN_POSITION_LIMIT.address, (5).to_bytes(2, "little"))
-    assert s.get(Reg.MIN_POSITION_LIMIT) == 0
+    assert s.get(Reg.MIN_POSITION_LIMIT) == 5  # applies at once
     s.write(Reg.ACCELERATION.address, bytes((10,)))
-    assert s.get(Reg.ACCELERATION) == 10
+    s.power_cycle()
+    assert s.get(Reg.MIN_POSITION_LIMIT) == 0  # not saved
+    assert s.get(Reg.ACCELERATION) == 0 and s.get(Reg.LOCK) == 1  # RAM restarts
     s.write(Reg.LOCK.address, bytes((0,)))
-    s.write(Reg.MIN_POSITION_LIMIT.address, (5).to_bytes(2, "little"))
-    assert s.get(Reg.MIN_POSITION_LIMIT) == 5
+    s.write(Reg.MIN_POSITION_LIMIT.address, (7).to_bytes(2, "little"))
+    s.power_cycle()
+    assert s.get(Reg.MIN_POSITION_LIMIT) == 7  # saved
     s.write(Reg.PRESENT_POSITION.address, (7).to_bytes(2, "little"))  # read-only: ignored
     assert s.get(Reg.PRESENT_POSITION) == 2048
+
+
+def test_power_cycle_keeps_the_shaft_and_the_saved_offset():
+    s = VirtualServo(1, position=2000)
+    s.write(Reg.HOMING_OFFSET.address, p.to_bytes(p.encode_value(Reg.HOMING_OFFSET, -100), 2))
+    assert s.get(Reg.PRESENT_POSITION) == 2100  # Lock 1: applied, not saved
+    s.power_cycle()
+    assert s.get(Reg.HOMING_OFFSET) == 0
+    assert s.get(Reg.PRESENT_POSITION) == 2000
+    assert s.get(Reg.GOAL_POSITION) == 2000 and s.get(Reg.TORQUE_ENABLE) == 0
+
+
+def test_torque_on_keeps_the_stored_goal():
+    """As on an STS3215, enabling torque does not reset Goal_Position: the servo heads for the
+    goal it holds (hence the arm writes goal = present before torque on)."""
+    s = VirtualServo(1, range_min=1000, range_max=3000, position=2000)
+    s.advance(0.0)
+    s.write(Reg.GOAL_POSITION.address, (2600).to_bytes(2, "little"))  # torque off: no motion
+    s.advance(0.5)
+    assert s.get(Reg.PRESENT_POSITION) == 2000
+    s.write(Reg.TORQUE_ENABLE.address, bytes((1,)))
+    assert s.get(Reg.GOAL_POSITION) == 2600
+    s.advance(1.0)
+    s.advance(2.0)
+    assert s.get(Reg.PRESENT_POSITION) == 2600
 
 
 def test_homing_offset_shifts_present_position():

@@ -5,6 +5,11 @@ profile: speed limited by Goal_Velocity (or a default top speed), acceleration b
 (100 counts/s^2 a unit; 0 = the fastest). Positions are in the servo's frame:
 Present_Position = raw angle - Homing_Offset, kept in 0..4095 (Phase bit 4 cleared, as LeRobot).
 Motion is integrated lazily: `advance(now)` catches up on the elapsed time.
+
+As on the STS3215: Torque_Enable does not touch Goal_Position (torque on drives toward the goal
+register as it stands, so a careful client writes goal = present first), and Lock (55) decides
+only whether EEPROM writes survive a power cycle: 0 saves them, 1 applies them until power-off
+(`power_cycle()` emulates it).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ FIRMWARE = (3, 10)
 
 _EEPROM = {r.address + i for r in Reg if r.area is Area.EEPROM for i in range(r.size)}
 _READ_ONLY = {r.address + i for r in Reg if r.area is Area.READ_ONLY for i in range(r.size)}
+_RAM_START = Reg.TORQUE_ENABLE.address  # EEPROM and its read-only bytes lie below
 
 
 @dataclass
@@ -71,17 +77,31 @@ class VirtualServo:
         self._put(Reg.PROTECTION_CURRENT, 310)
         self._put(Reg.HOMING_OFFSET, homing_offset)
         self._put(Reg.OVERLOAD_TORQUE, 80)
-        self._put(Reg.TORQUE_LIMIT, 1000)
+        self.saved = bytearray(self.mem[:_RAM_START])  # the EEPROM as it survives a power cycle
+        self.position = float((range_min + range_max) / 2 if position is None else position)
+        self.fault: Fault | None = None
+        self._power_on()
+
+    def _power_on(self) -> None:
+        """RAM as the servo starts it: torque off, Lock 1, goal = where it stands."""
+        self.mem[_RAM_START:] = bytes(len(self.mem) - _RAM_START)
+        self._put(Reg.TORQUE_LIMIT, self.get(Reg.MAX_TORQUE_LIMIT))
         self._put(Reg.LOCK, 1)
         self._put(Reg.PRESENT_VOLTAGE, 120)
         self._put(Reg.PRESENT_TEMPERATURE, 30)
-        self.position = float((range_min + range_max) / 2 if position is None else position)
         self.velocity = 0.0
         self._put(Reg.GOAL_POSITION, round(self.position))
         self._last = -1.0
         self.pending: tuple[int, bytes] | None = None  # REG_WRITE, applied by ACTION
-        self.fault: Fault | None = None
         self._refresh()
+
+    def power_cycle(self) -> None:
+        """Power off and on: EEPROM bytes written while Lock was 1 are lost, RAM restarts.
+        The shaft stays where it is; Present_Position is seen from the saved Homing_Offset."""
+        raw_angle = self.position + self.get(Reg.HOMING_OFFSET)
+        self.mem[:_RAM_START] = self.saved
+        self.position = (raw_angle - self.get(Reg.HOMING_OFFSET)) % 4096
+        self._power_on()
 
     # --- registers -------------------------------------------------------------------------
 
@@ -103,28 +123,27 @@ class VirtualServo:
         return bytes(self.mem[address : address + length])
 
     def write(self, address: int, data: bytes) -> None:
-        """A WRITE as the servo applies it: EEPROM only while Lock is 0, read-only ignored."""
-        torque_before = self.get(Reg.TORQUE_ENABLE)
+        """A WRITE as the servo applies it: read-only bytes ignored; EEPROM bytes take effect
+        at once and are saved (survive power_cycle) only while Lock is 0."""
         offset_before = self.get(Reg.HOMING_OFFSET)
-        locked = self.get(Reg.LOCK) != 0
+        save = self.get(Reg.LOCK) == 0
         for i, byte in enumerate(data):
             a = address + i
-            if a > 255 or a in _READ_ONLY or (locked and a in _EEPROM and a != Reg.LOCK.address):
+            if a > 255 or a in _READ_ONLY:
                 continue
             self.mem[a] = byte
+            if save and a in _EEPROM:
+                self.saved[a] = byte
         offset = self.get(Reg.HOMING_OFFSET)
         if offset != offset_before:  # the same raw angle, seen from the new offset
             self.position = (self.position + offset_before - offset) % 4096
             self._put(Reg.GOAL_POSITION, round(self.position))
-        torque = self.get(Reg.TORQUE_ENABLE)
-        if torque and not torque_before:  # torque on: hold where it is until a new goal
-            self._put(Reg.GOAL_POSITION, round(self.position))
-        if not torque:
+        if not self.get(Reg.TORQUE_ENABLE):
             self.velocity = 0.0
         self._refresh()
 
     def poke(self, address: int, data: bytes) -> None:
-        """Set memory directly (tests): bypasses Lock and read-only rules."""
+        """Set memory directly (tests): bypasses the read-only rule; EEPROM bytes are not saved."""
         self.mem[address : address + len(data)] = data
         if address <= Reg.PRESENT_POSITION.address < address + len(data):
             self.position = float(self.get(Reg.PRESENT_POSITION))

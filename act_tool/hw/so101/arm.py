@@ -4,7 +4,10 @@ Safety rules kept here:
 - an arm whose servos do not hold the calibration file's homing offsets and limits is refused;
 - goals are checked (no NaN or inf), optionally limited relative to the present position, clamped
   to the calibrated range, and only then converted and written;
-- leaving the context manager (normally, by an exception, by Ctrl-C or SIGTERM) disables torque.
+- leaving the context manager (normally, by an exception, by Ctrl-C or SIGTERM) disables torque,
+  and a second Ctrl-C or SIGTERM while torque goes off waits until it is off;
+- servo error bits in the per-tick read (a gripper squeezing an object reports overload) are
+  recorded and reported, as LeRobot ignores them; `strict_servo_errors` stops on them instead.
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ from act_tool.hw.errors import (
     HardwareError,
     SafetyError,
 )
-from act_tool.hw.feetech.bus import FeetechBus
+from act_tool.hw.feetech.bus import FeetechBus, SyncReader
 from act_tool.hw.feetech.protocol import Reg
 from act_tool.hw.feetech.transport import DEFAULT_BAUDRATE, SerialTransport, Transport
 from act_tool.hw.so101.calibration import ArmCalibration, find_calibration, load_calibration
 from act_tool.hw.so101.joints import JOINT_NAMES, JOINTS, N_JOINTS, SERVO_IDS, Joint
+from act_tool.hw.so101.servo_errors import ServoErrorLog
 from act_tool.hw.so101.units import UnitConverter, Units
 
 log = logging.getLogger(__name__)
@@ -66,7 +70,11 @@ class ArmConfig:
     baudrate: int = DEFAULT_BAUDRATE
     read_retries: int = 2
     timeout_margin_s: float = 0.010
-    # Servo error bits that do not stop the arm (ErrorBit flags); by default all of them do.
+    # Error bits in the per-tick position read are recorded (servo_error_counts) and the run
+    # goes on, as in LeRobot; strict: they raise ServoError, which disables torque.
+    strict_servo_errors: bool = False
+    # Error bits (ErrorBit flags) that never raise; all others raise on connect, in single
+    # reads and writes, and in the per-tick read when strict.
     ignored_error_bits: int = 0
     handle_signals: bool = True  # SIGINT/SIGTERM disable torque (main thread only)
     torque_on_connect: bool = True  # False: connect with torque off (dry runs); no writes
@@ -112,10 +120,12 @@ class SO101Arm:
         self._have_present = False
         mrt = config.max_relative_target
         self._max_step = None if mrt is None else np.broadcast_to(np.array(mrt), N_JOINTS).copy()
+        self._finite = np.zeros(N_JOINTS, dtype=bool)
         self._lo = np.zeros(N_JOINTS)
         self._hi = np.zeros(N_JOINTS)
-        self._reader = None
+        self._reader: SyncReader | None = None
         self._writer = None
+        self._errors = ServoErrorLog(JOINT_NAMES, SERVO_IDS)
         self._torque_on = False
         self._old_handlers: dict[int, object] = {}
 
@@ -140,7 +150,10 @@ class SO101Arm:
             self._check_servos()
             self._check_calibration(path)
             self._configure()
-            self._reader = self.bus.sync_reader(Reg.PRESENT_POSITION, SERVO_IDS)
+            self._reader = self.bus.sync_reader(
+                Reg.PRESENT_POSITION, SERVO_IDS, strict=cfg.strict_servo_errors
+            )
+            self._errors.clear()
             self._writer = self.bus.sync_writer(Reg.GOAL_POSITION, SERVO_IDS)
             if cfg.torque_on_connect:
                 self._enable_torque()
@@ -149,16 +162,23 @@ class SO101Arm:
             raise
 
     def close(self) -> None:
-        """Disable torque (best effort) and close the port."""
+        """Disable torque (best effort) and close the port. SIGINT and SIGTERM arriving
+        meanwhile (main thread) are held back and delivered once torque is off."""
         if self.bus is None:
             return
+        pending: list[int] = []
+        during = self._defer_signals(pending)
         try:
-            if self.bus.is_connected:
-                self.disable_torque()
+            try:
+                if self.bus.is_connected:
+                    self.disable_torque()
+            finally:
+                self.bus.close()
+                self.bus = None
         finally:
-            self.bus.close()
-            self.bus = None
-            self._restore_signals()
+            self._restore_signals(during)
+            for sig in pending:
+                signal.raise_signal(sig)
 
     def __enter__(self) -> SO101Arm:
         self.connect()
@@ -177,7 +197,11 @@ class SO101Arm:
     def read_positions(self, out: np.ndarray) -> np.ndarray:
         """Present positions (float32 [6], the arm's units, LeRobot's joint order) into `out`."""
         self._require_bus()
-        self._reader.read(self._counts)  # type: ignore[union-attr]
+        reader = self._reader
+        assert reader is not None
+        reader.read(self._counts)
+        if reader.any_error or self._errors.any_last:
+            self._errors.record(reader.error_bits)
         self._converter.to_units(self._counts, self._present)  # type: ignore[union-attr]
         self._have_present = True
         np.copyto(out, self._present, casting="same_kind")
@@ -196,14 +220,15 @@ class SO101Arm:
             raise SafetyError("torque is off: the arm was disabled; reconnect to move it again")
         goal = self._goal
         np.copyto(goal, goals, casting="same_kind")
-        if not np.isfinite(goal).all():
+        if not all(np.isfinite(goal, out=self._finite)):  # all(): no reduction temporaries
             raise SafetyError(f"refusing to send non-finite goals {goals!r}")
         if self._max_step is not None:
             if not self._have_present:
                 self.read_positions(self._present)
             np.subtract(self._present, self._max_step, out=self._lo)
             np.add(self._present, self._max_step, out=self._hi)
-            np.clip(goal, self._lo, self._hi, out=goal)
+            np.maximum(goal, self._lo, out=goal)  # clip, without np.clip's temporaries
+            np.minimum(goal, self._hi, out=goal)
         conv = self._converter
         conv.clamp_units(goal, out=goal)  # type: ignore[union-attr]
         conv.to_counts(goal, self._goal_counts)  # type: ignore[union-attr]
@@ -222,8 +247,8 @@ class SO101Arm:
             errors.append(str(e))
         for servo_id in SERVO_IDS:
             for reg in (Reg.TORQUE_ENABLE, Reg.LOCK):
-                try:
-                    bus.write(servo_id, reg, 0)
+                try:  # a servo reporting overload or heat still applies the write
+                    bus.write(servo_id, reg, 0, check_errors=False)
                 except HardwareError as e:
                     errors.append(str(e))
         if errors:
@@ -232,6 +257,21 @@ class SO101Arm:
     @property
     def torque_enabled(self) -> bool:
         return self._torque_on
+
+    # --- servo error bits ------------------------------------------------------------------
+
+    @property
+    def servo_errors(self) -> dict[str, tuple[str, ...]]:
+        """Error bits of the last position read, by joint (joints without errors left out)."""
+        return self._errors.latest()
+
+    def servo_error_counts(self) -> dict[str, dict[str, int]]:
+        """How many position reads reported each error, by joint, since connect (non-zero)."""
+        return self._errors.counts()
+
+    def servo_error_report(self) -> str:
+        """One line for a run's summary, or "" when no servo reported an error."""
+        return self._errors.report()
 
     # --- connect steps ---------------------------------------------------------------------
 
@@ -305,9 +345,24 @@ class SO101Arm:
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._old_handlers[sig] = signal.signal(sig, self._on_signal)
 
-    def _restore_signals(self) -> None:
-        for sig, handler in self._old_handlers.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+    def _defer_signals(self, pending: list[int]) -> dict[int, object]:
+        """Hold SIGINT and SIGTERM in `pending` (main thread only); returns what they had."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def hold(signum: int, frame: FrameType | None) -> None:
+            if signum not in pending:
+                pending.append(signum)
+
+        return {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def _restore_signals(self, during: dict[int, object] | None = None) -> None:
+        """Put back the handlers from before `with` (or those `during` close replaced)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        handlers = {**(during or {}), **self._old_handlers}
+        for sig, handler in handlers.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # type: ignore[arg-type]
         self._old_handlers.clear()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:

@@ -63,7 +63,11 @@ class UnitConverter:
         self._pct = gripper
         self._negate = self._rng & drive  # RANGE_M100_100 with drive_mode: -x
         self._mirror = self._pct & drive  # RANGE_0_100 with drive_mode: 100 - x
-        self._keep = ~self._negate
+        # the masks as factors and offsets (exact in floating point: ufuncs with where= or
+        # np.clip allocate temporaries a call, these do not)
+        self._sign = np.where(self._negate, -1.0, 1.0)  # x * sign: -x where negated
+        self._mirror_sign = np.where(self._mirror, -1.0, 1.0)
+        self._mirror_add = np.where(self._mirror, 100.0, 0.0)  # x * sign + add: 100 - x
         # The calibrated range in units: goals are clamped to it before conversion.
         self.unit_min = np.where(self._deg, (self.range_min - self.mid) * 360 / MAX_RES, 0.0)
         self.unit_max = np.where(self._deg, (self.range_max - self.mid) * 360 / MAX_RES, 100.0)
@@ -82,14 +86,16 @@ class UnitConverter:
         np.multiply(c, 360, out=c)
         np.divide(c, MAX_RES, out=c)
         # ranges: (clip(val) - min) / (max - min) * 200 - 100, or * 100
-        np.clip(a, self.range_min, self.range_max, out=b)
+        np.maximum(a, self.range_min, out=b)  # clip
+        np.minimum(b, self.range_max, out=b)
         np.subtract(b, self.range_min, out=b)
         np.divide(b, self.span, out=b)
         np.multiply(b, 200, out=a)
         np.subtract(a, 100, out=a)
-        np.negative(a, out=a, where=self._negate)
+        np.multiply(a, self._sign, out=a)
         np.multiply(b, 100, out=b)
-        np.subtract(100, b, out=b, where=self._mirror)
+        np.multiply(b, self._mirror_sign, out=b)
+        np.add(b, self._mirror_add, out=b)
         np.copyto(a, b, where=self._pct)
         np.copyto(a, c, where=self._deg)
         np.copyto(out, a, casting="same_kind")
@@ -108,24 +114,28 @@ class UnitConverter:
         np.divide(c, 360, out=c)
         np.add(c, self.mid, out=c)
         # range -100..100: (clip(+-val, -100, 100) + 100) / 200 * (max - min) + min
-        np.negative(a, out=b, where=self._negate)
-        np.copyto(b, a, where=self._keep)
-        np.clip(b, -100.0, 100.0, out=b)
+        np.multiply(a, self._sign, out=b)
+        np.maximum(b, -100.0, out=b)  # clip
+        np.minimum(b, 100.0, out=b)
         np.add(b, 100, out=b)
         np.divide(b, 200, out=b)
         # range 0..100: clip(val or 100 - val, 0, 100) / 100 * (max - min) + min
-        np.subtract(100, a, out=a, where=self._mirror)
-        np.clip(a, 0.0, 100.0, out=a)
+        np.multiply(a, self._mirror_sign, out=a)
+        np.add(a, self._mirror_add, out=a)
+        np.maximum(a, 0.0, out=a)  # clip
+        np.minimum(a, 100.0, out=a)
         np.divide(a, 100, out=a)
         np.copyto(a, b, where=self._rng)
         np.multiply(a, self.span, out=a)
         np.add(a, self.range_min, out=a)
         np.copyto(a, c, where=self._deg)
         np.trunc(a, out=a)
-        np.clip(a, self.range_min, self.range_max, out=a)
+        np.maximum(a, self.range_min, out=a)  # clip
+        np.minimum(a, self.range_max, out=a)
         np.copyto(out, a, casting="unsafe")
         return out
 
     def clamp_units(self, values: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Clamp unit values to the calibrated range (degrees) or the unit range."""
-        return np.clip(values, self.unit_min, self.unit_max, out=out)
+        np.maximum(values, self.unit_min, out=out)
+        return np.minimum(out, self.unit_max, out=out)
