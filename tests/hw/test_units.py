@@ -10,6 +10,7 @@ from act_tool.hw.so101.joints import JOINT_NAMES
 
 
 def lerobot_bus(calibration: ArmCalibration, units: Units):
+    pytest.importorskip("lerobot", reason="LeRobot is not installed")
     from lerobot.motors import Motor, MotorCalibration, MotorNormMode
     from lerobot.motors.feetech import FeetechMotorsBus
 
