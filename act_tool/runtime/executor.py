@@ -11,7 +11,10 @@ units. Unnormalization is affine per dimension (y * std + mean) and each ensembl
 weighted average whose weights sum to 1, so averaging in robot units gives the same numbers (the
 parity test checks it against LeRobot itself). Accumulation here is float64.
 
-Both keep a fixed set of buffers: `push` copies a chunk in, `pop` copies one action out.
+Both keep a fixed set of buffers: `push` copies a chunk in, `pop` copies one action out. Every
+ufunc works on operands of one shape and dtype: numpy's broadcasting or casting ufuncs allocate a
+temporary iterator buffer (about 6 KB) on each call, so the ensembler keeps its per-entry counts
+and weights as full [chunk, A] arrays and casts the chunk to float64 with a plain copy first.
 """
 
 from __future__ import annotations
@@ -78,11 +81,14 @@ class EnsembleExecutor:
         self._cumsum_prev = np.concatenate([[0.0], cumsum])  # _cumsum_prev[k] = cumsum[k - 1]
         self._ens = np.zeros((chunk_size, action_dim), dtype=np.float64)
         self._spare = np.zeros_like(self._ens)
-        self._count = np.zeros(chunk_size, dtype=np.int64)
+        # Per-entry counts, repeated across the A columns (see the module note).
+        self._count = np.zeros((chunk_size, action_dim), dtype=np.int64)
         self._spare_count = np.zeros_like(self._count)
-        self._a = np.zeros(chunk_size, dtype=np.float64)  # per-entry scratch
-        self._b = np.zeros(chunk_size, dtype=np.float64)
-        self._tmp = np.zeros_like(self._ens)
+        self._a = np.zeros_like(self._ens)  # per-entry weights, scratch
+        self._b = np.zeros_like(self._ens)
+        self._tmp = np.zeros_like(self._ens)  # the new chunk in float64
+        self._one = np.ones_like(self._count)
+        self._cap = np.full_like(self._count, chunk_size)
         self._len = 0  # valid entries in _ens
 
     def reset(self) -> None:
@@ -110,17 +116,18 @@ class EnsembleExecutor:
         )
         # ens = (ens * cumsum[count - 1] + new * w[count]) / cumsum[count]
         np.take(self._cumsum_prev, count, out=a, mode="clip")
-        np.multiply(ens, a[:, None], out=ens)
+        np.multiply(ens, a, out=ens)
         np.take(self._w, count, out=b, mode="clip")
-        np.multiply(chunk[:m], b[:, None], out=tmp)
+        np.copyto(tmp, chunk[:m], casting="same_kind")
+        np.multiply(tmp, b, out=tmp)
         np.add(ens, tmp, out=ens)
         np.take(self._cumsum, count, out=a, mode="clip")
-        np.divide(ens, a[:, None], out=ens)
-        np.add(count, 1, out=count)
-        np.minimum(count, self.chunk_size, out=count)
+        np.divide(ens, a, out=ens)
+        np.add(count, self._one[:m], out=count)
+        np.minimum(count, self._cap[:m], out=count)
         # The newest prediction's last action has no prior average: append it with count 1.
         np.copyto(self._ens[m], chunk[self.chunk_size - 1], casting="same_kind")
-        self._count[m] = 1
+        self._count[m].fill(1)
         self._len = m + 1
 
     def pop(self, out: np.ndarray) -> np.ndarray:
