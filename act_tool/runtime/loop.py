@@ -1,18 +1,23 @@
 """The fixed-rate camera-to-servo loop.
 
 Each tick, on a perf_counter deadline grid at the spec's fps:
-  camera     newest frames copied straight into the runner's input buffers (when the policy
-             is queried this tick)
+  camera     newest frames copied straight into the runner's input buffers when the policy is
+             queried this tick; on other ticks every camera's health (dead thread, frame age)
+             is checked without copying, so a dead camera stops the arm within one tick
   state      sync-read of the joints
   copy       the state into the runner's state input (and BGR->RGB where the spec asks for RGB)
   inference  the policy (sync), or handing the observation to the worker (async)
-  output     the executor's action for this tick, clamped to the training range
+  output     the chunk copied out of the runner into the executor (async: a buffer swap)
+  executor   the executor's action for this tick, clamped to the action's training range
+             (widened by the margin; the arm then clamps to its calibrated range)
   write      sync-write of the goals (skipped with dry_run)
   slack      time left until the next deadline
 A tick that ends after the next deadline is an overrun: counted, reported, and the grid skips
 the slots that passed (missed_slots) instead of bursting to catch up or silently stretching.
-Whatever ends the loop (duration, Ctrl-C, an exception, a camera or bus failure), torque is
-disabled and the log is flushed before this returns or raises.
+The one exception is async mode's wait for its first chunk (startup, nothing can move before it
+exists): the grid is shifted by that wait rather than counting it as an overrun.
+Whatever ends the loop (duration, Ctrl-C, SIGTERM, an exception in warm-up or in a tick, a camera
+or bus failure), torque is disabled and the log is flushed before this returns or raises.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from act_tool.runtime import preflight
 from act_tool.runtime.executor import make_executor
 from act_tool.runtime.runners.base import STATE, Runner
 from act_tool.runtime.scheduling import AsyncScheduler, SyncScheduler
-from act_tool.runtime.telemetry import COL, RunSummary, Telemetry
+from act_tool.runtime.telemetry import COL, STAGES, RunSummary, Telemetry
 
 
 class Arm(Protocol):
@@ -45,9 +50,11 @@ class Arm(Protocol):
 
 
 class Cameras(Protocol):
-    cameras: Mapping[str, Any]  # name -> camera with .config.shape
+    cameras: Mapping[str, Any]  # name -> camera
 
+    def latest(self) -> Mapping[str, tuple[np.ndarray, float]]: ...  # (frame, age), a copy
     def read_into(self, out: Mapping[str, np.ndarray]) -> Mapping[str, float]: ...
+    def check(self) -> None: ...  # raise if a camera died or its newest frame is too old
 
 
 class LoopError(ActToolError):
@@ -70,8 +77,8 @@ class LoopConfig:
     max_ticks: int | None = None
     dry_run: bool = False  # everything but the servo writes
     force: bool = False  # start even when the state lies outside the training range
-    state_margin: float = preflight.DEFAULT_MARGIN
-    clamp_to_training_range: bool = True  # goals limited to the (widened) training range
+    range_margin: float = preflight.DEFAULT_MARGIN  # widens the state and action ranges
+    clamp_to_training_range: bool = True  # goals limited to the action's (widened) range
     log_path: Path | None = None
     ring_capacity: int = 1 << 16
     warmup: int = 3
@@ -90,8 +97,8 @@ class LoopConfig:
                 "asynchronous inference works on chunks; temporal ensembling queries every tick. "
                 "Use one or the other."
             )
-        if self.state_margin < 0:
-            raise ActToolError("state margin must be >= 0")
+        if self.range_margin < 0:
+            raise ActToolError("range margin must be >= 0")
 
 
 def run_loop(
@@ -107,12 +114,13 @@ def run_loop(
     PreflightError before any motion, or LoopError after stopping on a failure.
     """
     spec = runner.spec
-    preflight.check_cameras(spec, {n: tuple(c.config.shape) for n, c in cameras.cameras.items()})
+    # The frames the cameras actually deliver, not the sizes that were asked of them.
+    preflight.check_cameras(spec, {n: frame for n, (frame, _) in cameras.latest().items()})
     preflight.check_units(spec, arm.units)
     state = np.zeros(len(arm.joint_names), dtype=np.float32)
     arm.read_positions(state)
     warnings = preflight.check_state(
-        spec, state, arm.joint_names, config.state_margin, config.force
+        spec, state, arm.joint_names, config.range_margin, config.force
     )
     for w in warnings:
         log(f"warning (--force): outside the training range: {w}")
@@ -130,48 +138,25 @@ def run_loop(
             rgb.append((staging, dst))
     state_in = runner.inputs[STATE][0]
     action = np.zeros(len(spec.action_names), dtype=np.float32)
-    lo, hi = (b.astype(np.float32) for b in preflight.state_bounds(spec, config.state_margin))
-    # The training range bounds the goals only where action i is the goal of joint i.
-    clamp = config.clamp_to_training_range and spec.action_names == spec.state_names
-    if config.clamp_to_training_range and not clamp:
-        log("note: action names differ from state names; goals are not clamped to the range")
+    bounds = preflight.action_bounds(spec, config.range_margin)
+    clamp = config.clamp_to_training_range and bounds is not None
+    lo, hi = (b.astype(np.float32) for b in bounds) if bounds else (action, action)
+    if config.clamp_to_training_range and bounds is None:
+        log(
+            "note: this spec has no action range (exported by an older act-tool): goals are "
+            "limited by the arm's calibrated range only. Export again to clamp them to the "
+            "training range."
+        )
+    elif not config.clamp_to_training_range:
+        log("note: --no-range-clamp: goals are limited by the arm's calibrated range only")
 
     def observe() -> None:
         np.copyto(state_in, state)
         for src, dst in rgb:
             np.copyto(dst, src[..., ::-1])
 
-    # Warm-up on a real observation: first-run costs, and the latency async mode plans with.
-    cameras.read_into(frames)
-    observe()
-    latency = 0.0
-    for _ in range(max(1, config.warmup)):
-        t = time.perf_counter()
-        runner.infer()
-        latency = time.perf_counter() - t
-    period = 1.0 / config.fps
-    if config.asynchronous:
-        lead = config.lead_ticks if config.lead_ticks is not None else math.ceil(latency / period)
-        scheduler: SyncScheduler | AsyncScheduler = AsyncScheduler(
-            runner, config.n_action_steps, lead
-        )
-    else:
-        executor = make_executor(
-            spec.chunk_size,
-            len(spec.action_names),
-            config.n_action_steps,
-            config.temporal_ensemble_coeff,
-        )
-        scheduler = SyncScheduler(runner, executor)
-    log(
-        f"running {runner.description} at {config.fps:g} Hz "
-        f"({'dry run, no writes' if config.dry_run else 'moving the arm'}); "
-        f"warm-up inference {latency * 1e3:.1f} ms. Ctrl-C stops."
-    )
-
     telemetry = Telemetry(config.ring_capacity, config.log_path).start()
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch_interval, config.switch_interval_s))
+    period = 1.0 / config.fps
     perf = time.perf_counter
     sleep = time.sleep
     spin = config.spin_s
@@ -182,60 +167,77 @@ def run_loop(
         COL["inferred"],
         COL["period"],
     )
-    c_stages = [COL[s] for s in ("camera", "state", "copy", "inference", "output", "write")]
-    c_slack = COL["slack"]
+    c_camera, c_state, c_copy, c_inference, c_output, c_executor, c_write, c_slack = (
+        COL[s] for s in STAGES
+    )
+    scheduler: SyncScheduler | AsyncScheduler | None = None
     tick = slot = overruns = missed = 0
     stop_reason = ""
+    where = "during warm-up, before the first tick"
     failure: BaseException | None = None
+    switch_interval = sys.getswitchinterval()
     t0 = perf()
-    deadline = t0
-    previous = t0
-    end = t0 + config.duration_s if config.duration_s is not None else math.inf
-    max_ticks = config.max_ticks if config.max_ticks is not None else -1
     try:
+        scheduler, latency = _warm_up(runner, cameras, frames, observe, config, period)
+        log(
+            f"running {runner.description} at {config.fps:g} Hz "
+            f"({'dry run, no writes' if config.dry_run else 'moving the arm'}); "
+            f"warm-up inference {latency * 1e3:.1f} ms. Ctrl-C stops."
+        )
+        sys.setswitchinterval(min(switch_interval, config.switch_interval_s))
+        where = ""
+        t0 = perf()
+        deadline = t0
+        previous = t0
+        end = t0 + config.duration_s if config.duration_s is not None else math.inf
+        max_ticks = config.max_ticks if config.max_ticks is not None else -1
         while tick != max_ticks and perf() < end:
             row = telemetry.row()
             a = perf()
             query = scheduler.wants_observation(slot)
             if query:
                 cameras.read_into(frames)
+            else:
+                cameras.check()
             b = perf()
             arm.read_positions(state)
             c = perf()
             if query:
                 observe()
             d = perf()
-            if query:
-                scheduler.submit(slot)
+            startup = scheduler.submit(slot) if query else 0.0
             e = perf()
+            scheduler.collect(slot)
+            f = perf()
             scheduler.next_action(slot, action)
             if clamp:
                 np.clip(action, lo, hi, out=action)
-            f = perf()
+            g = perf()
             if not config.dry_run:
                 arm.write_goals(action)
-            g = perf()
+            h = perf()
             row[c_tick] = tick
             row[c_t] = a - t0
             row[c_period] = a - previous
             row[c_inferred] = query
-            row[c_stages[0]] = b - a
-            row[c_stages[1]] = c - b
-            row[c_stages[2]] = d - c
-            row[c_stages[3]] = e - d
-            row[c_stages[4]] = f - e
-            row[c_stages[5]] = g - f
+            row[c_camera] = b - a
+            row[c_state] = c - b
+            row[c_copy] = d - c
+            row[c_inference] = e - d
+            row[c_output] = f - e
+            row[c_executor] = g - f
+            row[c_write] = h - g
             previous = a
-            deadline += period
+            deadline += period + startup  # async's first-chunk wait shifts the grid
             slot += 1
-            if g > deadline:
+            if h > deadline:
                 overruns += 1
                 row[c_overrun] = 1.0
-                while deadline < g:  # skip the slots that passed; never burst to catch up
+                while deadline < h:  # skip the slots that passed; never burst to catch up
                     deadline += period
                     slot += 1
                     missed += 1
-            row[c_slack] = deadline - g
+            row[c_slack] = deadline - h
             telemetry.commit()
             tick += 1
             remaining = deadline - perf()
@@ -248,29 +250,60 @@ def run_loop(
         stop_reason = "interrupted (Ctrl-C)"
     except BaseException as e:
         failure = e
-        stop_reason = f"error: {e}"
+        stop_reason = f"error{' ' + where if where else ''}: {e}"
     finally:
         elapsed = perf() - t0
         sys.setswitchinterval(switch_interval)
         torque_note = _torque_off(arm)
-        scheduler.close()
+        if scheduler is not None:
+            scheduler.close()
         telemetry.close()
         summary = telemetry.summary(
             elapsed,
             config.fps,
             overruns,
-            scheduler.inferences,
+            scheduler.inferences if scheduler is not None else 0,
             missed,
             stop_reason,
-            scheduler.skipped,
-            scheduler.starved,
+            scheduler.skipped if scheduler is not None else 0,
+            scheduler.starved if scheduler is not None else 0,
         )
     if failure is not None:
         if not isinstance(failure, Exception):  # SystemExit from SIGTERM: cleaned up, go on
             raise failure
-        where = f"stopped at tick {tick} ({elapsed:.2f} s)"
-        raise LoopError(f"{where}: {failure}. {torque_note}", summary) from failure
+        where = where or f"at tick {tick} ({elapsed:.2f} s)"
+        raise LoopError(f"stopped {where}: {failure}. {torque_note}", summary) from failure
     return summary
+
+
+def _warm_up(
+    runner: Runner,
+    cameras: Cameras,
+    frames: Mapping[str, np.ndarray],
+    observe: Callable[[], None],
+    config: LoopConfig,
+    period: float,
+) -> tuple[SyncScheduler | AsyncScheduler, float]:
+    """Inference on a real observation (first-run costs, and the latency async mode plans
+    with), then the scheduler for the configured mode. Returns (scheduler, latency in s)."""
+    cameras.read_into(frames)
+    observe()
+    latency = 0.0
+    for _ in range(max(1, config.warmup)):
+        t = time.perf_counter()
+        runner.infer()
+        latency = time.perf_counter() - t
+    spec = runner.spec
+    if config.asynchronous:
+        lead = config.lead_ticks if config.lead_ticks is not None else math.ceil(latency / period)
+        return AsyncScheduler(runner, config.n_action_steps, lead), latency
+    executor = make_executor(
+        spec.chunk_size,
+        len(spec.action_names),
+        config.n_action_steps,
+        config.temporal_ensemble_coeff,
+    )
+    return SyncScheduler(runner, executor), latency
 
 
 def _torque_off(arm: Arm) -> str:

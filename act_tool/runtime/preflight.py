@@ -1,7 +1,9 @@
 """Checks before the first motion: the cameras, the arm and its state fit the policy's spec.
 
 A policy fed another arm's joints, other units or other camera sizes produces confident nonsense;
-these checks refuse to start and say why. `force` overrides the state-range check only.
+these checks refuse to start and say why. `force` overrides the state-range check only: a start
+pose outside the training range can be deliberate, but a joint-name mismatch means every goal
+would go to another joint than the one it was trained for, which no start pose makes right.
 """
 
 from __future__ import annotations
@@ -22,17 +24,23 @@ class PreflightError(ActToolError):
     """The robot does not match the policy: nothing has moved."""
 
 
-def check_cameras(spec: EngineSpec, shapes: Mapping[str, tuple[int, ...]]) -> None:
-    """`shapes`: camera name -> frame shape (H, W, 3) the camera delivers."""
+def check_cameras(spec: EngineSpec, frames: Mapping[str, np.ndarray]) -> None:
+    """`frames`: camera name -> a frame the camera actually delivered (uint8 H x W x 3)."""
     wanted = [c.name for c in spec.cameras]
-    if sorted(shapes) != sorted(wanted):
+    if sorted(frames) != sorted(wanted):
         raise PreflightError(
             f"the policy was trained with cameras {', '.join(wanted)}, but got "
-            f"{', '.join(shapes) or 'none'}. Pass them all: --cameras "
+            f"{', '.join(frames) or 'none'}. Pass them all: --cameras "
             + ",".join(f"{n}=<index|path|file|synthetic>" for n in wanted)
         )
     for cam in spec.cameras:
-        shape = tuple(shapes[cam.name])
+        frame = frames[cam.name]
+        shape = tuple(frame.shape)
+        if len(shape) != 3 or shape[2] != 3 or frame.dtype != np.uint8:
+            raise PreflightError(
+                f"camera {cam.name} delivers {frame.dtype} frames of shape {shape}; the policy "
+                f"needs uint8 colour frames of {cam.height}x{cam.width}x3."
+            )
         if shape != (cam.height, cam.width, 3):
             raise PreflightError(
                 f"camera {cam.name} delivers {shape[1]}x{shape[0]} frames, the policy was "
@@ -50,12 +58,55 @@ def check_units(spec: EngineSpec, arm_units: Any) -> None:
         )
 
 
+def widen(lo: Sequence[float], hi: Sequence[float], margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """A range widened by `margin` of its span on each side (at least 1 unit)."""
+    lo_a, hi_a = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    pad = np.maximum((hi_a - lo_a) * margin, 1.0)
+    return lo_a - pad, hi_a + pad
+
+
 def state_bounds(spec: EngineSpec, margin: float = DEFAULT_MARGIN) -> tuple[np.ndarray, np.ndarray]:
-    """The training range widened by `margin` of its span on each side (at least 1 unit)."""
-    lo = np.asarray(spec.state_min, dtype=np.float64)
-    hi = np.asarray(spec.state_max, dtype=np.float64)
-    pad = np.maximum((hi - lo) * margin, 1.0)
-    return lo - pad, hi + pad
+    """The state's training range widened by `margin` (what the start pose is checked against)."""
+    return widen(spec.state_min, spec.state_max, margin)
+
+
+def action_bounds(
+    spec: EngineSpec, margin: float = DEFAULT_MARGIN
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The action's training range widened by `margin` (what goals are clamped to), or None for a
+    spec without one (format 1). Not the state's range: a gripper's commanded goal goes past the
+    position it reaches when it closes on an object, and clamping it to the state range would
+    weaken the grip."""
+    if not spec.action_min:
+        return None
+    return widen(spec.action_min, spec.action_max, margin)
+
+
+def joint_key(name: str) -> str:
+    """`shoulder_pan.pos` and `shoulder_pan` name the same joint."""
+    return name.removesuffix(".pos")
+
+
+def check_joints(spec: EngineSpec, joint_names: Sequence[str]) -> None:
+    """The policy's state and action names are the arm's joints (`<joint>.pos`), in its order."""
+    arm = [f"{j}.pos" for j in joint_names]
+    arm_keys = [joint_key(n) for n in arm]
+    for what, names in (("state", spec.state_names), ("action", spec.action_names)):
+        keys = [joint_key(n) for n in names]
+        if keys == arm_keys:
+            continue
+        same_joints = sorted(keys) == sorted(arm_keys)
+        why = (
+            "the same joints in another order: each joint would get another joint's values"
+            if same_joints
+            else "the policy was trained for another arm (or other joint names)"
+        )
+        raise PreflightError(
+            f"the policy's {what} joints are [{', '.join(names)}], the arm's are "
+            f"[{', '.join(arm)}]: {why}. Refusing to start (--force does not override this). "
+            "Use a policy trained on this arm; if these really are the same joints in the same "
+            f"order under other names, correct {what}_names in the spec JSON beside the artifact."
+        )
 
 
 def check_state(
@@ -77,6 +128,7 @@ def check_state(
             f"the policy outputs {len(spec.action_names)} actions for {n} joints: this runtime "
             "drives the joints it reads; export a policy whose action is the joint goals."
         )
+    check_joints(spec, joint_names)
     if not np.isfinite(state).all():
         raise PreflightError(f"the arm reports non-finite positions {state.tolist()}")
     lo, hi = state_bounds(spec, margin)

@@ -1,16 +1,23 @@
 """When the policy runs: synchronously inside the tick, or in a background thread.
 
-Both schedulers give the loop three calls per tick:
+Both schedulers give the loop four calls per tick (the loop times each as its own stage):
     wants_observation(tick) -> bool   should this tick's observation go to the policy?
-    submit(tick)                      the observation is in the runner's inputs: run it
-    next_action(tick, out)            the action to execute at this tick, into `out`
+    submit(tick) -> float             the observation is in the runner's inputs: run it
+                                      ("inference"); returns the seconds spent waiting for the
+                                      first chunk (startup, kept off the deadline grid), else 0
+    collect(tick)                     bring a finished chunk into execution ("output")
+    next_action(tick, out)            the action to execute at this tick, into `out` ("executor")
 
 SyncScheduler: LeRobot's behaviour exactly (ChunkExecutor or EnsembleExecutor): the tick that needs
-a chunk runs the policy and waits for it.
+a chunk runs the policy and waits for it (that wait is the mode's nature: a query tick that runs
+past its deadline is an overrun, the first one included); `collect` copies the chunk out of the
+runner's output buffer into the executor.
 
 AsyncScheduler (chunk mode only): the next chunk is computed on a background thread while the
 current one keeps executing, so inference never stalls a tick:
-- the first chunk is awaited (nothing can move before it exists);
+- the first chunk is awaited inside `submit` (nothing can move before it exists); that wait is
+  startup, returned to the loop, which shifts its deadline grid by it instead of counting an
+  overrun (the worker copies each chunk out of the runner, so `collect` only swaps buffers);
 - chunk c was computed from the observation of tick t_c, so at tick t its action is
   chunk_c[t - t_c];
 - a new query is launched at the first tick where the worker is idle and
@@ -27,6 +34,7 @@ While the worker runs, the runner's input buffers belong to it: the loop writes 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 
@@ -40,6 +48,7 @@ FIRST_CHUNK_TIMEOUT_S = 60.0
 class SyncScheduler:
     def __init__(self, runner: Runner, executor: ChunkExecutor | EnsembleExecutor) -> None:
         self.runner, self.executor = runner, executor
+        self._result: dict[str, np.ndarray] | None = None  # outputs of this tick's query
         self.inferences = 0
         self.skipped = 0
         self.starved = 0
@@ -47,9 +56,15 @@ class SyncScheduler:
     def wants_observation(self, tick: int) -> bool:
         return self.executor.needs_inference()
 
-    def submit(self, tick: int) -> None:
-        self.executor.push(self.runner.infer()[ACTION][0])
+    def submit(self, tick: int) -> float:
+        self._result = self.runner.infer()
         self.inferences += 1
+        return 0.0
+
+    def collect(self, tick: int) -> None:
+        if self._result is not None:
+            self.executor.push(self._result[ACTION][0])
+            self._result = None
 
     def next_action(self, tick: int, out: np.ndarray) -> np.ndarray:
         return self.executor.pop(out)
@@ -98,7 +113,7 @@ class AsyncScheduler:
                     np.copyto(self._pending, chunk)
                     self._t_pending = self._t_submit
                     self._ready = True
-            except BaseException as e:  # surfaced to the loop by next_action
+            except BaseException as e:  # surfaced to the loop by collect
                 self._error = e
             finally:
                 self.inferences += 1
@@ -112,15 +127,26 @@ class AsyncScheduler:
             return True
         return tick - self._t_current >= self.n_action_steps - self.lead_ticks
 
-    def submit(self, tick: int) -> None:
+    def submit(self, tick: int) -> float:
         self._busy = True
         self._done.clear()
         self._t_submit = tick
         self._go.set()
+        if self._have:
+            return 0.0
+        start = time.perf_counter()
+        self._await_first()
+        return time.perf_counter() - start
 
-    def next_action(self, tick: int, out: np.ndarray) -> np.ndarray:
-        if not self._have and not self._ready and not self._done.wait(FIRST_CHUNK_TIMEOUT_S):
-            raise ActToolError("the first inference did not finish within a minute")
+    def _await_first(self) -> None:
+        if not self._done.wait(FIRST_CHUNK_TIMEOUT_S):
+            raise ActToolError(
+                f"the first inference did not finish within {FIRST_CHUNK_TIMEOUT_S:g} s"
+            )
+
+    def collect(self, tick: int) -> None:
+        if not self._have and not self._ready:
+            self._await_first()
         if self._error is not None:
             raise self._error
         if self._ready:
@@ -130,6 +156,8 @@ class AsyncScheduler:
                 self._ready = False
             self._have = True
             self.skipped += max(0, tick - self._t_current)
+
+    def next_action(self, tick: int, out: np.ndarray) -> np.ndarray:
         index = tick - self._t_current
         if index >= self.chunk_size:
             index = self.chunk_size - 1

@@ -38,8 +38,9 @@ class RunOptions:
     calibration: Path | None = None
     fps: float | None = None  # default: the spec's
     duration_s: float | None = None
-    dry_run: bool = False
+    dry_run: bool = False  # no writes, and the arm connects with torque off (it stays limp)
     force: bool = False
+    range_clamp: bool = True  # False: goals limited by the arm's calibrated range only
     max_relative_target: float | None = None
     log_path: Path | None = None
     n_action_steps: int | None = None  # default: the spec's
@@ -65,6 +66,11 @@ def execution_mode(spec: EngineSpec, opts: RunOptions) -> tuple[int, float | Non
     coeff = opts.temporal_ensemble_coeff
     if coeff is None and opts.n_action_steps is None and not opts.asynchronous:
         coeff = spec.temporal_ensemble_coeff
+    if coeff is not None and opts.n_action_steps not in (None, 1):
+        raise ActToolError(
+            "temporal ensembling executes one action per query: drop --n-action-steps "
+            f"{opts.n_action_steps}, or drop the ensemble coefficient"
+        )
     steps = opts.n_action_steps or (1 if coeff is not None else spec.n_action_steps)
     if steps > spec.chunk_size:
         raise ActToolError(f"--n-action-steps {steps} exceeds the chunk size {spec.chunk_size}")
@@ -123,6 +129,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         duration_s=opts.duration_s,
         dry_run=opts.dry_run,
         force=opts.force,
+        clamp_to_training_range=opts.range_clamp,
         log_path=opts.log_path,
     )
     mode = (
@@ -143,6 +150,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
                 calibration_path=calibration,
                 units=SPEC_TO_ARM_UNITS[spec.units],
                 max_relative_target=opts.max_relative_target,
+                torque_on_connect=not opts.dry_run,  # a dry run leaves the arm limp
             )
         )
         cameras = CameraSet(sources, camera_configs)

@@ -15,8 +15,16 @@ from typing import IO
 
 import numpy as np
 
-# Per-tick stages, in the order a tick runs them. Seconds.
-STAGES = ("camera", "state", "copy", "inference", "output", "write", "slack")
+# Per-tick stages, in the order a tick runs them, seconds (issue 6's list):
+#   camera     newest frames into the runner's inputs (query ticks), else a camera health check
+#   state      sync-read of the joints
+#   copy       the state (and RGB frames) into the runner's inputs
+#   inference  the policy (sync), or handing the observation to the worker (async)
+#   output     the chunk copied out of the runner into the executor (async: a buffer swap)
+#   executor   this tick's action from the executor, clamped to the action's training range
+#   write      sync-write of the goals (nothing with --dry-run)
+#   slack      time left until the next deadline
+STAGES = ("camera", "state", "copy", "inference", "output", "executor", "write", "slack")
 # Extra per-tick fields.
 FIELDS = ("tick", "t", "overrun", "inferred", "period")
 COLUMNS = FIELDS + STAGES

@@ -11,6 +11,9 @@ from act_tool.runtime.executor import make_executor
 from act_tool.runtime.runners import open_runner
 
 N_OBS = 60
+# Chunks of 100 executed whole: 201 observations query at 0, 100 and 200, so the switch from one
+# chunk to the next is compared too (cheap: the policy runs only on those three).
+N_OBS_CHUNK100 = 201
 BOUND = 1e-4  # of the action std
 
 
@@ -59,24 +62,25 @@ def act_tool_actions(onnx: Path, observations, coeff: float | None, n_action_ste
 
 
 @pytest.mark.parametrize(
-    "fixture,coeff,n_steps",
+    "fixture,coeff,n_steps,n_obs",
     [
-        ("chunk100", None, 100),
-        ("chunk100_steps10", None, 10),
-        ("chunk100", 0.01, 1),
+        ("chunk100", None, 100, N_OBS_CHUNK100),
+        ("chunk100_steps10", None, 10, N_OBS),
+        ("chunk100", 0.01, 1, N_OBS),
     ],
     ids=["chunk-100", "chunk-10", "ensemble-0.01"],
 )
-def test_actions_match_lerobot_select_action(request, fixture, coeff, n_steps):
+def test_actions_match_lerobot_select_action(request, fixture, coeff, n_steps, n_obs):
     from act_tool.export.checkpoint import load_checkpoint
     from act_tool.export.parity import action_scale, random_observations
 
     ckpt_path, onnx = request.getfixturevalue(fixture)
     ckpt = load_checkpoint(ckpt_path)
-    observations = random_observations(ckpt, N_OBS, seed=11)
+    observations = random_observations(ckpt, n_obs, seed=11)
     expected = lerobot_actions(ckpt, observations, coeff, n_steps)
     got = act_tool_actions(onnx, observations, coeff, n_steps)
-    assert got.shape == expected.shape == (N_OBS, 6)
+    assert got.shape == expected.shape == (n_obs, 6)
+    assert n_obs > n_steps, "the policy is queried more than once"
     rel = np.abs(got.astype(np.float64) - expected) / action_scale(ckpt)
     assert rel.max() <= BOUND, (
         f"worst {rel.max():.2e} of the action std at step {rel.max(1).argmax()}"
