@@ -52,16 +52,20 @@ def _start(cameras: list[Camera], source: CameraSource, config: CameraConfig) ->
     return cam.start()
 
 
-@pytest.fixture
-def video(tmp_path: Path) -> Path:
-    """A 10-frame 64x48 MJPG .avi at 25 fps; frame i is a flat gray of 20*i + 10."""
-    path = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+def _write_video(path: Path, fps: float) -> Path:
+    """A 10-frame 64x48 MJPG .avi at `fps`; frame i is a flat gray of 20*i + 10."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (64, 48))
     assert writer.isOpened()
     for i in range(10):
         writer.write(np.full((48, 64, 3), 20 * i + 10, np.uint8))
     writer.release()
     return path
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> Path:
+    """A 10-frame 64x48 .avi at 25 fps (played back at its own rate)."""
+    return _write_video(tmp_path / "clip.avi", 25.0)
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -105,7 +109,16 @@ def test_camera_error_is_an_act_tool_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"width": 0}, {"fps": 0}, {"max_age_s": -1}, {"fourcc": "MJPEG"}]
+    "kwargs",
+    [
+        {"width": 0},
+        {"fps": 0},
+        {"max_age_s": -1},
+        {"fourcc": "MJPEG"},
+        {"rate_check_frames": -1},
+        {"min_fps_ratio": 0},
+        {"min_fps_ratio": 1.5},
+    ],
 )
 def test_config_validation(kwargs: dict) -> None:
     with pytest.raises(CameraError):
@@ -238,6 +251,36 @@ def test_video_file_size_and_looping(cameras: list[Camera], video: Path) -> None
     assert min(levels) < 60 and max(levels) > 150  # early and late frames both seen
 
 
+def test_slow_source_is_refused_naming_both_rates(cameras: list[Camera], tmp_path: Path) -> None:
+    """A source that delivers 10 fps when 30 were asked for (a video file plays at its own
+    rate, like a camera that cannot keep up) is refused on start, and released."""
+    slow = _write_video(tmp_path / "slow.avi", 10.0)
+    config = CameraConfig(width=64, height=48, fps=30.0)
+    cam = Camera("front", CameraSource(SourceKind.FILE, str(slow)), config)
+    cameras.append(cam)
+    with pytest.raises(CameraError) as info:
+        cam.start()
+    text = str(info.value)
+    assert "'front'" in text and "30 fps was requested" in text
+    measured = float(text.split(" delivers ")[1].split(" fps")[0])
+    assert measured < 0.8 * 30  # what it names is the slow rate it saw
+    assert not cam.running and cam._reader is None  # stopped and released
+
+
+def test_rate_at_the_requested_fps_is_accepted(cameras: list[Camera], video: Path) -> None:
+    config = CameraConfig(width=64, height=48, fps=25.0, max_age_s=5.0)
+    cam = _start(cameras, CameraSource(SourceKind.FILE, str(video)), config)
+    assert cam.measured_fps is not None and cam.measured_fps >= 0.8 * 25.0
+
+
+def test_rate_check_can_be_turned_off(cameras: list[Camera], tmp_path: Path) -> None:
+    slow = _write_video(tmp_path / "slow.avi", 10.0)
+    config = CameraConfig(width=64, height=48, fps=30.0, rate_check_frames=0, max_age_s=5.0)
+    cam = _start(cameras, CameraSource(SourceKind.FILE, str(slow)), config)
+    assert cam.measured_fps is None
+    cam.latest()
+
+
 def test_video_file_wrong_size_names_both(cameras: list[Camera], video: Path) -> None:
     config = CameraConfig(width=640, height=480)
     with pytest.raises(CameraError) as info:
@@ -276,7 +319,8 @@ def test_missing_device_path(cameras: list[Camera]) -> None:
 
 def test_camera_set_reads_all(video: Path) -> None:
     sources = parse_camera_args(f"front=synthetic,handeye=synthetic,side={video}")
-    with CameraSet(sources, SMALL) as cams:
+    side = CameraConfig(width=64, height=48, fps=25.0, max_age_s=5.0)  # the video's own rate
+    with CameraSet(sources, {"front": SMALL, "handeye": SMALL, "side": side}) as cams:
         assert cams.names == ["front", "handeye", "side"]
         out = cams.allocate(batch=True)
         assert out["front"].shape == (1, 48, 64, 3)
