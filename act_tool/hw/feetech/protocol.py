@@ -50,7 +50,7 @@ def error_names(bits: int) -> list[str]:
 
 
 class Area(Enum):
-    EEPROM = "eeprom"  # kept across power cycles; written only with Lock = 0
+    EEPROM = "eeprom"  # writes apply at once; kept across power-off only if written with Lock 0
     RAM = "ram"
     READ_ONLY = "read_only"
 
