@@ -1,13 +1,17 @@
-"""Control-loop benchmark on the virtual SO-101 with synthetic cameras (no torch needed).
+"""Control-loop benchmark on the virtual SO-101 with synthetic cameras.
 
-1. The loop's own overhead per tick: everything but inference and the bus. A runner that does no
-   work stands in for the policy, so each tick's active time minus its `state` and `write` stages
-   (the sync-read and sync-write, which on a real arm are mostly wire time) is the loop itself:
-   copying the newest frames into the runner's inputs, the state copy, the executor, the clamp,
-   timing and telemetry. Two 480x640 cameras, chunk mode (frames copied on query ticks) and
-   every-tick mode (temporal ensembling: frames copied and the ensemble updated every tick).
+1. The loop's own overhead per tick: everything but inference and the wire. A runner that does no
+   work stands in for the policy; the virtual arm emulates 1 Mbps wire time, and each tick's active
+   time minus the modelled wire time of its sync-read (14 + 6 x 8 bytes: 0.62 ms; the sync-write's
+   26 bytes leave while the loop sleeps) is the overhead: copying the newest frames into the
+   runner's inputs, the bus software (packets, syscalls, the pty hop and the emulator's reaction),
+   the executor, the clamp, timing and telemetry. Two 480x640 cameras, chunk mode and every-tick
+   mode (temporal ensembling).
 2. Does the loop hold 30 Hz with a policy that takes 20 ms? A runner that sleeps 20 ms per call,
-   the virtual arm with 1 Mbps wire-time emulation, in every execution mode.
+   in every execution mode.
+3. The real ONNX Runtime runner beside the control thread: a tiny exported ACT, synchronous and
+   asynchronous (`run --async`) loops, ONNX Runtime on every core or all but one, its idle
+   threads spinning or not. Needs the export extra to make the model, or --onnx.
 
     .venv/bin/python benchmarks/bench_loop.py --seconds 10 --out benchmarks/results/loop_cpu.md
 """
@@ -33,12 +37,19 @@ from act_tool.hw.emulator import (
     VirtualArm,
     write_calibration_file,
 )
+from act_tool.hw.feetech.protocol import wire_time_s
 from act_tool.hw.so101 import ArmConfig, SO101Arm
-from act_tool.runtime.loop import LoopConfig, run_loop
+from act_tool.runtime.loop import LoopConfig, LoopError, run_loop
+from act_tool.runtime.runners import RunnerOptions, open_runner
 from act_tool.runtime.runners.base import ACTION, Runner
 from act_tool.runtime.session import emulated_start_counts
 from act_tool.runtime.telemetry import COL, STAGES, Telemetry
 from act_tool.spec import CameraSpec, EngineSpec
+
+# Modelled wire time inside a tick: the sync-read's request (14 bytes) and six 8-byte answers at
+# 1 Mbps. The sync-write (26 bytes) is on the wire while the loop sleeps: no tick waits for it.
+READ_WIRE_S = wire_time_s(14 + 6 * 8, 1_000_000)
+ACTIVE = tuple(s for s in STAGES if s != "slack")
 
 NAMES = tuple(
     f"{j}.pos"
@@ -93,9 +104,15 @@ class FakeRunner(Runner):
 class Captured:
     rows: np.ndarray
     summary: object
+    error: str = ""  # the loop stopped early (its summary and rows cover the run until then)
 
 
-def run_case(spec, seconds_infer, config: LoopConfig, wire_time: bool) -> Captured:
+def run_case(
+    runner: Runner, config: LoopConfig, wire_time: bool, keep_going: bool = False
+) -> Captured:
+    """One loop run of `runner` (not yet entered) on the virtual arm with synthetic cameras.
+    `keep_going`: a loop that stops on an error returns what it ran, with the error."""
+    spec = runner.spec
     captured: dict[str, Telemetry] = {}
     original = Telemetry.__init__
 
@@ -107,23 +124,30 @@ def run_case(spec, seconds_infer, config: LoopConfig, wire_time: bool) -> Captur
     try:
         with ExitStack() as stack:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            runner = stack.enter_context(FakeRunner(spec, seconds_infer))
+            stack.enter_context(runner)
             start = emulated_start_counts(spec, DEFAULT_CALIBRATION)
             virtual = stack.enter_context(
                 VirtualArm(EmulatorConfig(wire_time=wire_time, start_positions=start))
             )
             cal = write_calibration_file("bench", root=tmp)
             arm = SO101Arm(ArmConfig(port=virtual.port, calibration_path=cal))
+            names = ",".join(f"{c.name}=synthetic" for c in spec.cameras)
             cams = CameraSet(
-                parse_camera_args("front=synthetic,handeye=synthetic"),
+                parse_camera_args(names),
                 CameraConfig(width=spec.cameras[0].width, height=spec.cameras[0].height, fps=30),
             )
             stack.enter_context(cams)
             stack.enter_context(arm)
-            summary = run_loop(runner, arm, cams, config, log=lambda _: None)
+            error = ""
+            try:
+                summary = run_loop(runner, arm, cams, config, log=lambda _: None)
+            except LoopError as e:
+                if not keep_going or e.summary is None:
+                    raise
+                summary, error = e.summary, str(e)
     finally:
         Telemetry.__init__ = original  # type: ignore[method-assign]
-    return Captured(captured["t"].recent(), summary)
+    return Captured(captured["t"].recent(), summary, error)
 
 
 def stage_ms(rows: np.ndarray, *names: str) -> np.ndarray:
@@ -143,56 +167,60 @@ def machine() -> str:
         )
     except (OSError, subprocess.CalledProcessError):
         model = platform.processor()
-    return f"{model}, {os.cpu_count()} cores, no GPU, Python {platform.python_version()}"
+    from act_tool.bench.machine import gpu_info
+
+    gpu = gpu_info()
+    return (
+        f"{model}, {os.cpu_count()} cores, {gpu['name'] if gpu else 'no GPU'}, "
+        f"Python {platform.python_version()}"
+    )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float, default=10.0, help="per case")
-    ap.add_argument("--out", type=Path, default=None, help="write the markdown here")
-    args = ap.parse_args()
+def overhead_section(seconds: float) -> list[str]:
     spec = bench_spec()
     lines = [
-        "# Control-loop benchmark (CPU, virtual SO-101, synthetic cameras)",
+        "## 1. Loop overhead per tick (everything but inference and the wire)",
         "",
-        f"Machine: {machine()}. Run: `.venv/bin/python benchmarks/bench_loop.py "
-        f"--seconds {args.seconds:g}` on {time.strftime('%Y-%m-%d', time.gmtime())}. "
-        "The machine is shared with other jobs (2 busy cores); figures are what this run saw.",
+        "Two 480x640 cameras, a runner that does no work, the virtual arm with 1 Mbps wire-time "
+        f"emulation, 30 Hz. Overhead = a tick's active time minus the modelled wire time of its "
+        f"sync-read ({READ_WIRE_S * 1e3:.2f} ms: 14 + 6 x 8 bytes). It keeps the bus software: "
+        "packet building and parsing, the syscalls, the pty hop and the emulator's own reaction "
+        "(an upper bound on what a real USB adapter adds). The runner does nothing, so its "
+        "`inference` stage (the call and the executor's push) counts as overhead. "
+        "Goal: p99 under 0.5 ms.",
         "",
-        "## 1. Loop overhead per tick (everything but inference and the bus)",
-        "",
-        "Two 480x640 cameras, a runner that does no work, the virtual arm without wire-time "
-        "emulation, 30 Hz. Overhead = a tick's active time minus its `state` and `write` stages "
-        "(the runner does nothing, so its `inference` stage is the call and the executor's "
-        "push, counted as overhead). Goal: p99 under 0.5 ms.",
-        "",
-        "| mode | ticks | overhead (ms) | camera (ms) | output (ms) | "
-        "state read, pty (ms) | write, pty (ms) |",
+        "| mode | ticks | overhead (ms) | camera (ms) | state read incl. wire (ms) | "
+        "write (ms) | other stages (ms) |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    active = [s for s in STAGES if s != "slack"]
     for label, steps, coeff in (
         ("chunks of 100 (frames copied on query ticks)", 100, None),
         ("temporal ensembling (frames copied, ensemble updated every tick)", 1, 0.01),
     ):
         cfg = LoopConfig(
-            fps=30, n_action_steps=steps, temporal_ensemble_coeff=coeff, duration_s=args.seconds
+            fps=30, n_action_steps=steps, temporal_ensemble_coeff=coeff, duration_s=seconds
         )
-        cap = run_case(spec, 0.0, cfg, wire_time=False)
-        rows = cap.rows[5:]  # the first ticks pay one-time costs
-        # The runner does nothing: its `inference` stage is the call and the executor's push.
-        overhead = stage_ms(rows, *active) - stage_ms(rows, "state", "write")
+        rows = run_case(FakeRunner(spec, 0.0), cfg, wire_time=True).rows[5:]  # warm-up ticks
+        active = stage_ms(rows, *ACTIVE)
+        overhead = active - READ_WIRE_S * 1e3
+        other = active - stage_ms(rows, "camera", "state", "write")
         lines.append(
             f"| {label} | {len(rows)} | {pct(overhead)} | {pct(stage_ms(rows, 'camera'))} | "
-            f"{pct(stage_ms(rows, 'output'))} | {pct(stage_ms(rows, 'state'))} | "
-            f"{pct(stage_ms(rows, 'write'))} |"
+            f"{pct(stage_ms(rows, 'state'))} | {pct(stage_ms(rows, 'write'))} | {pct(other)} |"
         )
         print(lines[-1], flush=True)
     lines += [
         "",
-        "All columns are p50 / p99 / max. `state`/`write` against the virtual "
-        "arm are a pseudo-terminal round trip to the emulator process, not wire time.",
-        "",
+        "All columns are p50 / p99 / max. Other stages: "
+        + ", ".join(f"`{s}`" for s in ACTIVE if s not in ("camera", "state", "write"))
+        + ".",
+    ]
+    return lines
+
+
+def rate_section(seconds: float) -> list[str]:
+    spec = bench_spec()
+    lines = [
         "## 2. 30 Hz with a policy that takes 20 ms",
         "",
         "A runner that sleeps 20 ms per call; the virtual arm with 1 Mbps wire-time emulation "
@@ -213,18 +241,140 @@ def main() -> None:
             n_action_steps=steps,
             temporal_ensemble_coeff=coeff,
             asynchronous=asynchronous,
-            duration_s=args.seconds,
+            duration_s=seconds,
         )
-        cap = run_case(spec, 0.020, cfg, wire_time=True)
+        cap = run_case(FakeRunner(spec, 0.020), cfg, wire_time=True)
         s = cap.summary
         rows = cap.rows[1:]
         lines.append(
             f"| {label} | {s.inferences} | {s.achieved_hz:.2f} | {s.overruns} | {s.missed_slots} | "
             f"{np.percentile(rows[:, COL['period']] * 1e3, 99):.2f} | "
-            f"{np.percentile(stage_ms(rows, *active), 99):.2f} | "
+            f"{np.percentile(stage_ms(rows, *ACTIVE), 99):.2f} | "
             f"{np.percentile(rows[:, COL['slack']] * 1e3, 1):.2f} |"
         )
         print(lines[-1], flush=True)
+    return lines
+
+
+def tiny_onnx(folder: Path) -> Path:
+    """A small ACT (two 120x160 cameras, chunk 20), exported to ONNX (needs the export extra)."""
+    from act_tool.export.pipeline import ExportOptions, run_export
+    from act_tool.train.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
+
+    cfg = TinyConfig(height=120, width=160, chunk_size=20, n_action_steps=10)
+    ckpt = save_tiny_checkpoint(folder / "pretrained_model", cfg)
+    run_export(ExportOptions(ckpt, folder / "export", builder="onnx"), log=lambda _: None)
+    return folder / "export" / "act.onnx"
+
+
+def timed(runner: Runner) -> list[float]:
+    """Record the seconds of every `infer()` of `runner` (on whichever thread runs it)."""
+    seconds: list[float] = []
+    inner = runner._infer
+
+    def _infer() -> None:
+        t = time.perf_counter()
+        inner()
+        seconds.append(time.perf_counter() - t)
+
+    runner._infer = _infer  # type: ignore[method-assign]
+    return seconds
+
+
+def ort_section(onnx: Path, seconds: float, rounds: int) -> list[str]:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    lines = [
+        "## 3. The real ONNX Runtime runner beside the control thread",
+        "",
+        f"`{onnx.name}` of a small ACT (two 120x160 cameras, chunk 20, 10 actions per chunk), "
+        "the ONNX Runtime runner with IO binding, the virtual arm with wire time, synthetic "
+        f"cameras, 30 Hz. {rounds} rounds of {seconds:g} s per row, the rows interleaved so "
+        "that background load falls on all of them alike; figures pooled over the rounds. "
+        "`spinning`: ONNX Runtime's `session.intra_op.allow_spinning` (idle intra-op threads "
+        "spin; its default). In the asynchronous loop inference runs on a worker thread while "
+        "the control thread keeps ticking. Lateness: how far a tick started after its deadline.",
+        "",
+        "| loop | intra-op threads | spinning | inference p50 / p99 (ms) | tick lateness "
+        "p50 / p99 / max (ms) | active tick p99 (ms) | overruns | starved ticks | "
+        "runs stopped early |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    spare = max(1, cores - 1)
+    cases = [
+        ("async", cores, True),
+        ("async", cores, False),
+        ("async", spare, True),
+        ("async", spare, False),
+        ("sync", cores, True),
+        ("sync", cores, False),
+        ("sync", spare, True),
+        ("sync", spare, False),
+    ]
+    pooled: dict[tuple, dict[str, list]] = {c: {"inf": [], "late": [], "active": []} for c in cases}
+    counts: dict[tuple, list[int]] = {c: [0, 0, 0] for c in cases}  # overruns, starved, stops
+    for r in range(rounds):
+        for case in cases:
+            loop, threads, spinning = case
+            # RunnerOptions.asynchronous turns spinning off (threads are given explicitly).
+            runner = open_runner(
+                onnx, options=RunnerOptions(threads=threads, asynchronous=not spinning)
+            )
+            latencies = timed(runner)
+            cfg = LoopConfig(
+                fps=30, n_action_steps=10, asynchronous=loop == "async", duration_s=seconds
+            )
+            cap = run_case(runner, cfg, wire_time=True, keep_going=True)
+            rows = cap.rows[5:]
+            if cap.error:
+                counts[case][2] += 1
+                print(f"  stopped early: {cap.error}", flush=True)
+            # A tick's deadline is the previous tick's end plus its slack:
+            # lateness[i+1] = period[i+1] - active[i] - slack[i].
+            active = stage_ms(rows, *ACTIVE)
+            late = rows[1:, COL["period"]] * 1e3 - active[:-1] - rows[:-1, COL["slack"]] * 1e3
+            pooled[case]["inf"] += [x * 1e3 for x in latencies[2:]]
+            pooled[case]["late"] += late.tolist()
+            pooled[case]["active"] += active.tolist()
+            counts[case][0] += cap.summary.overruns
+            counts[case][1] += getattr(cap.summary, "starved_ticks", 0)
+            print(f"round {r + 1}/{rounds}: {case} done", flush=True)
+    for case in cases:
+        loop, threads, spinning = case
+        inf, late, active = (np.asarray(pooled[case][k]) for k in ("inf", "late", "active"))
+        lines.append(
+            f"| {loop} | {threads} | {'on' if spinning else 'off'} | "
+            f"{np.percentile(inf, 50):.1f} / {np.percentile(inf, 99):.1f} | {pct(late)} | "
+            f"{np.percentile(active, 99):.2f} | {counts[case][0]} | {counts[case][1]} | "
+            f"{counts[case][2]} of {rounds} |"
+        )
+        print(lines[-1], flush=True)
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=10.0, help="per case")
+    ap.add_argument("--onnx", type=Path, default=None, help="section 3's model (default: tiny)")
+    ap.add_argument("--sections", default="123", help="which sections to run, e.g. 13")
+    ap.add_argument("--rounds", type=int, default=3, help="section 3: interleaved rounds")
+    ap.add_argument("--out", type=Path, default=None, help="write the markdown here")
+    args = ap.parse_args()
+    lines = [
+        "# Control-loop benchmark (CPU, virtual SO-101, synthetic cameras)",
+        "",
+        f"Machine: {machine()}. Run: `.venv/bin/python benchmarks/bench_loop.py "
+        f"--seconds {args.seconds:g} --rounds {args.rounds}` on {time.strftime('%Y-%m-%d', time.gmtime())}. "
+        "The machine is shared with other jobs; figures are what this run saw.",
+    ]
+    if "1" in args.sections:
+        lines += ["", *overhead_section(args.seconds)]
+    if "2" in args.sections:
+        lines += ["", *rate_section(args.seconds)]
+    if "3" in args.sections:
+        with tempfile.TemporaryDirectory(prefix="bench-loop-") as tmp:
+            onnx = args.onnx or tiny_onnx(Path(tmp))
+            lines += ["", *ort_section(onnx, args.seconds, args.rounds)]
     text = "\n".join(lines) + "\n"
     if args.out:
         args.out.write_text(text)

@@ -42,6 +42,7 @@ class RunOptions:
     force: bool = False
     range_clamp: bool = True  # False: goals limited by the arm's calibrated range only
     max_relative_target: float | None = None
+    strict_servo_errors: bool = False  # servo error bits stop the run (default: counted)
     log_path: Path | None = None
     n_action_steps: int | None = None  # default: the spec's
     temporal_ensemble_coeff: float | None = None  # default: the spec's
@@ -97,6 +98,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         RunnerOptions(
             device=opts.device,
             threads=opts.threads,
+            asynchronous=opts.asynchronous,  # ONNX Runtime leaves the loop a core
             cuda_graph=opts.cuda_graph,
             units=opts.checkpoint_units,
             fps=int(opts.fps) if opts.fps else None,
@@ -150,13 +152,18 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
                 calibration_path=calibration,
                 units=SPEC_TO_ARM_UNITS[spec.units],
                 max_relative_target=opts.max_relative_target,
+                strict_servo_errors=opts.strict_servo_errors,
                 torque_on_connect=not opts.dry_run,  # a dry run leaves the arm limp
             )
         )
         cameras = CameraSet(sources, camera_configs)
         stack.enter_context(cameras)
         stack.enter_context(arm)
-        return run_loop(runner, arm, cameras, config, log)
+        try:
+            return run_loop(runner, arm, cameras, config, log)
+        finally:
+            if report := arm.servo_error_report():
+                log(report)
     raise AssertionError("unreachable")
 
 

@@ -60,6 +60,40 @@ def test_onnxruntime_threads_and_device(tiny_onnx: Path):
         open_runner(tiny_onnx, options=RunnerOptions(device="cuda")).__enter__()
 
 
+def test_onnxruntime_leaves_a_core_to_the_loop(tiny_onnx: Path, monkeypatch):
+    """Every core but one; idle threads do not spin beside an asynchronous loop."""
+    from act_tool.runtime.runners import onnxruntime_runner
+
+    monkeypatch.setattr(onnxruntime_runner, "cpu_threads", lambda: 4)
+    for asynchronous, threads, spinning in ((False, 3, "1"), (True, 3, "0")):
+        options = RunnerOptions(device="cpu", asynchronous=asynchronous)
+        with open_runner(tiny_onnx, options=options) as runner:
+            so = runner.session.get_session_options()
+            assert so.intra_op_num_threads == threads
+            assert so.get_session_config_entry("session.intra_op.allow_spinning") == spinning
+            assert f"({threads} threads" in runner.description
+            assert ("no spinning" in runner.description) == asynchronous
+    with open_runner(tiny_onnx, options=RunnerOptions(threads=2, asynchronous=True)) as runner:
+        assert runner.session.get_session_options().intra_op_num_threads == 2, "as given"
+
+
+def test_run_tells_the_runner_whether_the_loop_is_asynchronous(monkeypatch, tiny_onnx: Path):
+    from act_tool.runtime import session
+
+    seen: list[RunnerOptions] = []
+
+    def fake_open(artifact, backend, options):
+        seen.append(options)
+        raise RuntimeError("stop before the arm")
+
+    monkeypatch.setattr(session, "open_runner", fake_open)
+    for asynchronous in (False, True):
+        opts = session.RunOptions(engine=tiny_onnx, port="emulated", asynchronous=asynchronous)
+        with pytest.raises(RuntimeError, match="stop before the arm"):
+            session.run(opts, log=lambda _m: None)
+    assert [o.asynchronous for o in seen] == [False, True]
+
+
 def test_torch_runner_from_checkpoint_equals_onnx(tiny_checkpoint: Path, tiny_onnx: Path):
     with open_runner(tiny_onnx) as ort_runner, open_runner(tiny_checkpoint) as torch_runner:
         assert torch_runner.backend == "torch"
@@ -159,3 +193,38 @@ def test_tensorrt_runner_matches_onnx(tmp_path: Path, tiny_checkpoint: Path, tin
             np.testing.assert_allclose(
                 trt_runner.infer()[ACTION], ort_runner.infer()[ACTION], rtol=1e-3, atol=1e-2
             )
+
+
+@pytest.mark.gpu
+def test_torch_runner_fp16_cuda_graph_matches_cpu(tiny_checkpoint: Path):
+    """The PyTorch runner on a GPU: FP32 with a CUDA graph, and FP16 with a CUDA graph, against
+    the CPU runner on the same inputs; the graph replays what is in the inputs at each call."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch runner FP16 + CUDA graph: no CUDA GPU visible to torch here")
+    cpu = open_runner(tiny_checkpoint, options=RunnerOptions(device="cpu"))
+    graph32 = open_runner(tiny_checkpoint, options=RunnerOptions(device="cuda", cuda_graph=True))
+    graph16 = open_runner(
+        tiny_checkpoint, options=RunnerOptions(device="cuda", fp16=True, cuda_graph=True)
+    )
+    with cpu, graph32, graph16:
+        assert graph32.description == "torch cuda cuda-graph"
+        assert graph16.description == "torch cuda fp16 cuda-graph"
+        std = np.asarray(cpu.spec.action_std or (1.0,) * len(cpu.spec.action_names))
+        previous = None
+        for seed in range(3):
+            fill_random(cpu.inputs, seed=seed)
+            for runner in (graph32, graph16):
+                for name, buf in cpu.inputs.items():
+                    np.copyto(runner.inputs[name], buf)
+            expected = cpu.infer()[ACTION].copy()
+            got32 = graph32.infer()[ACTION]
+            got16 = graph16.infer()[ACTION]
+            assert got16 is graph16.outputs[ACTION], "the same output buffer every call"
+            assert got16.dtype == np.float32 and got16.shape == expected.shape
+            # cuDNN may run FP32 convolutions as TF32 (torch's default): not bit-exact.
+            assert (np.abs(got32 - expected) / std).max() < 5e-3
+            assert (np.abs(got16 - expected) / std).max() < 2e-2, "FP16 within 2 % of the std"
+            if previous is not None:
+                assert not np.allclose(got16, previous), "the graph read the new inputs"
+            previous = got16.copy()

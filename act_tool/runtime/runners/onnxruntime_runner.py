@@ -25,6 +25,14 @@ def cpu_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def intra_op_threads(options: RunnerOptions) -> int:
+    """ONNX Runtime's intra-op threads: as given, else every core but one, like the PyTorch
+    runner: the loop, the camera threads and the bus need a core, in a synchronous loop too
+    (benchmarks/results/loop_cpu.md, section 3: on 2 cores, one thread ran the model faster than
+    two and kept ticks on time)."""
+    return options.threads or max(1, cpu_threads() - 1)
+
+
 def import_onnxruntime():
     """onnxruntime is a core dependency (no extra): say how to put it back."""
     try:
@@ -52,8 +60,18 @@ class OnnxRuntimeRunner(Runner):
 
     @property
     def description(self) -> str:
-        threads = self.options.threads or cpu_threads()
-        return f"onnxruntime {self.providers[0] if self.providers else ''} ({threads} threads)"
+        threads = intra_op_threads(self.options)
+        spin = "" if self.spinning else ", no spinning"
+        return (
+            f"onnxruntime {self.providers[0] if self.providers else ''} ({threads} threads{spin})"
+        )
+
+    @property
+    def spinning(self) -> bool:
+        """Idle intra-op threads spin (ONNX Runtime's default: the next parallel region starts at
+        once) unless the loop ticks beside inference, where a spinning thread holds a core the
+        waking control thread needs."""
+        return not self.options.asynchronous
 
     def _open(self) -> None:
         ort = import_onnxruntime()
@@ -61,7 +79,10 @@ class OnnxRuntimeRunner(Runner):
             self.spec.verify_artifact(self.artifact)
         so = ort.SessionOptions()
         so.log_severity_level = 3
-        so.intra_op_num_threads = self.options.threads or cpu_threads()
+        so.intra_op_num_threads = intra_op_threads(self.options)
+        so.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if self.spinning else "0"
+        )
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

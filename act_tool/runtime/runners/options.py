@@ -12,7 +12,10 @@ DEVICES = ("auto", "cpu", "cuda")
 @dataclass(frozen=True)
 class RunnerOptions:
     device: str = "auto"  # "auto": the GPU when the backend has one, else the CPU
-    threads: int | None = None  # CPU threads (ONNX Runtime intra-op, torch); None: all cores
+    threads: int | None = None  # CPU threads (ONNX Runtime intra-op, torch); None: cores - 1
+    # The runner computes on a background thread while the control loop keeps ticking (run
+    # --async): ONNX Runtime's idle threads then do not spin.
+    asynchronous: bool = False
     cuda_graph: bool = False  # TensorRT / PyTorch on a GPU: capture the step in a CUDA graph
     fp16: bool = False  # PyTorch on a GPU: run in half precision
     verify: bool = True  # check the artifact's sha256 against its spec before loading
