@@ -24,26 +24,41 @@ def markdown(data: dict, name: str) -> str:
         f"Libraries: {', '.join(f'{k} {v}' for k, v in m['libraries'].items())}.",
         "",
         "Model: LeRobot 0.6.1 ACT defaults, two 480x640 cameras, chunk 100, random weights; "
-        f"{data['flops_per_inference'] / 1e9:.1f} GFLOP per inference (counted from the graph).",
+        f"{(data['flops_per_inference'] or 0) / 1e9:.1f} GFLOP per inference (counted from the "
+        "graph).",
         "",
-        "| backend | precision | p50 ms | p99 ms | ratio to LeRobot eager | max error / action std | GFLOP/s | % of peak | peak RSS MB |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| backend | precision | p50 ms | p99 ms | ratio to {data['baseline']} | "
+        "max error / action std | mean error / action std | GFLOP/s | % of peak | peak RSS MB | "
+        "GPU MB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    if data.get("baseline_note"):
+        lines[-2:-2] = [data["baseline_note"], ""]
     for r in data["inference"]:
         if r["status"] != "ok":
             lines.append(
-                f"| {r['name']} | {r['precision']} | {r['status']}: {r['reason']} | | | | | | |"
+                f"| {r['name']} | {r['precision']} | {r['status']}: {r['reason']} | | | | | | | | |"
             )
             continue
         pct = "-" if r["fraction_of_peak"] is None else f"{100 * r['fraction_of_peak']:.0f}"
+        gflops = "-" if r["achieved_gflops"] is None else f"{r['achieved_gflops']:.0f}"
+        gpu_mb = "-" if r["gpu_peak_mb"] is None else f"{r['gpu_peak_mb']:.0f}"
         lines.append(
             f"| {r['name']} | {r['precision']} | {r['latency_ms']['p50']:.1f} | "
             f"{r['latency_ms']['p99']:.1f} | {r['ratio_to_baseline']:.2f} | "
-            f"{r['accuracy']['max_rel']:.1e} | {r['achieved_gflops']:.0f} | {pct} | "
-            f"{r['peak_rss_mb']:.0f} |"
+            f"{r['accuracy']['max_rel']:.1e} | {r['accuracy']['mean_rel']:.1e} | {gflops} | "
+            f"{pct} | {r['peak_rss_mb']:.0f} | {gpu_mb} |"
         )
-    peaks = ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in data["peak_flops"].items() if v)
-    lines += ["", f"Measured peak (large matrix product): {peaks}.", ""]
+    lines += ["", "Measured peak (large matrix product):", ""]
+    for key, value in data["peak_flops"].items():
+        shown = f"{value / 1e9:.0f} GFLOP/s" if value else "-"
+        lines.append(f"- {key}: {shown} ({data['peak_notes'].get(key, '')})")
+    lines += ["", f"FLOPs per inference: {data['flops_note']}.", ""]
+    gpu_notes = sorted(
+        {f"{r['name']}: {r['gpu_memory_note']}" for r in data["inference"] if r["gpu_memory_note"]}
+    )
+    if gpu_notes:
+        lines += ["GPU memory: " + "; ".join(gpu_notes) + ".", ""]
     tick = data["control_tick"]
     if tick.get("status") == "ok":
         lines += [

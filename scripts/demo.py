@@ -42,11 +42,21 @@ def stage(number: int, title: str, argv: list[str]) -> float:
     return seconds
 
 
-def gpu_runs_engines() -> bool:
-    """A CUDA GPU and a TensorRT runtime: the loop can run act.plan."""
-    from act_tool.bench.inference import cuda_available, have_module
+def loop_artifact(artifacts: Path) -> Path:
+    """act.plan where this machine can run it (library, version, GPU: the runner's own check),
+    else act.onnx, saying why."""
+    from act_tool.runtime.runners import compat
+    from act_tool.spec import EngineSpec, spec_path
 
-    return cuda_available() and (have_module("tensorrt") or have_module("tensorrt_rtx"))
+    plan, onnx = artifacts / "act.plan", artifacts / "act.onnx"
+    if not plan.exists():
+        print("(the loop runs act.onnx: no TensorRT engine was built)", flush=True)
+        return onnx
+    problem = compat.plan_problem(EngineSpec.read(spec_path(plan)), plan)
+    if problem:
+        print(f"(the loop runs act.onnx, not act.plan: {problem})", flush=True)
+        return onnx
+    return plan
 
 
 def main() -> None:
@@ -96,7 +106,7 @@ def main() -> None:
         "Export: ONNX checked against LeRobot, FP16, TensorRT engine",
         [act, "export", str(checkpoint), "--fp16", "-o", str(artifacts)],
     )
-    engine = artifacts / ("act.plan" if gpu_runs_engines() else "act.onnx")
+    engine = loop_artifact(artifacts)
     log = out / "run.jsonl"
     stage(
         4,

@@ -48,6 +48,7 @@ class BackendResult:
     accuracy: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float | None = None
     gpu_peak_mb: float | None = None
+    gpu_memory_note: str = ""  # how gpu_peak_mb was measured, or why it is absent
     achieved_gflops: float | None = None
     fraction_of_peak: float | None = None
 
@@ -62,11 +63,17 @@ def have_module(name: str) -> bool:
 
 
 def cuda_available() -> bool:
-    if not have_module("torch"):
-        return False
+    """A CUDA GPU here, found without torch (cuda-python, else the driver library)."""
+    from act_tool.runtime.runners.compat import cuda_compute_capability
+
+    return cuda_compute_capability() is not None
+
+
+def torch_cuda_problem() -> str:
+    """Why torch cannot use the GPU here ("" when it can)."""
     import torch
 
-    return torch.cuda.is_available()
+    return "" if torch.cuda.is_available() else "torch sees no CUDA GPU (a CPU-only torch build?)"
 
 
 def ort_cuda_available() -> bool:
@@ -76,12 +83,22 @@ def ort_cuda_available() -> bool:
 
 
 def candidates(
-    checkpoint: Path | None, onnx: Path | None, engines: list[Path], gpu: bool
+    checkpoint: Path | None,
+    onnx: Path | None,
+    engines: list[Path],
+    gpu: bool,
+    engine_notes: dict[str, str] | None = None,
+    facts=None,
 ) -> list[Candidate]:
-    """Every backend worth measuring, in table order; the first measured one is the baseline."""
+    """Every backend worth measuring, in table order; the first measured one is the baseline.
+
+    `engine_notes`: precision -> why no engine of that precision exists (a failed build, a
+    builder whose engines cannot run on this GPU). `facts`: runners.compat.MachineFacts (probed
+    when None and an engine is given)."""
     out: list[Candidate] = []
-    dev = "cuda" if gpu else "cpu"
     have_lerobot = have_module("lerobot") and have_module("torch")
+    torch_problem = ("no CUDA GPU" if not gpu else torch_cuda_problem()) if have_lerobot else ""
+    dev = "cuda" if gpu and not torch_problem else "cpu"
     if checkpoint is None:
         out.append(Candidate("lerobot eager", "fp32", dev, skipped="no --checkpoint given"))
     elif not have_lerobot:
@@ -96,21 +113,12 @@ def candidates(
     else:
         out.append(Candidate("lerobot eager", "fp32", dev, "lerobot", checkpoint))
         out.append(Candidate(f"act-tool torch {dev}", "fp32", dev, "torch", checkpoint))
-        if gpu:
-            out.append(
-                Candidate(
-                    "act-tool torch cuda fp16+graph",
-                    "fp16",
-                    "cuda",
-                    "torch",
-                    checkpoint,
-                    fp16=True,
-                    cuda_graph=True,
-                )
-            )
+        name = "act-tool torch cuda fp16+graph"
+        if torch_problem:
+            out.append(Candidate(name, "fp16", "cuda", skipped=torch_problem))
         else:
             out.append(
-                Candidate("act-tool torch cuda fp16+graph", "fp16", "cuda", skipped="no CUDA GPU")
+                Candidate(name, "fp16", "cuda", "torch", checkpoint, fp16=True, cuda_graph=True)
             )
     if onnx is None:
         out.append(Candidate("onnxruntime cpu", "fp32", "cpu", skipped="no ONNX model"))
@@ -127,20 +135,43 @@ def candidates(
                     skipped="no CUDA GPU" if not gpu else "onnxruntime-gpu not installed",
                 )
             )
+    out += engine_candidates(engines, gpu, engine_notes or {}, facts)
+    return out
+
+
+def engine_candidates(
+    engines: list[Path], gpu: bool, notes: dict[str, str], facts=None
+) -> list[Candidate]:
+    """TensorRT FP32 and FP16 rows: each engine checked against this machine (library, version,
+    GPU) before anything runs, so an engine that cannot load here is skipped with the reason."""
+    from act_tool.errors import ActToolError
+    from act_tool.runtime.runners import compat
+
     trt = have_module("tensorrt") or have_module("tensorrt_rtx")
-    by_precision = {EngineSpec.read(spec_path(e)).precision: e for e in engines}
+    by_precision: dict[str, tuple[Path, EngineSpec | None, str]] = {}
+    for engine in engines:
+        try:
+            spec = EngineSpec.read(spec_path(engine))
+        except ActToolError as e:
+            by_precision.setdefault("fp32", (engine, None, str(e)))
+            continue
+        by_precision[spec.precision] = (engine, spec, "")
+    out = []
     for precision in ("fp32", "fp16"):
         name = f"tensorrt {precision}"
-        engine = by_precision.get(precision)
-        if engine is None:
-            reason = (
-                "no engine"
-                if gpu and trt
-                else ("no CUDA GPU" if not gpu else "TensorRT not installed")
+        if precision not in by_precision:
+            reason = notes.get(precision) or (
+                "no CUDA GPU" if not gpu else ("no engine" if trt else "TensorRT not installed")
             )
             out.append(Candidate(name, precision, "cuda", skipped=reason))
-        elif not gpu:
-            out.append(Candidate(name, precision, "cuda", skipped="no CUDA GPU to run the engine"))
+            continue
+        engine, spec, problem = by_precision[precision]
+        if spec is not None and not problem:
+            if facts is None:
+                facts = compat.probe_machine()
+            problem = compat.plan_problem(spec, engine, facts)
+        if problem:
+            out.append(Candidate(name, precision, "cuda", skipped=problem))
         else:
             out.append(Candidate(name, precision, "cuda", "tensorrt", engine, cuda_graph=True))
     return out
@@ -219,15 +250,18 @@ def measure(
         r.latency_ms = summarize(raw["latencies_s"])
         r.samples_ms = [x * 1e3 for x in raw["latencies_s"]]
         r.peak_rss_mb, r.gpu_peak_mb = raw["peak_rss_mb"], raw["gpu_peak_mb"]
+        r.gpu_memory_note = raw.get("gpu_memory_note", "")
         actions = raw["actions"]
         if baseline_actions is None:
             baseline_actions, baseline_p50 = actions, r.latency_ms["p50"]
         err = np.abs(actions.astype(np.float64) - baseline_actions)
         per_dim_max = err.reshape(-1, err.shape[-1]).max(axis=0)
+        per_dim_mean = err.reshape(-1, err.shape[-1]).mean(axis=0)
         r.accuracy = {
             "max_abs": float(per_dim_max.max()),
             "mean_abs": float(err.mean()),
-            "max_rel": float((per_dim_max / action_std).max()),
+            "max_rel": float((per_dim_max / action_std).max()),  # worst joint, worst sample
+            "mean_rel": float((per_dim_mean / action_std).mean()),  # average over joints
         }
         r.ratio_to_baseline = r.latency_ms["p50"] / baseline_p50
         if flops:

@@ -16,10 +16,13 @@ LIBRARIES = (
     "act-tool",
     "numpy",
     "onnxruntime",
+    "onnxruntime-gpu",
     "onnx",
     "torch",
     "lerobot",
     "tensorrt",
+    "tensorrt-cu12",
+    "tensorrt-cu13",
     "tensorrt-rtx",
     "tensorrt_rtx",
     "cuda-bindings",
@@ -37,9 +40,20 @@ def cpu_model() -> str:
 
 
 def gpu_info() -> dict[str, str] | None:
-    """Name, driver and memory of the first NVIDIA GPU, from nvidia-smi; None without one."""
+    """Name, driver and memory of the first NVIDIA GPU, from nvidia-smi (or, where there is none,
+    as on a Jetson, its compute capability from the driver); None without one."""
     if shutil.which("nvidia-smi") is None:
-        return None
+        from act_tool.runtime.runners.compat import cuda_compute_capability
+
+        cc = cuda_compute_capability()
+        if cc is None:
+            return None
+        return {
+            "name": f"CUDA GPU (compute capability {cc[0]}.{cc[1]}; no nvidia-smi)",
+            "driver": "",
+            "memory": "",
+            "compute_capability": f"{cc[0]}.{cc[1]}",
+        }
     try:
         out = (
             subprocess.run(
@@ -86,57 +100,73 @@ def describe() -> dict:
     }
 
 
-def cpu_peak_flops(n: int = 2048, repeats: int = 5) -> float:
-    """Best achieved FP32 FLOP/s of an n x n matrix product on this CPU, taking the faster of
-    numpy's BLAS and ONNX Runtime's MLAS (which uses AVX-512 where OpenBLAS wheels may not)."""
-    import onnxruntime as ort
-    from onnx import TensorProto, helper
+def cpu_peak_flops(n: int = 2048, repeats: int = 5) -> tuple[float, str]:
+    """Best achieved FP32 FLOP/s of an n x n matrix product on this CPU, and which library gave
+    it: the faster of numpy's BLAS and ONNX Runtime's MLAS (which uses AVX-512 where OpenBLAS
+    wheels may not). The one-node MatMul model is written by act_tool.bench.onnx_wire, so no
+    `onnx` package is needed."""
+    from act_tool.bench.onnx_wire import matmul_model
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
     out = np.empty_like(a)
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["a", "b"], ["c"])],
-        "peak",
-        [helper.make_tensor_value_info(x, TensorProto.FLOAT, [n, n]) for x in "ab"],
-        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    candidates = (
-        lambda: np.matmul(a, b, out=out),
-        lambda: session.run(None, {"a": a, "b": b}),
-    )
-    best = float("inf")
-    for run in candidates:
+    candidates = {"numpy BLAS": lambda: np.matmul(a, b, out=out)}
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        pass
+    else:
+        session = ort.InferenceSession(matmul_model(n), providers=["CPUExecutionProvider"])
+        candidates["ONNX Runtime MLAS"] = lambda: session.run(None, {"a": a, "b": b})
+    best, winner = float("inf"), ""
+    for name, run in candidates.items():
         run()
         for _ in range(repeats):
             t = time.perf_counter()
             run()
-            best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
+            seconds = time.perf_counter() - t
+            if seconds < best:
+                best, winner = seconds, name
+    others = ", ".join(k for k in candidates if k != winner)
+    how = f"{n}x{n} FP32 matrix product, {winner}" + (f" (faster than {others})" if others else "")
+    return 2 * n**3 / best, how
 
 
-def gpu_peak_flops(dtype: str = "float16", n: int = 8192, repeats: int = 10) -> float | None:
-    """Best achieved FLOP/s of an n x n matrix product on the CUDA GPU (torch); None without."""
+def gpu_peak_flops(
+    dtype: str = "float16", n: int = 8192, repeats: int = 10
+) -> tuple[float | None, str]:
+    """Best achieved FLOP/s of an n x n matrix product on the CUDA GPU (torch), and how it was
+    measured; (None, reason) without torch or a GPU it sees. FP32 is measured with TF32 tensor
+    cores allowed: the most an FP32 backend can reach when it lets them round its inputs to TF32
+    (TensorRT does by default; strict FP32 peaks several times lower)."""
     try:
         import torch
     except ImportError:
-        return None
+        return None, "skipped: the GPU peak is measured with torch, which is not installed"
     if not torch.cuda.is_available():
-        return None
+        return None, "skipped: torch sees no CUDA GPU (a CPU-only torch build?)"
     dt = getattr(torch, dtype)
-    a = torch.randn(n, n, device="cuda", dtype=dt)
-    b = torch.randn(n, n, device="cuda", dtype=dt)
-    torch.matmul(a, b)
-    torch.cuda.synchronize()
-    best = float("inf")
-    for _ in range(repeats):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
+    matmul = torch.backends.cuda.matmul
+    saved = matmul.allow_tf32
+    matmul.allow_tf32 = dtype == "float32"
+    try:
+        a = torch.randn(n, n, device="cuda", dtype=dt)
+        b = torch.randn(n, n, device="cuda", dtype=dt)
         torch.matmul(a, b)
-        end.record()
         torch.cuda.synchronize()
-        best = min(best, start.elapsed_time(end) / 1e3)
-    return 2 * n**3 / best
+        best = float("inf")
+        for _ in range(repeats):
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            torch.matmul(a, b)
+            end.record()
+            torch.cuda.synchronize()
+            best = min(best, start.elapsed_time(end) / 1e3)
+    finally:
+        matmul.allow_tf32 = saved
+    how = f"{n}x{n} {dtype} matrix product, torch"
+    if dtype == "float32":
+        how += ", TF32 tensor cores allowed (the peak an FP32 backend could reach)"
+    return 2 * n**3 / best, how

@@ -14,12 +14,31 @@ def fmt(x: float | None, spec: str = ".1f", none: str = "-") -> str:
     return none if x is None else format(x, spec)
 
 
+def baseline_note(results: list[BackendResult], baseline: str) -> str:
+    """A plain sentence when the ratios are not relative to LeRobot eager; "" when they are."""
+    if baseline == "lerobot eager":
+        return ""
+    eager = next((r for r in results if r.name == "lerobot eager"), None)
+    why = f" ({eager.status}: {eager.reason})" if eager is not None and eager.reason else ""
+    if baseline == "none":
+        return f"LeRobot eager was not measured{why}, and no backend ran: no ratios."
+    return (
+        f"LeRobot eager was not measured{why}: ratios and action errors below are relative to "
+        f"{baseline}, not to LeRobot."
+    )
+
+
 def inference_table(results: list[BackendResult], baseline: str) -> str:
     head = (
         f"{'backend':<32}{'prec':>5}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-        f"{'ratio':>7}{'max err/std':>12}{'GFLOP/s':>9}{'% peak':>8}{'RSS MB':>8}{'GPU MB':>8}"
+        f"{'ratio':>7}{'max err/std':>12}{'mean err/std':>13}{'GFLOP/s':>9}{'% peak':>8}"
+        f"{'RSS MB':>8}{'GPU MB':>8}"
     )
-    lines = [f"Inference per action chunk (ratio: p50 / {baseline} p50, same run)", head]
+    lines = [
+        f"Inference per action chunk (ratio: p50 / {baseline} p50, same run; errors against "
+        f"{baseline}'s actions, per joint, relative to the action std)",
+        head,
+    ]
     for r in results:
         if r.status != "ok":
             lines.append(f"{r.name:<32}{r.precision:>5}  {r.status}: {r.reason}")
@@ -29,10 +48,40 @@ def inference_table(results: list[BackendResult], baseline: str) -> str:
         lines.append(
             f"{r.name:<32}{r.precision:>5}{lat['p50']:>9.2f}{lat['p90']:>9.2f}{lat['p99']:>9.2f}"
             f"{lat['max']:>9.2f}{fmt(r.ratio_to_baseline, '.2f'):>7}"
-            f"{fmt(r.accuracy.get('max_rel'), '.1e'):>12}{fmt(r.achieved_gflops):>9}"
+            f"{fmt(r.accuracy.get('max_rel'), '.1e'):>12}"
+            f"{fmt(r.accuracy.get('mean_rel'), '.1e'):>13}{fmt(r.achieved_gflops):>9}"
             f"{fmt(pct):>8}{fmt(r.peak_rss_mb, '.0f'):>8}{fmt(r.gpu_peak_mb, '.0f'):>8}"
         )
     return "\n".join(lines)
+
+
+def peaks_text(
+    peaks: dict[str, float | None], notes: dict[str, str], flops: int | None, flops_note: str
+) -> str:
+    lines = ["measured peak:"]
+    for key, value in peaks.items():
+        shown = f"{value / 1e9:.0f} GFLOP/s" if value else "-"
+        lines.append(f"  {key:<10}{shown:>14}  {notes.get(key, '')}")
+    lines.append(
+        f"FLOPs per inference: {fmt(flops and flops / 1e9, '.2f')} G ({flops_note})"
+        if flops
+        else f"FLOPs per inference: - ({flops_note}); GFLOP/s and % peak not shown"
+    )
+    return "\n".join(lines)
+
+
+def notes(results: list[BackendResult]) -> list[str]:
+    """The skipped backends with their reasons, and how GPU memory was measured."""
+    lines = []
+    skipped = [f"{r.name} ({r.reason})" for r in results if r.status == "skipped"]
+    if skipped:
+        lines.append("skipped: " + "; ".join(skipped))
+    gpu = {
+        f"{r.name}: {r.gpu_memory_note}" for r in results if r.status == "ok" and r.device == "cuda"
+    }
+    if gpu:
+        lines.append("GPU MB: " + "; ".join(sorted(gpu)))
+    return lines
 
 
 def stages_table(stages: dict[str, Any]) -> str:
@@ -56,6 +105,7 @@ def to_json(
     results: list[BackendResult],
     stages: dict,
     baseline: str,
+    extra: dict | None = None,
 ) -> str:
     return (
         json.dumps(
@@ -64,6 +114,7 @@ def to_json(
                 "flops_per_inference": flops,
                 "peak_flops": peaks,
                 "baseline": baseline,
+                **(extra or {}),
                 "inference": [asdict(r) for r in results],
                 "control_tick": stages,
             },

@@ -1,7 +1,13 @@
 """`act-tool bench`: every backend and every loop stage, side by side, in one run.
 
 With only a checkpoint, bench exports what it needs (ONNX FP32, and TensorRT engines where a
-builder and a GPU are present) into a temporary folder.
+builder is installed whose engines can run on this GPU) into a temporary folder. A backend that
+cannot run here, or an engine that fails to build or load, is reported with its reason; it never
+stops the rest of the bench.
+
+On a robot computer (numpy, OpenCV, pyserial, ONNX Runtime; no torch, no onnx) bench still runs:
+FLOPs are counted through ONNX Runtime, the CPU peak uses a MatMul model written without onnx,
+and the GPU is found through cuda-python or the driver.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from act_tool.errors import ActToolError
+from act_tool.errors import ActToolError, require
 from act_tool.spec import EngineSpec, spec_path
 
 
@@ -33,6 +39,7 @@ class BenchOptions:
     calibration: Path | None = None
     cameras: str | None = None
     tick_seconds: float = 5.0
+    move: bool = False  # a real arm: drive it (else a dry run: no writes, torque off)
     json_path: Path | None = None
     plot_path: Path | None = None
 
@@ -52,37 +59,51 @@ class BenchResult:
 
 def prepare_artifacts(
     opts: BenchOptions, work: Path, gpu: bool, log
-) -> tuple[Path | None, list[Path]]:
-    """The ONNX model and engines to measure: given ones, or exported from the checkpoint."""
+) -> tuple[Path | None, list[Path], dict[str, str]]:
+    """The ONNX model and engines to measure (given ones, or exported from the checkpoint), and
+    for each precision without an engine, why (precision -> reason)."""
     onnx, engines = opts.onnx, [opts.engine] if opts.engine else []
+    notes: dict[str, str] = {}
     if opts.checkpoint is None or (onnx is not None and engines):
-        return onnx, engines
+        return onnx, engines, notes
     from act_tool.export.engine import available_builders
     from act_tool.export.pipeline import ExportOptions, run_export
+    from act_tool.runtime.runners import compat
 
     quiet = lambda _msg: None  # noqa: E731
     if onnx is None:
         log("exporting act.onnx from the checkpoint (parity-checked) ...")
         run_export(ExportOptions(opts.checkpoint, work / "fp32", builder="onnx"), log=quiet)
         onnx = work / "fp32" / "act.onnx"
-    builders = available_builders()
-    if not engines and gpu and builders:
-        for fp16, name in ((False, "fp32"), (True, "fp16")):
-            log(f"building a TensorRT {name} engine with {builders[0]} ...")
-            run_export(
-                ExportOptions(
-                    opts.checkpoint, work / f"trt_{name}", fp16=fp16, builder=builders[0]
-                ),
-                log=quiet,
-            )
-            engines.append(work / f"trt_{name}" / "act.plan")
-    return onnx, engines
+    if engines or not gpu:
+        return onnx, engines, notes
+    facts = compat.probe_machine()
+    problems = {b: compat.builder_problem(b, facts) for b in available_builders()}
+    usable = [b for b, problem in problems.items() if not problem]
+    if not usable:
+        why = "; ".join(f"{b}: {p}" for b, p in problems.items()) or "TensorRT not installed"
+        return onnx, engines, {"fp32": why, "fp16": why}
+    for fp16, name in ((False, "fp32"), (True, "fp16")):
+        log(f"building a TensorRT {name} engine with {usable[0]} ...")
+        out = work / f"trt_{name}"
+        try:
+            run_export(ExportOptions(opts.checkpoint, out, fp16=fp16, builder=usable[0]), log=quiet)
+        except Exception as e:  # one engine's failure is that row's result, not the bench's
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            notes[name] = f"{usable[0]} build failed: {first}"
+            log(f"  {notes[name]}")
+            continue
+        engines.append(out / "act.plan")
+    return onnx, engines, notes
 
 
 def measure_stages(opts: BenchOptions, artifact: Path, log) -> dict[str, Any]:
-    """One short run of the real control loop (virtual arm + synthetic cameras by default)."""
-    from act_tool.runtime.session import RunOptions, run
+    """One short run of the real control loop (virtual arm + synthetic cameras by default). On a
+    real arm it is a dry run unless `opts.move`: nothing is written and torque is off."""
+    from act_tool.runtime.session import EMULATED, RunOptions, run
 
+    real = opts.port != EMULATED
+    dry = real and not opts.move
     try:
         summary = run(
             RunOptions(
@@ -92,15 +113,19 @@ def measure_stages(opts: BenchOptions, artifact: Path, log) -> dict[str, Any]:
                 calibration=opts.calibration,
                 cameras=opts.cameras,
                 duration_s=opts.tick_seconds,
+                dry_run=dry,  # also connects with torque off: the arm stays limp
             ),
             log=lambda _msg: None,
         )
-    except ActToolError as e:
-        return {"status": "failed", "reason": str(e)}
-    arm = "the virtual SO-101" if opts.port == "emulated" else opts.port
+    except Exception as e:  # reported in the table; the inference figures still stand
+        return {"status": "failed", "reason": f"{type(e).__name__}: {e}"}
+    arm = "the virtual SO-101" if not real else opts.port
+    if dry:
+        arm += " (dry run: no writes, torque off; --move drives the arm)"
     return {
         "status": "ok",
         "arm": arm,
+        "dry_run": dry,
         "cameras": opts.cameras or "synthetic",
         "runner": artifact.name,
         "ticks": summary.ticks,
@@ -113,37 +138,60 @@ def measure_stages(opts: BenchOptions, artifact: Path, log) -> dict[str, Any]:
     }
 
 
+def count_flops(onnx: Path | None) -> tuple[int | None, str]:
+    """FLOPs of one inference and how they were counted, or (None, why not)."""
+    if onnx is None:
+        return None, "skipped: no ONNX model to count from"
+    from act_tool.bench import flops
+
+    try:
+        import onnx as _onnx  # noqa: F401
+    except ImportError:
+        method = "counted with ONNX Runtime (onnx not installed)"
+        counter = flops.count_flops_ort
+    else:
+        method, counter = "counted with onnx shape inference", flops.count_flops_onnx
+    try:
+        return counter(onnx)[0], method
+    except Exception as e:  # an odd graph: say so, keep benching
+        return None, f"skipped: could not count FLOPs ({type(e).__name__}: {e})"
+
+
 def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> BenchResult:
     from act_tool.bench import machine, report
-    from act_tool.bench.flops import count_flops
     from act_tool.bench.inference import candidates, cuda_available, measure
     from act_tool.bench.observations import write_observations
 
+    if opts.plot_path:
+        require("matplotlib", "bench", "act-tool bench --plot")  # before minutes of measuring
     gpu = cuda_available()
     info = machine.describe()
     with tempfile.TemporaryDirectory(prefix="act-bench-") as tmp:
         work = Path(tmp)
-        onnx, engines = prepare_artifacts(opts, work, gpu, log)
+        onnx, engines, engine_notes = prepare_artifacts(opts, work, gpu, log)
         spec_source = onnx or engines[0]
         spec = EngineSpec.read(spec_path(spec_source))
         std = np.asarray(spec.action_std or (1.0,) * len(spec.action_names))
         observations = write_observations(spec, work / "observations.npz", opts.observations)
-        flops = count_flops(onnx)[0] if onnx is not None else None
+        flops, flops_note = count_flops(onnx)
         log("measuring the machine's peak (large matrix product) ...")
-        peaks = {
-            "cpu_fp32": machine.cpu_peak_flops(),
-            "cuda_fp32": machine.gpu_peak_flops("float32") if gpu else None,
-            "cuda_fp16": machine.gpu_peak_flops("float16") if gpu else None,
-        }
-        cands = candidates(opts.checkpoint, onnx, engines, gpu)
+        peaks: dict[str, float | None] = {}
+        peak_notes: dict[str, str] = {}
+        peaks["cpu_fp32"], peak_notes["cpu_fp32"] = machine.cpu_peak_flops()
+        for key, dtype in (("cuda_fp32", "float32"), ("cuda_fp16", "float16")):
+            if gpu:
+                peaks[key], peak_notes[key] = machine.gpu_peak_flops(dtype)
+            else:
+                peaks[key], peak_notes[key] = None, "skipped: no CUDA GPU"
+        cands = candidates(opts.checkpoint, onnx, engines, gpu, engine_notes)
         log("inference:")
         results = measure(
             cands, observations, work, std, flops, peaks, opts.warmup, opts.repeats, log=log
         )
         baseline = next((r.name for r in results if r.status == "ok"), "none")
+        baseline_note = report.baseline_note(results, baseline)
         if opts.stages:
-            # The loop runs the artifact a robot would: the engine on a GPU, else ONNX Runtime.
-            artifact = engines[-1] if gpu and engines else (onnx or engines[0])
+            artifact = loop_artifact(results, cands, onnx, engines)
             log(
                 f"control tick: {opts.tick_seconds:.0f} s of the real loop with {artifact.name} ..."
             )
@@ -155,16 +203,36 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> BenchRe
         + (f", {info['gpu']['name']}" if info.get("gpu") else ", no GPU")
         + (f"; {flops / 1e9:.1f} GFLOP per inference" if flops else "")
     )
-    lines = [title, report.inference_table(results, baseline), "", report.stages_table(stages)]
-    peak_line = ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in peaks.items() if v)
-    lines.append(f"\nmeasured peak: {peak_line}")
-    skipped = [f"{r.name} ({r.reason})" for r in results if r.status == "skipped"]
-    if skipped:
-        lines.append("skipped: " + "; ".join(skipped))
+    lines = [title]
+    if baseline_note:
+        lines.append(baseline_note)
+    lines += [report.inference_table(results, baseline), "", report.stages_table(stages)]
+    lines.append("\n" + report.peaks_text(peaks, peak_notes, flops, flops_note))
+    lines += report.notes(results)
     text = "\n".join(lines)
-    data_json = report.to_json(info, flops, peaks, results, stages, baseline)
+    data_json = report.to_json(
+        info,
+        flops,
+        peaks,
+        results,
+        stages,
+        baseline,
+        extra={
+            "flops_note": flops_note,
+            "peak_notes": peak_notes,
+            "baseline_note": baseline_note,
+        },
+    )
     if opts.json_path:
         opts.json_path.write_text(data_json)
     if opts.plot_path:
         report.plot(results, stages, opts.plot_path, title)
     return BenchResult(text, data_json, json.loads(data_json))
+
+
+def loop_artifact(results, cands, onnx: Path | None, engines: list[Path]) -> Path:
+    """What the control tick runs, as a robot would: the fastest engine that ran here, else the
+    ONNX model (else the first engine, which will then report why it cannot run)."""
+    ran = {c.artifact for c, r in zip(cands, results, strict=True) if r.status == "ok"}
+    usable = [e for e in engines if e in ran]
+    return usable[-1] if usable else (onnx or engines[0])

@@ -65,11 +65,54 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def gpu_peak_bytes() -> int | None:
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        return int(torch.cuda.max_memory_allocated())
-    return None
+class GpuMemory:
+    """GPU memory one backend takes. torch backends: torch's allocator peak. Others (ONNX Runtime
+    CUDA, TensorRT): device memory taken from before loading until after running, from
+    cudaMemGetInfo (cuda-python), sampled after loading, after the first runs and at the end;
+    device-wide, so other processes on the GPU count too, and the CUDA context does not."""
+
+    def __init__(self, job: Job) -> None:
+        self.torch = job.backend in ("lerobot", "torch")
+        self.cudart = None
+        self.base = self.low = 0
+        self.note = ""
+        if job.device == "cpu":
+            return
+        if self.torch:
+            self.note = "torch.cuda.max_memory_allocated"
+            return
+        try:
+            from cuda.bindings import runtime as cudart
+        except ImportError:
+            self.note = "not measured: cuda-python not installed (pip install cuda-bindings)"
+            return
+        cudart.cudaFree(0)  # create the CUDA context first: it is not the backend's memory
+        free = self._free(cudart)
+        if free is None:
+            self.note = "not measured: cudaMemGetInfo failed"
+            return
+        self.cudart, self.base, self.low = cudart, free, free
+        self.note = "cudaMemGetInfo: device memory taken by loading and running (device-wide)"
+
+    @staticmethod
+    def _free(cudart) -> int | None:
+        err, free, _total = cudart.cudaMemGetInfo()
+        return int(free) if err == cudart.cudaError_t.cudaSuccess else None
+
+    def sample(self) -> None:
+        if self.cudart is not None and (free := self._free(self.cudart)) is not None:
+            self.low = min(self.low, free)
+
+    def peak_mb(self) -> float | None:
+        if self.torch:
+            torch = sys.modules.get("torch")
+            if torch is not None and torch.cuda.is_available():
+                return torch.cuda.max_memory_allocated() / 2**20
+            return None
+        if self.cudart is None:
+            return None
+        self.sample()
+        return (self.base - self.low) / 2**20
 
 
 def lerobot_step(job: Job):
@@ -146,6 +189,7 @@ def run(job: Job) -> dict:
     n = len(frames)
     latencies: list[float] = []
     outputs: list[np.ndarray] = []
+    memory = GpuMemory(job)
     with contextlib.ExitStack() as stack:
         if job.backend == "lerobot":
             lstep = lerobot_step(job)
@@ -163,8 +207,10 @@ def run(job: Job) -> dict:
                 latencies.append(time.perf_counter() - t)
                 return out
 
+        memory.sample()
         for i in range(n):  # accuracy pass (also warms up)
             outputs.append(np.array(timed(i), dtype=np.float32))
+        memory.sample()
         latencies.clear()
         for i in range(job.warmup):
             timed(i)
@@ -176,13 +222,15 @@ def run(job: Job) -> dict:
                 latencies.append(time.perf_counter() - t)
             else:
                 timed(i)
+        gpu_peak_mb = memory.peak_mb()
     np.savez(job.result + ".npz", actions=np.stack(outputs))
     return {
         "backend": job.backend,
         "description": description,
         "latencies_s": latencies,
         "peak_rss_mb": peak_rss_mb(),
-        "gpu_peak_mb": (b / 2**20) if (b := gpu_peak_bytes()) is not None else None,
+        "gpu_peak_mb": gpu_peak_mb,
+        "gpu_memory_note": memory.note,
     }
 
 

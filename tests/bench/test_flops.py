@@ -8,7 +8,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from act_tool.bench.flops import count_flops  # noqa: E402
+from act_tool.bench.flops import count_flops, count_flops_ort  # noqa: E402
 
 
 def test_tiny_graph_matches_hand_count(tmp_path):
@@ -49,8 +49,41 @@ def test_tiny_graph_matches_hand_count(tmp_path):
     add = 64 * 5
     softmax = 3 * 64 * 5
     layernorm = 8 * 64 * 5
-    total, by_op = count_flops(path)
-    assert by_op["Conv"] == conv == 14080
-    assert by_op["MatMul"] == matmul
-    assert by_op["Transpose"] == 0 and by_op["Reshape"] == 0
-    assert total == conv + relu + matmul + add + softmax + layernorm == 20736
+    for count in (count_flops, count_flops_ort):  # onnx shape inference; ONNX Runtime's profile
+        total, by_op = count(path)
+        assert by_op["Conv"] == conv == 14080
+        assert by_op["MatMul"] == matmul
+        assert by_op["Transpose"] == 0 and by_op["Reshape"] == 0
+        assert total == conv + relu + matmul + add + softmax + layernorm == 20736
+
+
+def test_gemm_and_pool_attributes_without_onnx(tmp_path):
+    """Gemm with transA and a bias, MaxPool's kernel: attributes read from the file's bytes."""
+    rng = np.random.default_rng(1)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((7, 3)).astype(np.float32), "a"),  # [K, M]
+        numpy_helper.from_array(rng.standard_normal((7, 5)).astype(np.float32), "b"),
+        numpy_helper.from_array(rng.standard_normal(5).astype(np.float32), "c"),
+    ]
+    nodes = [
+        helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[3, 2], strides=[1, 1]),
+        helper.make_node("Gemm", ["a", "b", "c"], ["g"], transA=1),
+        helper.make_node("Relu", ["g"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "attrs",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 6, 6])],
+        [
+            helper.make_tensor_value_info("p", TensorProto.FLOAT, [1, 2, 4, 5]),
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 5]),
+        ],
+        inits,
+    )
+    path = tmp_path / "attrs.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    pool = (1 * 2 * 4 * 5) * (3 * 2)
+    gemm = 2 * 3 * 7 * 5 + 3 * 5  # 2 * M * K * N + bias
+    for count in (count_flops, count_flops_ort):
+        total, by_op = count(path)
+        assert (by_op["MaxPool"], by_op["Gemm"], total) == (pool, gemm, pool + gemm + 15)
