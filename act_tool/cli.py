@@ -333,7 +333,7 @@ def run(
         bool, typer.Option("--cuda-graph", help="TensorRT / PyTorch: replay a CUDA graph.")
     ] = False,
     threads: Annotated[
-        int | None, typer.Option(help="CPU threads for inference; default: all cores.")
+        int | None, typer.Option(help="CPU threads for inference; default: all cores but one.")
     ] = None,
     units: Annotated[
         Units,
@@ -402,9 +402,19 @@ def bench(
     warmup: Annotated[int, typer.Option(help="Untimed inferences first.")] = 5,
     stages: Annotated[bool, typer.Option(help="Also time a control tick's stages.")] = True,
     port: Annotated[
-        str, typer.Option(help="Arm for the control tick: 'emulated' or a serial port.")
+        str,
+        typer.Option(
+            help="Arm for the control tick: 'emulated' or a serial port (a real arm: a dry run, "
+            "no writes and torque off, unless --move)."
+        ),
     ] = "emulated",
+    move: Annotated[
+        bool, typer.Option("--move", help="On a real --port, drive the arm with the policy.")
+    ] = False,
     robot_id: Annotated[str | None, typer.Option(help="Calibration id of a real arm.")] = None,
+    calibration: Annotated[
+        Path | None, typer.Option(help="Calibration file of a real arm (instead of --robot-id).")
+    ] = None,
     cameras: Annotated[
         str | None, typer.Option(help="NAME=SOURCE,... (default: synthetic).")
     ] = None,
@@ -429,7 +439,9 @@ def bench(
                 warmup=warmup,
                 stages=stages,
                 port=port,
+                move=move,
                 robot_id=robot_id,
+                calibration=calibration,
                 cameras=cameras,
                 tick_seconds=seconds,
                 json_path=json_path,
