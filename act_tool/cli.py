@@ -315,6 +315,14 @@ def run(
         float | None,
         typer.Option(help="Largest goal change from the present position per tick (units)."),
     ] = None,
+    strict_servo_errors: Annotated[
+        bool,
+        typer.Option(
+            "--strict-servo-errors",
+            help="Stop (torque off) when a servo reports an error bit (overload, overheat, ...); "
+            "by default they are counted and reported after the run, as LeRobot ignores them.",
+        ),
+    ] = False,
     log: Annotated[
         Path | None, typer.Option("--log", help="Write per-tick stage timings (JSONL).")
     ] = None,
@@ -358,6 +366,7 @@ def run(
             dry_run=dry_run,
             force=force,
             max_relative_target=max_relative_target,
+            strict_servo_errors=strict_servo_errors,
             log_path=log,
             n_action_steps=n_action_steps,
             temporal_ensemble_coeff=temporal_ensemble_coeff,
@@ -499,6 +508,15 @@ def emulate(
         unit = Units.parse(units)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
+    if factory and robot_id is not None:
+        fail(
+            ActToolError(
+                "--factory servos hold factory offsets and limits, which no calibration file "
+                "describes: drop --robot-id (an uncalibrated arm, which act-tool and LeRobot "
+                "refuse until lerobot-calibrate has run), or drop --factory for a calibrated "
+                "virtual arm with a matching file"
+            )
+        )
     config = EmulatorConfig(
         calibration=None if factory else DEFAULT_CALIBRATION, wire_time=wire_time
     )
