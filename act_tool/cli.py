@@ -305,7 +305,11 @@ def run(
         float | None, typer.Option(help="Seconds to run; default: until Ctrl-C.")
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Run everything but the servo writes.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Run everything but the servo writes; torque stays off (the arm is limp).",
+        ),
     ] = False,
     force: Annotated[
         bool,
@@ -321,6 +325,14 @@ def run(
             "--strict-servo-errors",
             help="Stop (torque off) when a servo reports an error bit (overload, overheat, ...); "
             "by default they are counted and reported after the run, as LeRobot ignores them.",
+        ),
+    ] = False,
+    no_range_clamp: Annotated[
+        bool,
+        typer.Option(
+            "--no-range-clamp",
+            help="Do not clamp goals to the action's training range (+10 %); the arm's "
+            "calibrated range still applies.",
         ),
     ] = False,
     log: Annotated[
@@ -365,6 +377,7 @@ def run(
             duration_s=duration,
             dry_run=dry_run,
             force=force,
+            range_clamp=not no_range_clamp,
             max_relative_target=max_relative_target,
             strict_servo_errors=strict_servo_errors,
             log_path=log,

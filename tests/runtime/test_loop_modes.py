@@ -110,3 +110,18 @@ def test_dry_run_never_turns_torque_on(tiny_onnx, monkeypatch, dry_run):
     assert summary.ticks > 0
     assert seen == [[0 if dry_run else 1] * 6]
     assert any(("dry run, no writes" if dry_run else "moving the arm") in line for line in logs)
+
+
+def test_cli_no_range_clamp_and_dry_run(tiny_onnx):
+    from typer.testing import CliRunner
+
+    from act_tool.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["run", "--engine", str(tiny_onnx), "--port", "emulated", "--duration", "0.3"]
+        + ["--no-range-clamp", "--dry-run"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "--no-range-clamp: goals are limited by the arm's calibrated range only" in result.output
+    assert "dry run, no writes" in result.output
