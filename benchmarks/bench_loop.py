@@ -186,7 +186,8 @@ def overhead_section(seconds: float) -> list[str]:
         f"sync-read ({READ_WIRE_S * 1e3:.2f} ms: 14 + 6 x 8 bytes). It keeps the bus software: "
         "packet building and parsing, the syscalls, the pty hop and the emulator's own reaction "
         "(an upper bound on what a real USB adapter adds). The runner does nothing, so its "
-        "`inference` stage (the call and the executor's push) counts as overhead. "
+        "`inference` and `output` stages (the call, and the chunk copied into the executor) "
+        "count as overhead. "
         "Goal: p99 under 0.5 ms.",
         "",
         "| mode | ticks | overhead (ms) | camera (ms) | state read incl. wire (ms) | "
