@@ -257,8 +257,9 @@ def test_ctrl_c_stops_cleanly(tiny_onnx, tmp_path):
 
 def test_no_allocation_per_tick_after_warm_up(chunk100_steps10, tmp_path):
     """The whole tick on the ONNX Runtime path: cameras, bus, inference, executor, telemetry.
-    Nothing is kept (memory after 500 ticks = before), and nothing big is made and dropped:
-    the peak within each tick stays far below one camera frame (18 KB here)."""
+    Nothing is kept (memory after 500 ticks = before), and nothing is made and dropped within a
+    tick beyond a few hundred bytes of Python objects (tracemalloc's peak since reset_peak, read
+    every tick; a frame is 18 KB here, a ufunc's temporary buffer about 6 KB)."""
     import gc
     import tracemalloc
 
@@ -302,9 +303,13 @@ def test_no_allocation_per_tick_after_warm_up(chunk100_steps10, tmp_path):
     assert summary.ticks == 720 and summary.inferences == 72
     grown = int(marks[1] - marks[0])
     assert grown < 2048, f"{grown} bytes kept over 500 ticks (50 inferences)"
-    worst = int(transient.max())
+    # tracemalloc sees every thread; a stray allocation elsewhere (camera, emulator, pytest) may
+    # land in one tick. Work done every tick, or every query tick (10 % of them), shows in p99.
+    ticks = transient[201:701]
+    typical, worst = int(np.percentile(ticks, 99)), int(ticks.max())
     frame = runner.inputs["observation.images.front"].nbytes
-    assert 0 < worst < min(2048, frame // 8), f"{worst} bytes made and dropped in one tick"
+    assert 0 < typical < 1024, f"{typical} bytes made and dropped per tick (p99)"
+    assert worst < frame // 4, f"{worst} bytes made and dropped in one tick"
 
 
 def test_dead_camera_is_noticed_between_queries(chunk100_steps10, tmp_path):
