@@ -320,7 +320,9 @@ def test_tick_allocates_nothing_after_warm_up(arm_config):
             arm.write_goals(out)
 
         kept, peak = tick_memory(tick)
-    assert kept < 512, f"{kept} bytes kept over 1000 ticks"
+    # (the smallest Python allocation is 16 bytes, so a per-tick leak would keep >= 16 KB; the
+    # slack covers one-off allocations by other threads, which tracemalloc also sees)
+    assert kept < 4096, f"{kept} bytes kept over 1000 ticks"
     # the bus's ~250 bytes plus numpy's small scalars (about 400 in all); np.clip, where= or a
     # reduction per call would add ~300-900 bytes each
-    assert peak < 1024, f"a tick allocates up to {peak} bytes at once"
+    assert peak < 1024, f"a tick allocates up to {peak} bytes at once (p99)"

@@ -374,7 +374,9 @@ def test_constructor_does_no_io():
 
 
 def tick_memory(tick, n: int = 1000) -> tuple[int, int]:
-    """(bytes kept over n ticks after warm-up, largest transient peak of one tick), traced."""
+    """(bytes kept over n ticks after warm-up, 99th percentile of one tick's transient peak),
+    traced. A percentile, not the max: tracemalloc also sees other threads' rare allocations,
+    while an allocation the tick itself makes shows on every tick."""
     for _ in range(100):
         tick()
     gc.collect()
@@ -393,7 +395,7 @@ def tick_memory(tick, n: int = 1000) -> tuple[int, int]:
         after, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return after - before, int(peaks.max())
+    return after - before, int(np.percentile(peaks, 99))
 
 
 def test_tick_allocates_nothing_after_warm_up(bus: FeetechBus):
@@ -407,10 +409,12 @@ def test_tick_allocates_nothing_after_warm_up(bus: FeetechBus):
 
     kept, peak = tick_memory(tick)
     # 1000 ticks: anything allocated per tick and kept would show as >= 1000 bytes
-    assert kept < 512, f"{kept} bytes kept over 1000 ticks"
+    # (the smallest Python allocation is 16 bytes, so a per-tick leak would keep >= 16 KB; the
+    # slack covers one-off allocations by other threads, which tracemalloc also sees)
+    assert kept < 4096, f"{kept} bytes kept over 1000 ticks"
     # transient: a few small ints and poll results (about 250 bytes); a packet built per tick,
     # a copied buffer or a slice per read would exceed this
-    assert peak < 512, f"a tick allocates up to {peak} bytes at once"
+    assert peak < 512, f"a tick allocates up to {peak} bytes at once (p99)"
 
 
 def test_portable_pyserial_path_matches_fd_path(virtual_arm: VirtualArm):
