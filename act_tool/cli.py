@@ -104,9 +104,11 @@ def train(
 ) -> None:
     """Train an ACT policy with LeRobot, with the reference run's defaults.
 
-    Any other LeRobot training option goes after --, e.g.
-    `act-tool train --dataset DIR -o runs/a -- --policy.dim_model=256`; fine-tune a pretrained
-    ACT policy with `-- --policy.path=CHECKPOINT_OR_REPO`.
+    Any other LeRobot training option goes after --:
+    act-tool train --dataset DIR -o runs/a -- --policy.dim_model=256
+
+    Fine-tune a pretrained ACT policy:
+    act-tool train --dataset DIR -o runs/b -- --policy.path=CHECKPOINT_OR_REPO
     """
     from act_tool.train.runner import TrainRequest, run_training
 

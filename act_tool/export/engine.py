@@ -8,8 +8,9 @@ gives an FP16 engine), never from builder flags (TensorRT 11 removed weak typing
   and TensorRT version, and building needs a GPU. `BuildInfo.target` is that GPU's compute
   capability ("sm_89").
 - TensorRT-RTX builds ahead of time on the CPU, no GPU needed. By default (no compute capability
-  set) its plans are portable across Ampere and later RTX GPUs (8.0, 8.6, 8.9, 12.0, ...):
-  `BuildInfo.target` is "portable". Turing (sm_75) needs an explicit target.
+  set) its plans are portable across the RTX GPUs of NVIDIA's support matrix (8.6, 8.9, 12.0;
+  see runtime/runners/compat.py): `BuildInfo.target` is "portable". Turing (sm_75) needs an
+  explicit target.
 
 The plan is written under a temporary name beside its final path and renamed into place only
 when complete, so a failed or interrupted build never leaves a partial plan.
