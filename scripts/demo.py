@@ -8,6 +8,7 @@ FP16, TensorRT engine), ten seconds on the virtual SO-101 with synthetic cameras
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import shutil
 import subprocess
@@ -156,6 +157,26 @@ def main() -> None:
     ]:
         size = f"{path.stat().st_size / 1e6:7.1f} MB" if path.is_file() else "   folder"
         print(f"  {label:<20}{size}  {path}")
+    latency_recap(out / "bench.json")
+
+
+def latency_recap(bench_json: Path) -> None:
+    """The bench's headline, one line per backend that ran, and the control tick's rate."""
+    figures = json.loads(bench_json.read_text())
+    print(f"\nLatency per action chunk (p50, p99, ratio to {figures['baseline']}, same run):")
+    for row in figures["inference"]:
+        if row["status"] == "ok":
+            lat = row["latency_ms"]
+            print(
+                f"  {row['name']:<24}{lat['p50']:8.2f} ms {lat['p99']:8.2f} ms"
+                f"{row['ratio_to_baseline']:8.2f}x"
+            )
+    tick = figures.get("control_tick") or {}
+    if tick.get("achieved_hz"):
+        print(
+            f"Control tick: {tick['achieved_hz']:.1f} Hz of {tick['target_hz']:g}, "
+            f"{tick['overruns']} overruns"
+        )
 
 
 if __name__ == "__main__":
