@@ -355,7 +355,10 @@ def run(
         bool, typer.Option("--cuda-graph", help="TensorRT / PyTorch: replay a CUDA graph.")
     ] = False,
     threads: Annotated[
-        int | None, typer.Option(help="CPU threads for inference; default: all cores but one.")
+        int | None,
+        typer.Option(
+            help="CPU threads for inference; default: ONNX Runtime all cores, PyTorch all but one."
+        ),
     ] = None,
     units: Annotated[
         Units,

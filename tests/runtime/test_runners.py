@@ -60,12 +60,12 @@ def test_onnxruntime_threads_and_device(tiny_onnx: Path):
         open_runner(tiny_onnx, options=RunnerOptions(device="cuda")).__enter__()
 
 
-def test_onnxruntime_leaves_a_core_to_the_loop(tiny_onnx: Path, monkeypatch):
-    """Every core but one; idle threads do not spin beside an asynchronous loop."""
+def test_onnxruntime_threads_spin_only_in_a_synchronous_loop(tiny_onnx: Path, monkeypatch):
+    """Every core; idle threads do not spin beside an asynchronous loop."""
     from act_tool.runtime.runners import onnxruntime_runner
 
     monkeypatch.setattr(onnxruntime_runner, "cpu_threads", lambda: 4)
-    for asynchronous, threads, spinning in ((False, 3, "1"), (True, 3, "0")):
+    for asynchronous, threads, spinning in ((False, 4, "1"), (True, 4, "0")):
         options = RunnerOptions(device="cpu", asynchronous=asynchronous)
         with open_runner(tiny_onnx, options=options) as runner:
             so = runner.session.get_session_options()

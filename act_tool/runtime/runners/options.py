@@ -12,7 +12,9 @@ DEVICES = ("auto", "cpu", "cuda")
 @dataclass(frozen=True)
 class RunnerOptions:
     device: str = "auto"  # "auto": the GPU when the backend has one, else the CPU
-    threads: int | None = None  # CPU threads (ONNX Runtime intra-op, torch); None: cores - 1
+    threads: int | None = (
+        None  # CPU threads (ONNX Runtime intra-op, torch); None: ONNX Runtime every core, torch every core but one
+    )
     # The runner computes on a background thread while the control loop keeps ticking (run
     # --async): ONNX Runtime's idle threads then do not spin.
     asynchronous: bool = False
