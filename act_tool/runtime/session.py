@@ -98,7 +98,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         RunnerOptions(
             device=opts.device,
             threads=opts.threads,
-            asynchronous=opts.asynchronous,  # ONNX Runtime leaves the loop a core
+            asynchronous=opts.asynchronous,  # ONNX Runtime: no spinning threads beside the loop
             cuda_graph=opts.cuda_graph,
             units=opts.checkpoint_units,
             fps=int(opts.fps) if opts.fps else None,
