@@ -10,7 +10,7 @@ import tty
 import numpy as np
 import pytest
 
-from act_tool.hw.emulator import Fault, VirtualArm
+from act_tool.hw.emulator import EmulatorConfig, Fault, VirtualArm
 from act_tool.hw.errors import (
     BusError,
     BusTimeoutError,
@@ -441,3 +441,20 @@ def test_portable_pyserial_path_matches_fd_path(virtual_arm: VirtualArm):
     ):
         b.sync_read(Reg.PRESENT_POSITION, IDS)
     assert 4 in e.value.missing_ids
+
+
+def test_awake_virtual_arm_answers_on_its_own_core():
+    """The benchmark's 'awake' virtual arm (busy polling, pinned): same answers, given core."""
+    import os
+
+    core = max(os.sched_getaffinity(0))
+    config = EmulatorConfig(wire_time=False, busy_poll=True, cpus=frozenset({core}))
+    with (
+        VirtualArm(config) as virtual,
+        FeetechBus(SerialTransport(virtual.port), timeout_margin_s=TEST_MARGIN_S) as b,
+    ):
+        assert os.sched_getaffinity(virtual.pid) == {core}
+        positions = np.zeros(6, dtype=np.int64)
+        b.sync_reader(Reg.PRESENT_POSITION, IDS).read(positions)
+        assert np.all((positions > 0) & (positions < 4096))
+        assert b.read(3, Reg.MODEL_NUMBER) == 777

@@ -6,6 +6,7 @@ with VirtualArm(EmulatorConfig()) as virtual:
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -47,6 +48,11 @@ class EmulatorConfig:
     calibration: ArmCalibration | None = field(default_factory=lambda: DEFAULT_CALIBRATION)
     wire_time: bool = True  # emulate 1 Mbps wire time and return delays
     start_positions: tuple[float, ...] | None = None  # Present_Position counts; None: mid-range
+    # Benchmarks: poll the pty without sleeping, as servo firmware is always awake, and run on
+    # these CPU cores only. A sleeping emulator's wake-up (a few 0.1 ms on a busy machine) would
+    # otherwise count as the client's time. Busy polling costs the core(s) it is given.
+    busy_poll: bool = False
+    cpus: frozenset[int] | None = None
 
 
 def write_calibration_file(
@@ -78,7 +84,9 @@ def child_main(fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops us
     conn = Connection(fd)
     config: EmulatorConfig = conn.recv()
-    serve(_make_servos(config), conn, config.wire_time)
+    if config.cpus is not None:
+        os.sched_setaffinity(0, config.cpus)
+    serve(_make_servos(config), conn, config.wire_time, busy_poll=config.busy_poll)
 
 
 class VirtualArm:
@@ -124,6 +132,11 @@ class VirtualArm:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(3.0)
+
+    @property
+    def pid(self) -> int | None:
+        """The emulator process's id while it runs."""
+        return self._process.pid if self._process is not None else None
 
     def __enter__(self) -> VirtualArm:
         self.start()

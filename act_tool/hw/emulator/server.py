@@ -177,8 +177,11 @@ def open_pty() -> tuple[int, int, str]:
     return master, slave, os.ttyname(slave)
 
 
-def serve(servos: Sequence[VirtualServo], conn: Connection, wire_time: bool) -> None:
-    """The emulator process's loop: answer the pty, obey the control connection."""
+def serve(
+    servos: Sequence[VirtualServo], conn: Connection, wire_time: bool, busy_poll: bool = False
+) -> None:
+    """The emulator process's loop: answer the pty, obey the control connection. `busy_poll`:
+    never sleep between requests (see EmulatorConfig)."""
     master, slave, path = open_pty()
     # Keep the slave open here too, so a client closing it does not end the master (EIO).
 
@@ -192,9 +195,10 @@ def serve(servos: Sequence[VirtualServo], conn: Connection, wire_time: bool) -> 
     poller = select.poll()
     poller.register(master, select.POLLIN)
     poller.register(conn.fileno(), select.POLLIN)
+    timeout_ms = 0 if busy_poll else 1000
     try:
         while True:
-            for fd, _ in poller.poll(1000):
+            for fd, _ in poller.poll(timeout_ms):
                 if fd == master:
                     try:
                         bus.feed(os.read(master, 4096))
