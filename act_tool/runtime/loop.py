@@ -158,14 +158,16 @@ def run_loop(
     telemetry = Telemetry(config.ring_capacity, config.log_path).start()
     period = 1.0 / config.fps
     perf = time.perf_counter
+    cpu_time = time.thread_time  # the control thread's own CPU time: no waiting, no other process
     sleep = time.sleep
     spin = config.spin_s
-    c_tick, c_t, c_overrun, c_inferred, c_period = (
+    c_tick, c_t, c_overrun, c_inferred, c_period, c_cpu = (
         COL["tick"],
         COL["t"],
         COL["overrun"],
         COL["inferred"],
         COL["period"],
+        COL["cpu"],
     )
     c_camera, c_state, c_copy, c_inference, c_output, c_executor, c_write, c_slack = (
         COL[s] for s in STAGES
@@ -194,6 +196,7 @@ def run_loop(
         while tick != max_ticks and perf() < end:
             row = telemetry.row()
             a = perf()
+            cpu_a = cpu_time()
             query = scheduler.wants_observation(slot)
             if query:
                 cameras.read_into(frames)
@@ -216,6 +219,7 @@ def run_loop(
             if not config.dry_run:
                 arm.write_goals(action)
             h = perf()
+            row[c_cpu] = cpu_time() - cpu_a
             row[c_tick] = tick
             row[c_t] = a - t0
             row[c_period] = a - previous

@@ -25,8 +25,10 @@ import numpy as np
 #   write      sync-write of the goals (nothing with --dry-run)
 #   slack      time left until the next deadline
 STAGES = ("camera", "state", "copy", "inference", "output", "executor", "write", "slack")
-# Extra per-tick fields.
-FIELDS = ("tick", "t", "overrun", "inferred", "period")
+# Extra per-tick fields. cpu: the control thread's CPU time over the tick's stages (our code and
+# its syscalls; not the time spent waiting for the wire, the servos or a synchronous inference's
+# other threads).
+FIELDS = ("tick", "t", "overrun", "inferred", "period", "cpu")
 COLUMNS = FIELDS + STAGES
 COL = {name: i for i, name in enumerate(COLUMNS)}
 
@@ -53,6 +55,7 @@ class RunSummary:
     stop_reason: str = ""
     skipped_actions: int = 0  # async: actions whose time had passed when their chunk arrived
     starved_ticks: int = 0  # async: ticks that held the last action waiting for a chunk
+    cpu: StageSummary | None = None  # the control thread's CPU time per tick
 
     def table(self) -> str:
         lines = [
@@ -63,6 +66,12 @@ class RunSummary:
         ]
         for s in self.stages:
             lines.append(f"  {s.name:<12}{s.p50_ms:>10.3f}{s.p99_ms:>10.3f}{s.max_ms:>10.3f}")
+        if self.cpu is not None:
+            c = self.cpu
+            lines.append(
+                f"  loop CPU per tick (the control thread's own work): p50 {c.p50_ms:.3f} ms, "
+                f"p99 {c.p99_ms:.3f} ms, max {c.max_ms:.3f} ms"
+            )
         if self.skipped_actions or self.starved_ticks:
             lines.append(
                 f"  async: {self.skipped_actions} actions skipped at chunk switches, "
@@ -176,17 +185,17 @@ class Telemetry:
     ) -> RunSummary:
         """Percentiles over the rows still in the ring; counts from the loop's own counters."""
         rows = self.recent()
-        stages = []
-        for name in STAGES:
+
+        def percentiles(name: str) -> StageSummary:
             col = rows[:, COL[name]] * 1e3 if len(rows) else np.zeros(1)
-            stages.append(
-                StageSummary(
-                    name,
-                    float(np.percentile(col, 50)),
-                    float(np.percentile(col, 99)),
-                    float(col.max()),
-                )
+            return StageSummary(
+                name,
+                float(np.percentile(col, 50)),
+                float(np.percentile(col, 99)),
+                float(col.max()),
             )
+
+        stages = [percentiles(name) for name in STAGES]
         return RunSummary(
             ticks=self.count,
             overruns=overruns,
@@ -200,4 +209,5 @@ class Telemetry:
             stop_reason=stop_reason,
             skipped_actions=skipped_actions,
             starved_ticks=starved_ticks,
+            cpu=percentiles("cpu"),
         )

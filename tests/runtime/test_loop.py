@@ -141,6 +141,10 @@ def test_actions_reach_the_servos_in_robot_units(tiny_onnx, tmp_path):
     assert all(r[s] >= 0 for r in rows for s in STAGES)
     assert {s.name for s in summary.stages} == set(STAGES)
     assert "p99" in summary.table()
+    # The control thread's CPU time: some work every tick (the bus read at least), never more
+    # than the tick's stages took on the wall clock.
+    assert all(0 < r["cpu"] <= sum(r[s] for s in STAGES if s != "slack") + 1e-4 for r in rows)
+    assert summary.cpu is not None and "loop CPU per tick" in summary.table()
 
 
 def test_ensembling_queries_every_tick_and_async_runs(chunk100, tmp_path):
