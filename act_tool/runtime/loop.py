@@ -158,7 +158,7 @@ def run_loop(
     telemetry = Telemetry(config.ring_capacity, config.log_path).start()
     period = 1.0 / config.fps
     perf = time.perf_counter
-    cpu_time = time.thread_time  # the control thread's own CPU time: no waiting, no other process
+    cpu_time = time.thread_time  # the control thread's CPU time: no waiting, no other process
     sleep = time.sleep
     spin = config.spin_s
     c_tick, c_t, c_overrun, c_inferred, c_period, c_cpu = (
@@ -208,7 +208,9 @@ def run_loop(
             if query:
                 observe()
             d = perf()
+            cpu_d = cpu_time()
             startup = scheduler.submit(slot) if query else 0.0
+            cpu_e = cpu_time()
             e = perf()
             scheduler.collect(slot)
             f = perf()
@@ -219,7 +221,7 @@ def run_loop(
             if not config.dry_run:
                 arm.write_goals(action)
             h = perf()
-            row[c_cpu] = cpu_time() - cpu_a
+            row[c_cpu] = cpu_time() - cpu_a - (cpu_e - cpu_d)  # inference is not the loop's
             row[c_tick] = tick
             row[c_t] = a - t0
             row[c_period] = a - previous

@@ -25,9 +25,9 @@ import numpy as np
 #   write      sync-write of the goals (nothing with --dry-run)
 #   slack      time left until the next deadline
 STAGES = ("camera", "state", "copy", "inference", "output", "executor", "write", "slack")
-# Extra per-tick fields. cpu: the control thread's CPU time over the tick's stages (our code and
-# its syscalls; not the time spent waiting for the wire, the servos or a synchronous inference's
-# other threads).
+# Extra per-tick fields. cpu: the control thread's CPU time over the tick's stages except the
+# inference call (our code and its syscalls; not the time spent waiting for the wire or the
+# servos, and not the model).
 FIELDS = ("tick", "t", "overrun", "inferred", "period", "cpu")
 COLUMNS = FIELDS + STAGES
 COL = {name: i for i, name in enumerate(COLUMNS)}
@@ -69,7 +69,8 @@ class RunSummary:
         if self.cpu is not None:
             c = self.cpu
             lines.append(
-                f"  loop CPU per tick (the control thread's own work): p50 {c.p50_ms:.3f} ms, "
+                f"  loop CPU per tick (the control thread's own work, inference aside): "
+                f"p50 {c.p50_ms:.3f} ms, "
                 f"p99 {c.p99_ms:.3f} ms, max {c.max_ms:.3f} ms"
             )
         if self.skipped_actions or self.starved_ticks:

@@ -142,8 +142,9 @@ def test_actions_reach_the_servos_in_robot_units(tiny_onnx, tmp_path):
     assert {s.name for s in summary.stages} == set(STAGES)
     assert "p99" in summary.table()
     # The control thread's CPU time: some work every tick (the bus read at least), never more
-    # than the tick's stages took on the wall clock.
-    assert all(0 < r["cpu"] <= sum(r[s] for s in STAGES if s != "slack") + 1e-4 for r in rows)
+    # than the tick's stages other than inference took on the wall clock.
+    busy = ("slack", "inference")
+    assert all(0 < r["cpu"] <= sum(r[s] for s in STAGES if s not in busy) + 1e-4 for r in rows)
     assert summary.cpu is not None and "loop CPU per tick" in summary.table()
 
 
