@@ -15,9 +15,7 @@ Every other transaction (ping, read, write, the dict sync_read used on connect) 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-
-import numpy as np
+from collections.abc import Mapping, MutableSequence, Sequence
 
 from act_tool.hw.errors import (
     BusError,
@@ -295,23 +293,27 @@ class SyncReader:
         self.any_error = 0
         self._request = p.sync_read_packet(reg, list(ids))
         self._what = f"sync-read of {reg.name} from servos {list(ids)}"
+        # the register's properties as plain attributes: an Enum property costs a call a read
+        self._size = reg.size
+        self._sign_bit = reg.sign_bit
 
-    def read(self, out: np.ndarray) -> np.ndarray:
-        """Fill `out` (integer array, one per id, in id order) with decoded values."""
+    def read(self, out: MutableSequence[int]) -> MutableSequence[int]:
+        """Fill `out` (an integer array or a list, one per id, in id order) with decoded
+        values."""
         bus = self.bus
-        reg = self.reg
-        bus._transact_read(self._request, self.ids, reg.size, self._what, self.strict)
+        size = self._size
+        bus._transact_read(self._request, self.ids, size, self._what, self.strict)
         rx = bus._rx
         offsets = bus._offsets
         error_bits = self.error_bits
-        sign_bit = reg.sign_bit
+        sign_bit = self._sign_bit
         any_error = 0
         for slot in range(len(self.ids)):
             o = offsets[slot] + 4  # FF FF id len | error data
             error = rx[o]
             error_bits[slot] = error
             any_error |= error
-            raw = rx[o + 1] if reg.size == 1 else rx[o + 1] | rx[o + 2] << 8
+            raw = rx[o + 1] if size == 1 else rx[o + 1] | rx[o + 2] << 8
             if sign_bit is not None and raw >> sign_bit & 1:
                 raw = -(raw & ((1 << sign_bit) - 1))
             out[slot] = raw
@@ -332,21 +334,24 @@ class SyncWriter:
         self._packet = bytearray(template)
         # sum of the fixed bytes (id, len, instr, address, size, servo ids)
         self._fixed_sum = sum(template[2:-1])
+        self._sign_bit = reg.sign_bit
         self._limit = (1 << reg.sign_bit) - 1 if reg.sign_bit is not None else 0xFFFF
 
-    def write(self, values: np.ndarray) -> None:
-        """Write integer `values` (one per id, in id order); no answer, never retried."""
+    def write(self, values: Sequence[int]) -> None:
+        """Write integer `values` (an array or a list, one per id, in id order); no answer,
+        never retried."""
         packet = self._packet
-        sign_bit = self.reg.sign_bit
+        sign_bit = self._sign_bit
+        limit = self._limit
         s = self._fixed_sum
         o = 8  # FF FF FE len instr addr size | id lo hi | id lo hi ...
         for slot in range(len(self.ids)):
-            v = int(values.item(slot))
+            v = int(values[slot])
             if v < 0:
-                if sign_bit is None or -v > self._limit:
+                if sign_bit is None or -v > limit:
                     raise ValueError(f"{self.reg.name} = {v} cannot be encoded")
                 v = -v | 1 << sign_bit
-            elif v > self._limit:
+            elif v > limit:
                 raise ValueError(f"{self.reg.name} = {v} cannot be encoded")
             lo = v & 0xFF
             hi = v >> 8

@@ -14,6 +14,11 @@ import select
 import time
 from typing import Protocol
 
+try:
+    import termios  # POSIX only; the direct fd path is used only where it exists
+except ImportError:  # Windows
+    termios = None  # type: ignore[assignment]
+
 from act_tool.hw.errors import PortBusyError, PortDisconnectedError, PortError, PortNotFoundError
 
 DEFAULT_BAUDRATE = 1_000_000
@@ -189,7 +194,10 @@ class SerialTransport:
         if self._serial is None:
             return
         try:
-            self._serial.reset_input_buffer()
+            if self._fd >= 0 and termios is not None:  # pyserial's reset_input_buffer, direct
+                termios.tcflush(self._fd, termios.TCIFLUSH)
+            else:
+                self._serial.reset_input_buffer()
         except Exception as e:  # termios.error (no errno attribute) or serial.SerialException
             code = e.args[0] if e.args and isinstance(e.args[0], int) else None
             if code in _GONE or getattr(e, "errno", None) in _GONE:

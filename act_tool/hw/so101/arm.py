@@ -16,6 +16,7 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass
+from math import isfinite
 from pathlib import Path
 from types import FrameType
 
@@ -113,16 +114,18 @@ class SO101Arm:
         self.calibration: ArmCalibration | None = None
         self.units = config.units
         self._converter: UnitConverter | None = None
-        self._counts = np.zeros(N_JOINTS, dtype=np.int64)
-        self._goal_counts = np.zeros(N_JOINTS, dtype=np.int64)
+        # The tick's numbers live in plain lists (six values: numpy's cost per call outweighs
+        # the arithmetic); `_goal` is the array write_goals returns.
+        self._counts = [0] * N_JOINTS
+        self._goal_counts = [0] * N_JOINTS
+        self._present = [0.0] * N_JOINTS  # float64, as LeRobot's present positions
+        self._goal_units = [0.0] * N_JOINTS
         self._goal = np.zeros(N_JOINTS, dtype=np.float64)
-        self._present = np.zeros(N_JOINTS, dtype=np.float64)
         self._have_present = False
         mrt = config.max_relative_target
-        self._max_step = None if mrt is None else np.broadcast_to(np.array(mrt), N_JOINTS).copy()
-        self._finite = np.zeros(N_JOINTS, dtype=bool)
-        self._lo = np.zeros(N_JOINTS)
-        self._hi = np.zeros(N_JOINTS)
+        self._max_step: tuple[float, ...] | None = (
+            None if mrt is None else tuple(np.broadcast_to(np.array(mrt), N_JOINTS).tolist())
+        )
         self._reader: SyncReader | None = None
         self._writer = None
         self._errors = ServoErrorLog(JOINT_NAMES, SERVO_IDS)
@@ -202,9 +205,10 @@ class SO101Arm:
         reader.read(self._counts)
         if reader.any_error or self._errors.any_last:
             self._errors.record(reader.error_bits)
-        self._converter.to_units(self._counts, self._present)  # type: ignore[union-attr]
+        present = self._converter.to_units(self._counts, self._present)  # type: ignore[union-attr]
         self._have_present = True
-        np.copyto(out, self._present, casting="same_kind")
+        for j in range(N_JOINTS):
+            out[j] = present[j]
         return out
 
     def write_goals(self, goals: np.ndarray) -> np.ndarray:
@@ -218,21 +222,33 @@ class SO101Arm:
         self._require_bus()
         if not self._torque_on:
             raise SafetyError("torque is off: the arm was disabled; reconnect to move it again")
-        goal = self._goal
-        np.copyto(goal, goals, casting="same_kind")
-        if not all(np.isfinite(goal, out=self._finite)):  # all(): no reduction temporaries
-            raise SafetyError(f"refusing to send non-finite goals {goals!r}")
-        if self._max_step is not None:
+        units = self._goal_units
+        for j in range(N_JOINTS):
+            g = float(goals[j])
+            if not isfinite(g):
+                raise SafetyError(f"refusing to send non-finite goals {goals!r}")
+            units[j] = g
+        step = self._max_step
+        if step is not None:
             if not self._have_present:
-                self.read_positions(self._present)
-            np.subtract(self._present, self._max_step, out=self._lo)
-            np.add(self._present, self._max_step, out=self._hi)
-            np.maximum(goal, self._lo, out=goal)  # clip, without np.clip's temporaries
-            np.minimum(goal, self._hi, out=goal)
+                self.read_positions(np.zeros(N_JOINTS, dtype=np.float64))
+            present = self._present
+            for j in range(N_JOINTS):
+                lo = present[j] - step[j]
+                hi = present[j] + step[j]
+                g = units[j]
+                if g < lo:
+                    g = lo
+                if g > hi:
+                    g = hi
+                units[j] = g
         conv = self._converter
-        conv.clamp_units(goal, out=goal)  # type: ignore[union-attr]
-        conv.to_counts(goal, self._goal_counts)  # type: ignore[union-attr]
+        conv.clamp_units(units, units)  # type: ignore[union-attr]
+        conv.to_counts(units, self._goal_counts)  # type: ignore[union-attr]
         self._writer.write(self._goal_counts)  # type: ignore[union-attr]
+        goal = self._goal
+        for j in range(N_JOINTS):
+            goal[j] = units[j]
         return goal
 
     def disable_torque(self) -> None:

@@ -1,4 +1,4 @@
-"""Servo counts <-> LeRobot joint units, vectorised over the six joints.
+"""Servo counts <-> LeRobot joint units for the six joints.
 
 The formulas are LeRobot's (`MotorsBus._normalize` / `_unnormalize`, lerobot 0.6.1):
 
@@ -9,11 +9,13 @@ The formulas are LeRobot's (`MotorsBus._normalize` / `_unnormalize`, lerobot 0.6
 - gripper, RANGE_0_100:    (clip(raw) - min) / (max - min) * 100, 100 - x with drive_mode
   back:                    int(clip(100 - v if drive_mode else v, 0, 100) / 100 * (max - min) + min)
 
-All buffers are allocated once; `to_units` and `to_counts` allocate nothing per call.
+Each call works joint by joint on plain Python floats (float64, LeRobot's operation order, so
+results are bit-identical) and writes into the caller's array or list: nothing is kept per call.
 """
 
 from __future__ import annotations
 
+from collections.abc import MutableSequence, Sequence
 from enum import StrEnum
 
 import numpy as np
@@ -22,6 +24,7 @@ from act_tool.hw.so101.calibration import ArmCalibration
 from act_tool.hw.so101.joints import JOINTS, Joint
 
 MAX_RES = 4095  # STS3215 resolution - 1, as LeRobot uses it
+_DEG, _RNG, _PCT = 0, 1, 2  # a joint's mode: degrees, -100..100, 0..100 (gripper)
 
 
 class Units(StrEnum):
@@ -42,8 +45,8 @@ class Units(StrEnum):
 class UnitConverter:
     """Converts between raw Present/Goal_Position counts and joint units for one calibration.
 
-    Each mode's formula is evaluated in LeRobot's operation order (so float64 results are
-    bit-identical) over all six joints, and the joint's own mode is selected with a mask.
+    Each joint's formula is evaluated in LeRobot's operation order, so float64 results are
+    bit-identical to LeRobot's (tests/hw/test_units.py checks it against LeRobot's own bus).
     """
 
     def __init__(self, calibration: ArmCalibration, units: Units | str) -> None:
@@ -63,79 +66,121 @@ class UnitConverter:
         self._pct = gripper
         self._negate = self._rng & drive  # RANGE_M100_100 with drive_mode: -x
         self._mirror = self._pct & drive  # RANGE_0_100 with drive_mode: 100 - x
-        # the masks as factors and offsets (exact in floating point: ufuncs with where= or
-        # np.clip allocate temporaries a call, these do not)
-        self._sign = np.where(self._negate, -1.0, 1.0)  # x * sign: -x where negated
-        self._mirror_sign = np.where(self._mirror, -1.0, 1.0)
-        self._mirror_add = np.where(self._mirror, 100.0, 0.0)  # x * sign + add: 100 - x
         # The calibrated range in units: goals are clamped to it before conversion.
         self.unit_min = np.where(self._deg, (self.range_min - self.mid) * 360 / MAX_RES, 0.0)
         self.unit_max = np.where(self._deg, (self.range_max - self.mid) * 360 / MAX_RES, 100.0)
         self.unit_min[self._rng] = -100.0
         self.unit_max[self._rng] = 100.0
-        self._a = np.empty(n, dtype=np.float64)
-        self._b = np.empty(n, dtype=np.float64)
-        self._c = np.empty(n, dtype=np.float64)
+        # Per joint, as plain Python numbers: a tick converts six values, and numpy's cost per
+        # call (a conversion took about 18 ufunc calls) outweighed the arithmetic itself.
+        self._n = n
+        self._mode_l = tuple(
+            _DEG if d else _RNG if r else _PCT for d, r in zip(self._deg, self._rng, strict=True)
+        )
+        self._flip_l = tuple(bool(f) for f in self._negate | self._mirror)
+        self._mid_l = tuple(self.mid.tolist())
+        self._min_l = tuple(self.range_min.tolist())
+        self._max_l = tuple(self.range_max.tolist())
+        self._span_l = tuple(self.span.tolist())
+        self._umin_l = tuple(self.unit_min.tolist())
+        self._umax_l = tuple(self.unit_max.tolist())
 
-    def to_units(self, counts: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Present_Position counts [6] -> units, written into `out` (float32 or float64 [6])."""
-        a, b, c = self._a, self._b, self._c
-        np.copyto(a, counts, casting="unsafe")
-        # degrees: (val - mid) * 360 / max_res, unclamped
-        np.subtract(a, self.mid, out=c)
-        np.multiply(c, 360, out=c)
-        np.divide(c, MAX_RES, out=c)
-        # ranges: (clip(val) - min) / (max - min) * 200 - 100, or * 100
-        np.maximum(a, self.range_min, out=b)  # clip
-        np.minimum(b, self.range_max, out=b)
-        np.subtract(b, self.range_min, out=b)
-        np.divide(b, self.span, out=b)
-        np.multiply(b, 200, out=a)
-        np.subtract(a, 100, out=a)
-        np.multiply(a, self._sign, out=a)
-        np.multiply(b, 100, out=b)
-        np.multiply(b, self._mirror_sign, out=b)
-        np.add(b, self._mirror_add, out=b)
-        np.copyto(a, b, where=self._pct)
-        np.copyto(a, c, where=self._deg)
-        np.copyto(out, a, casting="same_kind")
+    def to_units(
+        self, counts: Sequence[float], out: MutableSequence[float]
+    ) -> MutableSequence[float]:
+        """Present_Position counts [6] -> units, written into `out` (a float32 or float64 array,
+        or a list). Each joint's formula in LeRobot's operation order, in float64."""
+        mid, lo_, hi_, span, mode, flip = (
+            self._mid_l,
+            self._min_l,
+            self._max_l,
+            self._span_l,
+            self._mode_l,
+            self._flip_l,
+        )
+        for j in range(self._n):
+            v = float(counts[j])
+            m = mode[j]
+            if m == _DEG:  # (val - mid) * 360 / max_res, unclamped
+                x = (v - mid[j]) * 360 / MAX_RES
+            else:
+                lo = lo_[j]
+                hi = hi_[j]
+                if v < lo:
+                    v = lo
+                elif v > hi:
+                    v = hi
+                x = (v - lo) / span[j]
+                if m == _RNG:  # * 200 - 100, negated with drive_mode
+                    x = x * 200 - 100
+                    if flip[j]:
+                        x = -x
+                else:  # gripper: * 100, 100 - x with drive_mode
+                    x = x * 100
+                    if flip[j]:
+                        x = 100.0 - x
+            out[j] = x
         return out
 
-    def to_counts(self, values: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Units [6] -> Goal_Position counts, written into `out` (integer [6]).
+    def to_counts(self, values: Sequence[float], out: MutableSequence[int]) -> MutableSequence[int]:
+        """Units [6] -> Goal_Position counts, written into `out` (an integer array, or a list).
 
         LeRobot's _unnormalize, then the counts are clamped to [range_min, range_max]
         (LeRobot does not clamp degrees; this layer never sends a goal outside the range).
+        Raises ValueError for NaN (callers refuse non-finite goals first).
         """
-        a, b, c = self._a, self._b, self._c
-        np.copyto(a, values, casting="unsafe")
-        # degrees: val * max_res / 360 + mid
-        np.multiply(a, MAX_RES, out=c)
-        np.divide(c, 360, out=c)
-        np.add(c, self.mid, out=c)
-        # range -100..100: (clip(+-val, -100, 100) + 100) / 200 * (max - min) + min
-        np.multiply(a, self._sign, out=b)
-        np.maximum(b, -100.0, out=b)  # clip
-        np.minimum(b, 100.0, out=b)
-        np.add(b, 100, out=b)
-        np.divide(b, 200, out=b)
-        # range 0..100: clip(val or 100 - val, 0, 100) / 100 * (max - min) + min
-        np.multiply(a, self._mirror_sign, out=a)
-        np.add(a, self._mirror_add, out=a)
-        np.maximum(a, 0.0, out=a)  # clip
-        np.minimum(a, 100.0, out=a)
-        np.divide(a, 100, out=a)
-        np.copyto(a, b, where=self._rng)
-        np.multiply(a, self.span, out=a)
-        np.add(a, self.range_min, out=a)
-        np.copyto(a, c, where=self._deg)
-        np.trunc(a, out=a)
-        np.maximum(a, self.range_min, out=a)  # clip
-        np.minimum(a, self.range_max, out=a)
-        np.copyto(out, a, casting="unsafe")
+        mid, lo_, hi_, span, mode, flip = (
+            self._mid_l,
+            self._min_l,
+            self._max_l,
+            self._span_l,
+            self._mode_l,
+            self._flip_l,
+        )
+        for j in range(self._n):
+            v = float(values[j])
+            m = mode[j]
+            lo = lo_[j]
+            if m == _DEG:  # val * max_res / 360 + mid
+                x = v * MAX_RES / 360 + mid[j]
+            elif m == _RNG:  # (clip(+-val, -100, 100) + 100) / 200 * (max - min) + min
+                if flip[j]:
+                    v = -v
+                if v < -100.0:
+                    v = -100.0
+                elif v > 100.0:
+                    v = 100.0
+                x = (v + 100) / 200 * span[j] + lo
+            else:  # gripper: clip(val or 100 - val, 0, 100) / 100 * (max - min) + min
+                if flip[j]:
+                    v = 100.0 - v
+                if v < 0.0:
+                    v = 0.0
+                elif v > 100.0:
+                    v = 100.0
+                x = v / 100 * span[j] + lo
+            # int() truncates toward zero like LeRobot's; clamping first is the same for the
+            # range's integer bounds, and keeps an infinite value finite
+            hi = hi_[j]
+            if x < lo:
+                x = lo
+            elif x > hi:
+                x = hi
+            out[j] = int(x)
         return out
 
-    def clamp_units(self, values: np.ndarray, out: np.ndarray) -> np.ndarray:
+    def clamp_units(
+        self, values: Sequence[float], out: MutableSequence[float]
+    ) -> MutableSequence[float]:
         """Clamp unit values to the calibrated range (degrees) or the unit range."""
-        np.maximum(values, self.unit_min, out=out)
-        return np.minimum(out, self.unit_max, out=out)
+        lo_, hi_ = self._umin_l, self._umax_l
+        for j in range(self._n):
+            v = float(values[j])
+            lo = lo_[j]
+            hi = hi_[j]
+            if v < lo:
+                v = lo
+            elif v > hi:
+                v = hi
+            out[j] = v
+        return out
