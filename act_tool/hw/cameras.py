@@ -1,8 +1,11 @@
 """Cameras that always hold their newest frame: OpenCV devices, looping video files, synthetic.
 
-Each camera captures on a background thread into preallocated buffers (two per camera, swapped
-under a lock), so the control loop copies the newest frame into its own buffer and allocates
-nothing. Every frame carries its capture time (time.perf_counter); a frame older than the
+Each camera captures on a background thread into three preallocated (1,H,W,3) buffers, the
+runner's input shape: the one being captured (back), the newest complete one (front), and one
+held by the consumer. `latest()` copies the newest frame into the caller's buffer; `acquire()`
+hands out the newest complete buffer itself, without a copy, and the capture thread leaves it
+alone until the next `acquire()` (it swaps with the front buffer under the lock). Neither
+allocates. Every frame carries its capture time (time.perf_counter); a frame older than the
 configured limit, or a camera whose thread died, raises CameraError instead of handing the
 policy an old picture. Frames are uint8 HWC in BGR order, as OpenCV delivers them.
 
@@ -13,6 +16,7 @@ rate, e.g. a USB camera lowering its rate in dim light, is refused with both rat
     with CameraSet(parse_camera_args("front=0,handeye=synthetic"), CameraConfig()) as cams:
         buffers = cams.allocate()
         ages = cams.read_into(buffers)   # {"front": 0.012, "handeye": 0.004}
+        frame, age = cams.acquire("front")  # (1,H,W,3), no copy; kept until the next acquire
 """
 
 from __future__ import annotations
@@ -60,8 +64,12 @@ class Camera:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._reader: _Reader | None = None
-        self._front = np.zeros(config.shape, np.uint8)  # the newest complete frame
-        self._back = np.zeros(config.shape, np.uint8)  # the frame being captured
+        # Three (1,H,W,3) buffers and their [0] views, made once; the roles are indices into
+        # them: back (being captured), front (newest complete frame), held (the consumer's).
+        self._buffers = tuple(np.zeros((1, *config.shape), np.uint8) for _ in range(3))
+        self._views = tuple(b[0] for b in self._buffers)
+        self._back, self._front, self._held = 0, 1, 2
+        self._fresh = False  # a frame was published since the last acquire() (it is in front)
         self._stamp = 0.0
         self._frames = 0
         self._failure: str | None = None
@@ -87,7 +95,7 @@ class Camera:
             self._reader = _CaptureReader(self.name, self.source, self.config)
         deadline = time.perf_counter() + self.config.open_timeout_s
         try:
-            while not self._reader.read_into(self._back):
+            while not self._reader.read_into(self._views[self._back]):
                 if time.perf_counter() > deadline:
                     raise CameraError(
                         f"Camera {self.name!r} ({self.source}) opened but gave no frame within "
@@ -113,8 +121,11 @@ class Camera:
         return self
 
     def _publish(self, stamp: float) -> None:
+        """The capture thread finished the back buffer: it becomes the front one. Only this
+        thread changes `_back`, so it may read the index outside the lock."""
         with self._lock:
             self._front, self._back = self._back, self._front
+            self._fresh = True
             self._stamp = stamp
             if self._frames < len(self._first_stamps):
                 self._first_stamps[self._frames] = stamp
@@ -180,7 +191,7 @@ class Camera:
                         break
                     if delay < -period:  # fell behind: drop the backlog, do not burst
                         next_tick = time.perf_counter()
-                if reader.read_into(self._back):
+                if reader.read_into(self._views[self._back]):
                     self._publish(time.perf_counter())
                     failing_since = None
                     continue
@@ -218,20 +229,43 @@ class Camera:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def check(self, max_age_s: float | None = None) -> float:
-        """The newest frame's age, without copying it; raises CameraError like `latest()`."""
-        limit = self.config.max_age_s if max_age_s is None else max_age_s
+    def _check_running(self) -> None:
         if self._failure is not None:
             raise CameraError(self._failure)
         if self._thread is None:
             raise CameraError(f"Camera {self.name!r} is not started (use start() or `with`).")
-        age = time.perf_counter() - self._stamp
+
+    def _check_age(self, age: float, max_age_s: float | None) -> None:
+        limit = self.config.max_age_s if max_age_s is None else max_age_s
         if age > limit:
             raise CameraError(
                 f"Camera {self.name!r} ({self.source}): newest frame is {age * 1e3:.0f} ms old, "
                 f"over the {limit * 1e3:.0f} ms limit: the camera stalled or was disconnected."
             )
+
+    def check(self, max_age_s: float | None = None) -> float:
+        """The newest frame's age, without copying it; raises CameraError like `latest()`."""
+        self._check_running()
+        age = time.perf_counter() - self._stamp
+        self._check_age(age, max_age_s)
         return age
+
+    def acquire(self, max_age_s: float | None = None) -> tuple[np.ndarray, float]:
+        """The newest complete frame as a (1,H,W,3) uint8 array, without copying, and its age.
+
+        The array is one of the camera's own buffers: the capture thread does not write it until
+        the next `acquire()` call, which hands it back (read it, do not write it). Without a new
+        frame since the last call, the same buffer comes back. Raises CameraError like `latest()`.
+        """
+        self._check_running()
+        with self._lock:
+            age = time.perf_counter() - self._stamp
+            self._check_age(age, max_age_s)  # before the swap: a refused call releases nothing
+            if self._fresh:
+                self._held, self._front = self._front, self._held
+                self._fresh = False
+            held = self._held
+        return self._buffers[held], age
 
     def latest(
         self, out: np.ndarray | None = None, max_age_s: float | None = None
@@ -241,11 +275,7 @@ class Camera:
         Without `out` a new array is returned. Raises CameraError when the camera is not running,
         died, or its newest frame is older than max_age_s (default: the config's).
         """
-        limit = self.config.max_age_s if max_age_s is None else max_age_s
-        if self._failure is not None:
-            raise CameraError(self._failure)
-        if self._thread is None:
-            raise CameraError(f"Camera {self.name!r} is not started (use start() or `with`).")
+        self._check_running()
         if out is None:
             out = np.empty(self.config.shape, np.uint8)
         dst = out[0] if out.ndim == 4 else out
@@ -254,14 +284,10 @@ class Camera:
                 f"Camera {self.name!r}: output buffer is {out.dtype}{list(out.shape)}, needs "
                 f"uint8{list(self.config.shape)} or uint8{[1, *self.config.shape]}."
             )
-        with self._lock:
-            np.copyto(dst, self._front)
+        with self._lock:  # the newest frame is in front, or held if acquire() took it
+            np.copyto(dst, self._views[self._front if self._fresh else self._held])
             age = time.perf_counter() - self._stamp
-        if age > limit:
-            raise CameraError(
-                f"Camera {self.name!r} ({self.source}): newest frame is {age * 1e3:.0f} ms old, "
-                f"over the {limit * 1e3:.0f} ms limit: the camera stalled or was disconnected."
-            )
+        self._check_age(age, max_age_s)
         return out, age
 
 
@@ -314,6 +340,11 @@ class CameraSet:
     def read_into(self, out: Mapping[str, np.ndarray]) -> dict[str, float]:
         """Copy every camera's newest frame into out[name]; return each frame's age in seconds."""
         return {name: cam.latest(out[name])[1] for name, cam in self.cameras.items()}
+
+    def acquire(self, name: str) -> tuple[np.ndarray, float]:
+        """Camera `name`'s newest frame, (1,H,W,3) without a copy, and its age: see
+        `Camera.acquire` (the buffer stays untouched until that camera's next acquire)."""
+        return self.cameras[name].acquire()
 
     def check(self) -> None:
         """Raise CameraError if any camera died or stalled (copies no frame: cheap every tick)."""
