@@ -5,8 +5,13 @@ and `outputs` are then fixed numpy arrays the runner owns. The caller writes obs
 into `inputs[name]`, calls `infer()`, and reads `outputs["action"]`, which stays valid until the
 next `infer()`. Nothing on that path allocates.
 
+Instead of writing into `inputs[name]`, a caller may bind its own array (`bind_input`): backends
+that read the caller's memory (`binds_without_copy`: ONNX Runtime and PyTorch on the CPU) then
+run on it in place, and `inputs[name]` becomes that array; the others copy it into their buffer.
+
     with open_runner("act.onnx") as runner:
         runner.inputs["observation.state"][0] = state
+        runner.bind_input("observation.images.front", frame)  # [1, H, W, 3] uint8
         action = runner.infer()["action"]      # [1, chunk_size, A], robot units
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -50,10 +56,42 @@ def io_specs(spec: EngineSpec) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec
     return tuple(inputs), outputs
 
 
+class BoundArrays:
+    """Per input, one backend object (an OrtValue, a tensor) per distinct caller array, keyed by
+    id() and kept with its array (so the id stays that array's): binding an array seen before
+    allocates nothing. A camera rotates three buffers, so a handful per input is all there is;
+    past `limit` the entries not currently bound are dropped."""
+
+    def __init__(self, limit: int = 8) -> None:
+        self.limit = limit
+        self._entries: dict[str, dict[int, tuple[Any, np.ndarray]]] = {}
+
+    def get(self, name: str, array: np.ndarray, make: Any, current: np.ndarray) -> Any:
+        """The object for `array` (made with make(array) the first time); `current` is the
+        array bound now, kept if entries are dropped."""
+        entries = self._entries.get(name)
+        if entries is None:
+            entries = self._entries[name] = {}
+        entry = entries.get(id(array))
+        if entry is None:
+            if len(entries) >= self.limit:
+                keep = entries.get(id(current))
+                entries.clear()
+                if keep is not None:
+                    entries[id(current)] = keep
+            entry = entries[id(array)] = (make(array), array)
+        return entry[0]
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 class Runner:
     """Base class: subclasses implement `_open`, `_infer` and `_close`."""
 
     backend: str = ""
+    # True where bind_input makes infer() read the caller's array in place (no copy).
+    binds_without_copy: bool = False
 
     def __init__(self, artifact: Path, spec: EngineSpec) -> None:
         self.artifact = Path(artifact)
@@ -73,6 +111,11 @@ class Runner:
 
     def _close(self) -> None:
         pass
+
+    def _bind_input(self, name: str, array: np.ndarray) -> None:
+        """Copy into our own buffer: every backend works unchanged (TensorRT's pinned buffers and
+        CUDA-graph addresses stay as they are). Backends that read in place override this."""
+        np.copyto(self.inputs[name], array)
 
     # --- public API ------------------------------------------------------------------------
 
@@ -106,6 +149,27 @@ class Runner:
             raise RunnerError(f"{self.backend} runner is not open: use `with runner:` first")
         self._infer()
         return self.outputs
+
+    def bind_input(self, name: str, array: np.ndarray) -> None:
+        """The next `infer()` calls read input `name` from `array` (its spec'd shape and dtype,
+        C-contiguous), which the caller leaves unchanged until infer returns. With
+        `binds_without_copy` infer reads it in place and `inputs[name]` becomes `array` (inputs
+        always name what the next infer reads); otherwise it is copied now into `inputs[name]`,
+        so bind again after changing it. Allocates nothing for an array bound before."""
+        if not self._open_flag:
+            raise RunnerError(f"{self.backend} runner is not open: use `with runner:` first")
+        own = self.inputs.get(name)
+        if own is None:
+            raise RunnerError(
+                f"{self.backend} runner has no input {name!r}; its inputs: {sorted(self.inputs)}"
+            )
+        if array.shape != own.shape or array.dtype != own.dtype or not array.flags.c_contiguous:
+            raise RunnerError(
+                f"{self.backend} runner: input {name} needs a C-contiguous "
+                f"{own.dtype}{list(own.shape)} array, got {array.dtype}{list(array.shape)}"
+                f"{'' if array.flags.c_contiguous else ' (not contiguous)'}."
+            )
+        self._bind_input(name, array)
 
     def _check_buffers(self) -> None:
         for ts in (*self.input_specs, *self.output_specs):

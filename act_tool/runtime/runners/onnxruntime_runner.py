@@ -4,15 +4,21 @@ Inputs and outputs are bound once (`bind_cpu_input` / `bind_output` with an OrtV
 arrays), so `infer()` is one `run_with_iobinding` that reads our input arrays in place and writes
 the action into our output array. The CUDA provider is used when onnxruntime-gpu offers it (inputs
 are copied to the GPU by ONNX Runtime; the output stays bound to host memory).
+
+On the CPU provider `bind_input` binds the caller's array itself (an OrtValue over its memory,
+made once per distinct array), so a camera's frame buffer is read in place, without a copy.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from act_tool.errors import MissingDependencyError
-from act_tool.runtime.runners.base import Runner, RunnerError
+from act_tool.runtime.runners.base import BoundArrays, Runner, RunnerError
 from act_tool.runtime.runners.options import RunnerOptions
 from act_tool.spec import EngineSpec
 
@@ -56,6 +62,8 @@ class OnnxRuntimeRunner(Runner):
         self.session = None
         self._binding = None
         self._run_options = None
+        self._ortvalue_from_numpy: Any = None
+        self._bound: BoundArrays = BoundArrays()  # caller arrays' OrtValues
         self.providers: list[str] = []
 
     @property
@@ -103,6 +111,11 @@ class OnnxRuntimeRunner(Runner):
                 f"{self.artifact}: ONNX Runtime cannot load it ({e}). Export it again."
             ) from e
         self.providers = list(self.session.get_providers())
+        self._ortvalue_from_numpy = ort.OrtValue.ortvalue_from_numpy
+        # In place on the CPU provider only. With CUDA, ONNX Runtime copies every host input to
+        # the GPU inside each run anyway: binding the caller's memory would save just the host
+        # copy, on a path not tried here (no onnxruntime-gpu), so it keeps the plain copy.
+        self.binds_without_copy = self.providers[0] == "CPUExecutionProvider"
         names = {i.name for i in self.session.get_inputs()}
         expected = {t.name for t in self.input_specs}
         if names != expected:
@@ -127,7 +140,19 @@ class OnnxRuntimeRunner(Runner):
     def _infer(self) -> None:
         self.session.run_with_iobinding(self._binding, self._run_options)  # type: ignore[union-attr]
 
+    def _bind_input(self, name: str, array: np.ndarray) -> None:
+        if not self.binds_without_copy:
+            super()._bind_input(name, array)
+            return
+        current = self.inputs[name]
+        if array is current:  # already what the next run reads
+            return
+        value = self._bound.get(name, array, self._ortvalue_from_numpy, current)
+        self._binding.bind_ortvalue_input(name, value)  # type: ignore[union-attr]
+        self.inputs[name] = array
+
     def _close(self) -> None:
+        self._bound.clear()
         self._binding = None
         self._run_options = None
         self.session = None

@@ -5,6 +5,8 @@ It runs act_tool.export.inference_module.ACTInference, the very module the artif
 from, so its inputs and outputs are the artifact's. Host buffers are numpy arrays that share memory
 with torch CPU tensors (`torch.from_numpy`). On a GPU: device tensors allocated once, optional FP16
 weights (inputs and output stay float32), and an optional CUDA graph of the whole step.
+On the CPU `bind_input` runs the module on the caller's array itself (a tensor over its memory,
+made once per distinct array); on a GPU it copies into the host buffer the step uploads.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from act_tool.errors import require
-from act_tool.runtime.runners.base import Runner, RunnerError
+from act_tool.runtime.runners.base import BoundArrays, Runner, RunnerError
 from act_tool.runtime.runners.onnxruntime_runner import cpu_threads
 from act_tool.runtime.runners.options import RunnerOptions
 from act_tool.spec import EngineSpec
@@ -33,6 +37,8 @@ class TorchRunner(Runner):
         self._host_out: Any = None
         self._dev_out: Any = None
         self._graph: Any = None
+        self._bound: BoundArrays = BoundArrays()  # caller arrays' tensors (CPU)
+        self._index: dict[str, int] = {}  # input name -> position in the module's arguments
         self.device = "cpu"
 
     @property
@@ -61,7 +67,10 @@ class TorchRunner(Runner):
             if self.options.fp16:
                 module = _half_core(module)
         self._module = module
-        for ts in self.input_specs:
+        # On a GPU the step reads device tensors (a CUDA graph their fixed addresses): copy.
+        self.binds_without_copy = self.device == "cpu"
+        for i, ts in enumerate(self.input_specs):
+            self._index[ts.name] = i
             host = self._host_tensor(ts)
             self.inputs[ts.name] = host.numpy()
             self._host_in.append(host)
@@ -116,7 +125,19 @@ class TorchRunner(Runner):
         self._host_out.copy_(self._dev_out, non_blocking=True)
         self._torch.cuda.current_stream().synchronize()
 
+    def _bind_input(self, name: str, array: np.ndarray) -> None:
+        if not self.binds_without_copy:
+            super()._bind_input(name, array)
+            return
+        current = self.inputs[name]
+        if array is current:
+            return
+        tensor = self._bound.get(name, array, self._torch.from_numpy, current)
+        self._dev_in[self._index[name]] = tensor  # on the CPU the module reads _dev_in
+        self.inputs[name] = array
+
     def _close(self) -> None:
+        self._bound.clear()
         self._graph = None
         self._module = None
         self._dev_in.clear()
