@@ -68,7 +68,14 @@ class ChunkExecutor:
 
 
 class EnsembleExecutor:
-    """LeRobot's temporal ensembler: query every tick, blend, pop the first entry."""
+    """LeRobot's temporal ensembler: query every tick, blend, pop the first entry.
+
+    The entries live in a buffer twice the chunk long, from `_head` on: a pop moves the head
+    instead of shifting the entries (they move back to the start once per chunk or so). Once the
+    entries' counts read len, len-1, ..., 1 (oldest first; from about the chunk_size-th query on)
+    every push and pop keeps them so, and the blend uses weights computed once instead of
+    looking them up per count.
+    """
 
     def __init__(self, chunk_size: int, action_dim: int, coeff: float) -> None:
         if not np.isfinite(coeff):
@@ -79,20 +86,31 @@ class EnsembleExecutor:
         cumsum = np.cumsum(weights)
         self._cumsum = cumsum
         self._cumsum_prev = np.concatenate([[0.0], cumsum])  # _cumsum_prev[k] = cumsum[k - 1]
-        self._ens = np.zeros((chunk_size, action_dim), dtype=np.float64)
-        self._spare = np.zeros_like(self._ens)
+        room = 2 * chunk_size
+        self._ens = np.zeros((room, action_dim), dtype=np.float64)
         # Per-entry counts, repeated across the A columns (see the module note).
-        self._count = np.zeros((chunk_size, action_dim), dtype=np.int64)
-        self._spare_count = np.zeros_like(self._count)
-        self._a = np.zeros_like(self._ens)  # per-entry weights, scratch
-        self._b = np.zeros_like(self._ens)
-        self._tmp = np.zeros_like(self._ens)  # the new chunk in float64
-        self._one = np.ones_like(self._count)
-        self._cap = np.full_like(self._count, chunk_size)
-        self._len = 0  # valid entries in _ens
+        self._count = np.zeros((room, action_dim), dtype=np.int64)
+        m = chunk_size - 1
+        self._a = np.zeros((m, action_dim))  # per-entry weights, scratch
+        self._b = np.zeros_like(self._a)
+        self._tmp = np.zeros_like(self._a)  # the new chunk in float64
+        self._one = np.ones((m, action_dim), dtype=np.int64)
+        self._cap = np.full_like(self._one, chunk_size)
+        # The steady state: counts len, ..., 1. The weights for counts chunk-1, ..., 1; a push
+        # onto m entries uses their last m rows.
+        self._descending = np.arange(chunk_size, 0, -1)
+        steady = np.repeat(self._descending[1:, None], action_dim, axis=1)
+        self._steady_prev = self._cumsum_prev[steady]
+        self._steady_w = self._w[steady]
+        self._steady_sum = self._cumsum[steady]
+        self._steady = False
+        self._head = 0  # row of the oldest entry
+        self._len = 0  # valid entries, from _head on
 
     def reset(self) -> None:
         self._len = 0
+        self._head = 0
+        self._steady = False
 
     def needs_inference(self) -> bool:
         return True
@@ -101,46 +119,54 @@ class EnsembleExecutor:
         """Blend a new chunk ([chunk_size, A]) into the running ensemble."""
         m = self._len
         if m == 0:
-            np.copyto(self._ens, chunk, casting="same_kind")
-            self._count.fill(1)
+            self._head = 0
+            self._steady = False
+            np.copyto(self._ens[: self.chunk_size], chunk, casting="same_kind")
+            self._count[: self.chunk_size].fill(1)
             self._len = self.chunk_size
             return
         if m >= self.chunk_size:
             raise ExecutorError("push twice without pop: the ensembler advances one step per pop")
-        ens, count, a, b, tmp = (
-            self._ens[:m],
-            self._count[:m],
-            self._a[:m],
-            self._b[:m],
-            self._tmp[:m],
-        )
-        # ens = (ens * cumsum[count - 1] + new * w[count]) / cumsum[count]
-        np.take(self._cumsum_prev, count, out=a, mode="clip")
-        np.multiply(ens, a, out=ens)
-        np.take(self._w, count, out=b, mode="clip")
+        head = self._head
+        if head + m + 1 > len(self._ens):  # back to the start (no overlap: head > chunk_size)
+            np.copyto(self._ens[:m], self._ens[head : head + m])
+            np.copyto(self._count[:m], self._count[head : head + m])
+            head = self._head = 0
+        ens = self._ens[head : head + m]
+        tmp = self._tmp[:m]
         np.copyto(tmp, chunk[:m], casting="same_kind")
-        np.multiply(tmp, b, out=tmp)
-        np.add(ens, tmp, out=ens)
-        np.take(self._cumsum, count, out=a, mode="clip")
-        np.divide(ens, a, out=ens)
-        np.add(count, self._one[:m], out=count)
-        np.minimum(count, self._cap[:m], out=count)
+        # ens = (ens * cumsum[count - 1] + new * w[count]) / cumsum[count]
+        if self._steady:
+            k = self.chunk_size - 1 - m
+            np.multiply(ens, self._steady_prev[k:], out=ens)
+            np.multiply(tmp, self._steady_w[k:], out=tmp)
+            np.add(ens, tmp, out=ens)
+            np.divide(ens, self._steady_sum[k:], out=ens)
+        else:
+            count, a, b = self._count[head : head + m], self._a[:m], self._b[:m]
+            np.take(self._cumsum_prev, count, out=a, mode="clip")
+            np.multiply(ens, a, out=ens)
+            np.take(self._w, count, out=b, mode="clip")
+            np.multiply(tmp, b, out=tmp)
+            np.add(ens, tmp, out=ens)
+            np.take(self._cumsum, count, out=a, mode="clip")
+            np.divide(ens, a, out=ens)
+            np.add(count, self._one[:m], out=count)
+            np.minimum(count, self._cap[:m], out=count)
+            self._count[head + m].fill(1)
+            self._steady = np.array_equal(
+                self._count[head : head + m + 1, 0], self._descending[-(m + 1) :]
+            )
         # The newest prediction's last action has no prior average: append it with count 1.
-        np.copyto(self._ens[m], chunk[self.chunk_size - 1], casting="same_kind")
-        self._count[m].fill(1)
+        np.copyto(self._ens[head + m], chunk[self.chunk_size - 1], casting="same_kind")
         self._len = m + 1
 
     def pop(self, out: np.ndarray) -> np.ndarray:
-        n = self._len
-        if n == 0:
+        if self._len == 0:
             raise ExecutorError("nothing to execute: push a chunk first")
-        np.copyto(out, self._ens[0], casting="same_kind")
-        # Shift by one into the spare buffers (no overlap), then swap.
-        np.copyto(self._spare[: n - 1], self._ens[1:n])
-        np.copyto(self._spare_count[: n - 1], self._count[1:n])
-        self._ens, self._spare = self._spare, self._ens
-        self._count, self._spare_count = self._spare_count, self._count
-        self._len = n - 1
+        np.copyto(out, self._ens[self._head], casting="same_kind")
+        self._head += 1
+        self._len -= 1
         return out
 
 

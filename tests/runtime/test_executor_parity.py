@@ -89,25 +89,31 @@ def test_actions_match_lerobot_select_action(request, fixture, coeff, n_steps, n
     assert np.abs(np.diff(expected, axis=0)).max() > 0
 
 
-def test_ensembling_in_robot_units_equals_normalized_units():
-    """Blending unnormalized chunks equals unnormalizing the blend (affine, weights sum to 1)."""
+@pytest.mark.parametrize("coeff", [0.01, -0.05])
+def test_ensembling_in_robot_units_equals_normalized_units(coeff):
+    """Blending unnormalized chunks equals unnormalizing the blend (affine, weights sum to 1).
+    Long enough for the steady-state weights and the entries' move back to the buffer's start,
+    and across a reset (a new episode starts from an empty ensemble, as LeRobot's reset)."""
     import torch
     from lerobot.policies.act.modeling_act import ACTTemporalEnsembler
 
     rng = np.random.default_rng(0)
-    chunk, dim, steps = 20, 6, 40
+    chunk, dim, steps = 20, 6, 4 * 20 + 7
     std, mean = rng.uniform(1, 30, dim), rng.uniform(-50, 50, dim)
-    ref = ACTTemporalEnsembler(0.01, chunk)
-    ours = make_executor(chunk, dim, 1, 0.01)
+    ours = make_executor(chunk, dim, 1, coeff)
     out = np.zeros(dim)
-    for _ in range(steps):
-        normalized = rng.standard_normal((chunk, dim))
-        expected = ref.update(torch.from_numpy(normalized[None]))[0].numpy() * std + mean
-        ours.push(normalized * std + mean)
-        ours.pop(out)
-        np.testing.assert_allclose(
-            out, expected, rtol=0, atol=1e-6 * std.max()
-        )  # torch weights are float32
+    for episode in range(2):
+        ref = ACTTemporalEnsembler(coeff, chunk)
+        ours.reset()
+        for step in range(steps - 30 * episode):
+            normalized = rng.standard_normal((chunk, dim))
+            expected = ref.update(torch.from_numpy(normalized[None]))[0].numpy() * std + mean
+            ours.push(normalized * std + mean)
+            ours.pop(out)
+            np.testing.assert_allclose(
+                out, expected, rtol=0, atol=1e-6 * std.max(), err_msg=f"step {step}"
+            )  # torch weights are float32
+    assert ours._steady, "the steady-state path was exercised"
 
 
 def test_chunk_executor_refuses_pop_when_empty():
