@@ -1,9 +1,12 @@
 """The fixed-rate camera-to-servo loop.
 
 Each tick, on a perf_counter deadline grid at the spec's fps:
-  camera     newest frames copied straight into the runner's input buffers when the policy is
-             queried this tick; on other ticks every camera's health (dead thread, frame age)
-             is checked without copying, so a dead camera stops the arm within one tick
+  camera     when the policy is queried this tick, the newest frames reach the runner: each
+             camera's newest buffer bound to the runner's input without a copy where the runner
+             reads the caller's memory (ONNX Runtime, PyTorch on the CPU) and the policy takes
+             BGR, else copied into the runner's input buffers; on other ticks every camera's
+             health (dead thread, frame age) is checked without copying, so a dead camera stops
+             the arm within one tick
   state      sync-read of the joints
   copy       the state into the runner's state input (and BGR->RGB where the spec asks for RGB)
   inference  the policy (sync), or handing the observation to the worker (async)
@@ -54,6 +57,8 @@ class Cameras(Protocol):
 
     def latest(self) -> Mapping[str, tuple[np.ndarray, float]]: ...  # (frame, age), a copy
     def read_into(self, out: Mapping[str, np.ndarray]) -> Mapping[str, float]: ...
+    # (1,H,W,3) newest frame and its age, no copy; the camera leaves it alone until the next call
+    def acquire(self, name: str) -> tuple[np.ndarray, float]: ...
     def check(self) -> None: ...  # raise if a camera died or its newest frame is too old
 
 
@@ -125,10 +130,14 @@ def run_loop(
     for w in warnings:
         log(f"warning (--force): outside the training range: {w}")
 
-    # Frames go straight into the runner's inputs; RGB policies get a BGR staging buffer.
+    # Frames reach the runner without a copy where it reads the caller's memory and the policy
+    # takes BGR (as cameras deliver): each camera's newest buffer is bound to its input. Else
+    # they are copied straight into the runner's inputs; RGB policies get a BGR staging buffer.
+    bound = runner.binds_without_copy and all(c.channel_order == "bgr" for c in spec.cameras)
+    to_bind = tuple((cam.name, cam.key) for cam in spec.cameras) if bound else ()
     frames: dict[str, np.ndarray] = {}
     rgb: list[tuple[np.ndarray, np.ndarray]] = []
-    for cam in spec.cameras:
+    for cam in () if bound else spec.cameras:
         dst = runner.inputs[cam.key]
         if cam.channel_order == "bgr":
             frames[cam.name] = dst
@@ -149,6 +158,17 @@ def run_loop(
         )
     elif not config.clamp_to_training_range:
         log("note: --no-range-clamp: goals are limited by the arm's calibrated range only")
+
+    def read_frames() -> None:
+        """A query tick's frames into the runner. Bound: the runner reads the acquired buffer,
+        which its camera leaves alone until this camera's next acquire. In async mode the
+        worker reads it while the loop ticks on; that is safe because the loop acquires only on
+        ticks where the scheduler wants an observation, and the worker is idle then."""
+        if bound:
+            for name, key in to_bind:
+                runner.bind_input(key, cameras.acquire(name)[0])
+        else:
+            cameras.read_into(frames)
 
     def observe() -> None:
         np.copyto(state_in, state)
@@ -180,7 +200,7 @@ def run_loop(
     switch_interval = sys.getswitchinterval()
     t0 = perf()
     try:
-        scheduler, latency = _warm_up(runner, cameras, frames, observe, config, period)
+        scheduler, latency = _warm_up(runner, read_frames, observe, config, period)
         log(
             f"running {runner.description} at {config.fps:g} Hz "
             f"({'dry run, no writes' if config.dry_run else 'moving the arm'}); "
@@ -199,7 +219,7 @@ def run_loop(
             cpu_a = cpu_time()
             query = scheduler.wants_observation(slot)
             if query:
-                cameras.read_into(frames)
+                read_frames()
             else:
                 cameras.check()
             b = perf()
@@ -284,15 +304,14 @@ def run_loop(
 
 def _warm_up(
     runner: Runner,
-    cameras: Cameras,
-    frames: Mapping[str, np.ndarray],
+    read_frames: Callable[[], None],
     observe: Callable[[], None],
     config: LoopConfig,
     period: float,
 ) -> tuple[SyncScheduler | AsyncScheduler, float]:
     """Inference on a real observation (first-run costs, and the latency async mode plans
     with), then the scheduler for the configured mode. Returns (scheduler, latency in s)."""
-    cameras.read_into(frames)
+    read_frames()
     observe()
     latency = 0.0
     for _ in range(max(1, config.warmup)):

@@ -61,16 +61,27 @@ class Recorder:
 
 
 class FailingCameras:
+    """Fails on the `fail_at`-th read of the frames (copied, or the first camera acquired)."""
+
     def __init__(self, inner: CameraSet, fail_at: int) -> None:
         self.inner, self.fail_at, self.calls = inner, fail_at, 0
         self.cameras = inner.cameras
+        self.first = next(iter(inner.cameras))
         self.latest, self.check = inner.latest, inner.check
 
-    def read_into(self, out):
+    def _read(self) -> None:
         self.calls += 1
         if self.calls >= self.fail_at:
             raise CameraError("Camera 'front' (synthetic:0) stopped delivering frames")
+
+    def read_into(self, out):
+        self._read()
         return self.inner.read_into(out)
+
+    def acquire(self, name):
+        if name == self.first:
+            self._read()
+        return self.inner.acquire(name)
 
 
 def torque(virtual: VirtualArm) -> list[int]:
@@ -305,6 +316,9 @@ def test_no_allocation_per_tick_after_warm_up(chunk100_steps10, tmp_path):
             )
         finally:
             tracemalloc.stop()
+        # The frames were bound, not copied: the runner reads a camera's own buffer.
+        front = runner.inputs["observation.images.front"]
+        assert any(front is b for b in cams.cameras["front"]._buffers)
     assert summary.ticks == 720 and summary.inferences == 72
     grown = int(marks[1] - marks[0])
     assert grown < 2048, f"{grown} bytes kept over 500 ticks (50 inferences)"

@@ -103,7 +103,7 @@ class FakeCameras:
         bgr[..., 0], bgr[..., 1], bgr[..., 2] = 10, 20, 30  # B, G, R
         self.bgr = bgr
         self.delivered = delivered or (h, w, 3)
-        self.reads = self.checks = 0
+        self.reads = self.checks = self.acquires = 0
         self.dead_after_checks: int | None = None
 
     def latest(self):
@@ -113,6 +113,10 @@ class FakeCameras:
         self.reads += 1
         np.copyto(out["front"], self.bgr)
         return {"front": 0.0}
+
+    def acquire(self, name):
+        self.acquires += 1
+        return self.bgr, 0.0
 
     def check(self):
         self.checks += 1
