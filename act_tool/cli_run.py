@@ -116,9 +116,19 @@ def run(
         Units,
         typer.Option(help="Joint units of a checkpoint folder (exported artifacts: their spec's)."),
     ] = Units.degrees,
+    rt_priority: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=99,
+            help="SCHED_FIFO priority of the control thread where the system allows it "
+            "(Linux; non-root users need an rtprio limit); 0: normal priority. Default: 40.",
+        ),
+    ] = None,
 ) -> None:
     """Run a policy on the SO-101: cameras + joints -> policy -> servos, at a fixed rate."""
     from act_tool.runtime.loop import LoopError
+    from act_tool.runtime.realtime import DEFAULT_PRIORITY
     from act_tool.runtime.session import RunOptions
     from act_tool.runtime.session import run as run_session
 
@@ -145,6 +155,7 @@ def run(
             cuda_graph=cuda_graph,
             threads=threads,
             checkpoint_units=units.value,
+            rt_priority=DEFAULT_PRIORITY if rt_priority is None else rt_priority,
         )
         summary = run_session(options, log=typer.echo)
     except LoopError as e:

@@ -15,6 +15,8 @@ Each tick, on a perf_counter deadline grid at the spec's fps:
              (widened by the margin; the arm then clamps to its calibrated range)
   write      sync-write of the goals (skipped with dry_run)
   slack      time left until the next deadline
+The control thread ticks at real-time priority (SCHED_FIFO) where the system permits it, so camera,
+log and inference threads cannot delay its wake-up (realtime.py); otherwise at normal priority.
 A tick that ends after the next deadline is an overrun: counted, reported, and the grid skips
 the slots that passed (missed_slots) instead of bursting to catch up or silently stretching.
 The one exception is async mode's wait for its first chunk (startup, nothing can move before it
@@ -38,6 +40,7 @@ import numpy as np
 from act_tool.errors import ActToolError
 from act_tool.runtime import preflight
 from act_tool.runtime.executor import make_executor
+from act_tool.runtime.realtime import DEFAULT_PRIORITY, raise_priority
 from act_tool.runtime.runners.base import STATE, Runner
 from act_tool.runtime.scheduling import AsyncScheduler, SyncScheduler
 from act_tool.runtime.telemetry import COL, STAGES, RunSummary, Telemetry
@@ -91,6 +94,9 @@ class LoopConfig:
     # While the loop runs, other Python threads (cameras, the async worker, the log writer) give
     # the GIL back after this long instead of the default 5 ms, so a tick waking up waits less.
     switch_interval_s: float = 0.0005
+    # SCHED_FIFO priority of the control thread while it ticks (0: normal priority); refused
+    # quietly (with a note) where the user may not use real-time scheduling. See realtime.py.
+    rt_priority: int = DEFAULT_PRIORITY
 
     def __post_init__(self) -> None:
         if not 0 < self.fps <= 1000:
@@ -104,6 +110,8 @@ class LoopConfig:
             )
         if self.range_margin < 0:
             raise ActToolError("range margin must be >= 0")
+        if not 0 <= self.rt_priority <= 99:
+            raise ActToolError(f"real-time priority must be in 0..99, got {self.rt_priority}")
 
 
 def run_loop(
@@ -193,6 +201,7 @@ def run_loop(
         COL[s] for s in STAGES
     )
     scheduler: SyncScheduler | AsyncScheduler | None = None
+    restore_priority: Callable[[], None] | None = None
     tick = slot = overruns = missed = 0
     stop_reason = ""
     where = "during warm-up, before the first tick"
@@ -207,6 +216,10 @@ def run_loop(
             f"warm-up inference {latency * 1e3:.1f} ms. Ctrl-C stops."
         )
         sys.setswitchinterval(min(switch_interval, config.switch_interval_s))
+        # Every thread of the run exists by now (cameras, log writer, async worker), so none
+        # inherits the control thread's priority.
+        restore_priority, priority_note = raise_priority(config.rt_priority)
+        log(priority_note)
         where = ""
         t0 = perf()
         deadline = t0
@@ -284,6 +297,11 @@ def run_loop(
         if scheduler is not None:
             scheduler.close()
         telemetry.close()
+        if restore_priority is not None:
+            try:
+                restore_priority()
+            except OSError as e:
+                log(f"note: could not restore the thread's normal priority ({e})")
         summary = telemetry.summary(
             elapsed,
             config.fps,

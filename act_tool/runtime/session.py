@@ -21,6 +21,7 @@ import numpy as np
 from act_tool.errors import ActToolError
 from act_tool.runtime.loop import LoopConfig, run_loop
 from act_tool.runtime.preflight import SPEC_TO_ARM_UNITS
+from act_tool.runtime.realtime import DEFAULT_PRIORITY
 from act_tool.runtime.runners import RunnerOptions, open_runner
 from act_tool.runtime.telemetry import RunSummary
 from act_tool.spec import EngineSpec
@@ -52,6 +53,7 @@ class RunOptions:
     threads: int | None = None
     emulator_wire_time: bool = True
     checkpoint_units: str = "degrees"  # a checkpoint folder has no spec: its joints' units
+    rt_priority: int = DEFAULT_PRIORITY  # SCHED_FIFO for the control thread where allowed; 0: off
 
     def __post_init__(self) -> None:
         if self.port != EMULATED and self.robot_id is None and self.calibration is None:
@@ -133,6 +135,7 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
         force=opts.force,
         clamp_to_training_range=opts.range_clamp,
         log_path=opts.log_path,
+        rt_priority=opts.rt_priority,
     )
     mode = (
         f"temporal ensembling (coeff {coeff:g})"
