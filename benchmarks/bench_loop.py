@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
@@ -92,12 +93,47 @@ class FakeRunner(Runner):
     def _open(self) -> None:
         for ts in (*self.input_specs, *self.output_specs):
             (self.inputs if ts in self.input_specs else self.outputs)[ts.name] = ts.allocate()
-        steps = np.linspace(0, 10, self.spec.chunk_size, dtype=np.float32)[:, None]
-        self.outputs[ACTION][0] = 20.0 + steps
+        self.outputs[ACTION][0] = smooth_chunk(self.spec.chunk_size)
 
     def _infer(self) -> None:
         if self.seconds:
             time.sleep(self.seconds)
+
+
+def smooth_chunk(chunk_size: int) -> np.ndarray:
+    steps = np.linspace(0, 10, chunk_size, dtype=np.float32)[:, None]
+    return np.broadcast_to(20.0 + steps, (chunk_size, len(NAMES))).copy()
+
+
+def null_onnx_runner(spec: EngineSpec, folder: Path) -> Runner | None:
+    """The ONNX Runtime runner on a model that computes nothing (its action is a constant): the
+    loop's calls into ONNX Runtime (frames bound in place, the run call) are real, the network
+    is absent. None without the onnx package (the export extra)."""
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        return None
+    from act_tool.runtime.runners.onnxruntime_runner import create
+
+    (out,) = Runner(Path("none"), spec).output_specs
+    inputs = [
+        helper.make_tensor_value_info(
+            ts.name, TensorProto.UINT8 if ts.dtype == "uint8" else TensorProto.FLOAT, ts.shape
+        )
+        for ts in Runner(Path("none"), spec).input_specs
+    ]
+    value = numpy_helper.from_array(smooth_chunk(spec.chunk_size)[None], "chunk")
+    graph = helper.make_graph(
+        [helper.make_node("Constant", [], [ACTION], value=value)],
+        "null",
+        inputs,
+        [helper.make_tensor_value_info(ACTION, TensorProto.FLOAT, out.shape)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = folder / "null.onnx"
+    onnx.save(model, path)
+    return create(path, spec, RunnerOptions(verify=False, threads=1))
 
 
 @dataclass
@@ -105,6 +141,12 @@ class Captured:
     rows: np.ndarray
     summary: object
     error: str = ""  # the loop stopped early (its summary and rows cover the run until then)
+    log: tuple[str, ...] = ()  # what the loop logged
+
+    @property
+    def priority(self) -> str:
+        """The loop's line about the control thread's priority."""
+        return next((line for line in self.log if "priority" in line), "priority not logged")
 
 
 def run_case(
@@ -158,15 +200,16 @@ def run_case(
             stack.enter_context(cams)
             stack.enter_context(arm)
             error = ""
+            lines: list[str] = []
             try:
-                summary = run_loop(runner, arm, cams, config, log=lambda _: None)
+                summary = run_loop(runner, arm, cams, config, log=lines.append)
             except LoopError as e:
                 if not keep_going or e.summary is None:
                     raise
                 summary, error = e.summary, str(e)
     finally:
         Telemetry.__init__ = original  # type: ignore[method-assign]
-    return Captured(captured["t"].recent(), summary, error)
+    return Captured(captured["t"].recent(), summary, error, tuple(lines))
 
 
 def stage_ms(rows: np.ndarray, *names: str) -> np.ndarray:
@@ -195,56 +238,85 @@ def machine() -> str:
     )
 
 
-def overhead_section(seconds: float) -> list[str]:
+def overhead_section(seconds: float, rounds: int = 1) -> list[str]:
     spec = bench_spec()
+    folder = Path(tempfile.mkdtemp(prefix="bench-loop-null-"))
+    real = null_onnx_runner(spec, folder) is not None
+    runner_text = (
+        "The ONNX Runtime runner on a model that computes nothing (its action is a constant "
+        "chunk): the loop's calls into ONNX Runtime are real (frames bound in place on query "
+        "ticks, the state copied, the run call, the chunk copied out), the network is absent. "
+        if real
+        else "A runner that does no work (the onnx package is missing, so not ONNX Runtime's "
+        "runner: no frame is bound or copied into it). "
+    )
     lines = [
         "## 1. Loop overhead per tick (everything but inference and the wire)",
         "",
-        "Two 480x640 cameras, a runner that does no work, the virtual arm with 1 Mbps wire-time "
-        f"emulation, 30 Hz. Overhead = a tick's active time minus the modelled wire time of its "
-        f"sync-read ({READ_WIRE_S * 1e3:.2f} ms: 14 + 6 x 8 bytes). It keeps the bus software: "
-        "packet building and parsing, the syscalls, the pty hop and the emulator's own reaction "
-        "(an upper bound on what a real USB adapter adds). The runner does nothing, so its "
-        "`inference` and `output` stages (the call, and the chunk copied into the executor) "
-        "count as overhead. The virtual arm is a Python process that sleeps between requests: "
-        "its wake-up lands in the `state` stage. Servo firmware is always awake, so the last two "
-        "rows run it busy-polling on a core of its own (this process on the others): closer to "
-        "what our own code costs beside real servos. Loop thread CPU: the control thread's own CPU "
-        "time per tick (time.thread_time over the stages): our code and its syscalls, without "
-        "waiting for the wire or the virtual arm, and without being preempted. "
+        "Two 480x640 cameras, the virtual arm with 1 Mbps wire-time emulation, 30 Hz. "
+        + runner_text
+        + "Overhead = a tick's active time minus its `inference` stage (the run call) minus the "
+        f"modelled wire time of its sync-read ({READ_WIRE_S * 1e3:.2f} ms: 14 + 6 x 8 bytes). "
+        "It keeps the bus software: packet building and parsing, the syscalls, the pty hop and "
+        "the emulator's own reaction (an upper bound on what a real USB adapter adds). The "
+        "virtual arm is a Python process that sleeps between requests: its wake-up lands in the "
+        "`state` stage. Servo firmware is always awake, so the last two rows run it busy-polling "
+        "on a core of its own (this process on the others): closer to what our own code costs "
+        "beside real servos. Loop thread CPU: the control thread's own CPU time per tick "
+        "(time.thread_time over the stages, the inference call left out): our code and its "
+        "syscalls, without waiting for the wire or the virtual arm, and without being "
+        f"preempted. {rounds} round{'s' if rounds > 1 else ''} of {seconds:g} s per row, the "
+        "rows interleaved; figures pooled over the rounds, and the p99 of each round. "
         "Goal: p99 under 0.5 ms.",
         "",
-        "| mode | ticks | overhead (ms) | loop thread CPU (ms) | camera (ms) | "
-        "state read incl. wire (ms) | write (ms) | other stages (ms) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| mode | ticks | overhead (ms) | overhead p99 per round (ms) | loop thread CPU (ms) | "
+        "camera (ms) | state read incl. wire (ms) | write (ms) | other stages (ms) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     awake_ok = len(os.sched_getaffinity(0)) >= 2
-    for label, steps, coeff, awake in (
-        ("chunks of 100 (frames copied on query ticks)", 100, None, False),
-        ("temporal ensembling (frames copied, ensemble updated every tick)", 1, 0.01, False),
+    cases = [
+        ("chunks of 100", 100, None, False),
+        ("temporal ensembling (frames to the runner, ensemble updated every tick)", 1, 0.01, False),
         ("chunks of 100, virtual arm awake on its own core", 100, None, True),
         ("temporal ensembling, virtual arm awake on its own core", 1, 0.01, True),
-    ):
-        if awake and not awake_ok:
-            continue
-        cfg = LoopConfig(
-            fps=30, n_action_steps=steps, temporal_ensemble_coeff=coeff, duration_s=seconds
-        )
-        runner = FakeRunner(spec, 0.0)
-        rows = run_case(runner, cfg, wire_time=True, awake=awake).rows[5:]  # warm-up ticks
-        active = stage_ms(rows, *ACTIVE)
-        overhead = active - READ_WIRE_S * 1e3
-        other = active - stage_ms(rows, "camera", "state", "write")
+    ]
+    cases = [c for c in cases if awake_ok or not c[3]]
+    pooled: dict[str, list[np.ndarray]] = {c[0]: [] for c in cases}
+    priority = ""
+    try:
+        for r in range(rounds):
+            for label, steps, coeff, awake in cases:
+                cfg = LoopConfig(
+                    fps=30, n_action_steps=steps, temporal_ensemble_coeff=coeff, duration_s=seconds
+                )
+                runner = null_onnx_runner(spec, folder) if real else FakeRunner(spec, 0.0)
+                assert runner is not None
+                cap = run_case(runner, cfg, wire_time=True, awake=awake)
+                priority = cap.priority
+                pooled[label].append(cap.rows[5:])  # after the warm-up ticks
+                print(f"round {r + 1}/{rounds}: {label} done", flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def overhead(rows: np.ndarray) -> np.ndarray:
+        return stage_ms(rows, *ACTIVE) - stage_ms(rows, "inference") - READ_WIRE_S * 1e3
+
+    for label, *_ in cases:
+        rounds_p99 = [np.percentile(overhead(rows), 99) for rows in pooled[label]]
+        rows = np.concatenate(pooled[label])
+        other = stage_ms(rows, *ACTIVE) - stage_ms(rows, "camera", "state", "inference", "write")
         lines.append(
-            f"| {label} | {len(rows)} | {pct(overhead)} | {pct(stage_ms(rows, 'cpu'))} | "
+            f"| {label} | {len(rows)} | {pct(overhead(rows))} | "
+            f"{', '.join(f'{x:.3f}' for x in rounds_p99)} | {pct(stage_ms(rows, 'cpu'))} | "
             f"{pct(stage_ms(rows, 'camera'))} | "
             f"{pct(stage_ms(rows, 'state'))} | {pct(stage_ms(rows, 'write'))} | {pct(other)} |"
         )
         print(lines[-1], flush=True)
     lines += [
         "",
-        "All columns are p50 / p99 / max. Other stages: "
-        + ", ".join(f"`{s}`" for s in ACTIVE if s not in ("camera", "state", "write"))
+        f"Control thread: {priority}. "
+        "All columns but the per-round one are p50 / p99 / max. Other stages: "
+        + ", ".join(f"`{s}`" for s in ACTIVE if s not in ("camera", "state", "inference", "write"))
         + ".",
     ]
     return lines
@@ -389,7 +461,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="per case")
     ap.add_argument("--onnx", type=Path, default=None, help="section 3's model (default: tiny)")
     ap.add_argument("--sections", default="123", help="which sections to run, e.g. 13")
-    ap.add_argument("--rounds", type=int, default=3, help="section 3: interleaved rounds")
+    ap.add_argument("--rounds", type=int, default=3, help="sections 1 and 3: interleaved rounds")
     ap.add_argument("--out", type=Path, default=None, help="write the markdown here")
     args = ap.parse_args()
     lines = [
@@ -400,7 +472,7 @@ def main() -> None:
         "The machine is shared with other jobs; figures are what this run saw.",
     ]
     if "1" in args.sections:
-        lines += ["", *overhead_section(args.seconds)]
+        lines += ["", *overhead_section(args.seconds, args.rounds)]
     if "2" in args.sections:
         lines += ["", *rate_section(args.seconds)]
     if "3" in args.sections:
