@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import shutil
@@ -241,7 +242,7 @@ def machine() -> str:
 def overhead_section(seconds: float, rounds: int = 1) -> list[str]:
     spec = bench_spec()
     folder = Path(tempfile.mkdtemp(prefix="bench-loop-null-"))
-    real = null_onnx_runner(spec, folder) is not None
+    real = importlib.util.find_spec("onnx") is not None  # null_onnx_runner needs it
     runner_text = (
         "The ONNX Runtime runner on a model that computes nothing (its action is a constant "
         "chunk): the loop's calls into ONNX Runtime are real (frames bound in place on query "

@@ -73,51 +73,45 @@ class UnitConverter:
         self.unit_max[self._rng] = 100.0
         # Per joint, as plain Python numbers: a tick converts six values, and numpy's cost per
         # call (a conversion took about 18 ufunc calls) outweighed the arithmetic itself.
-        self._n = n
-        self._mode_l = tuple(
+        modes = [
             _DEG if d else _RNG if r else _PCT for d, r in zip(self._deg, self._rng, strict=True)
+        ]
+        # per joint: (mode, flipped by drive_mode, mid, range_min, range_max, span)
+        self._joints = tuple(
+            zip(
+                modes,
+                (bool(f) for f in self._negate | self._mirror),
+                self.mid.tolist(),
+                self.range_min.tolist(),
+                self.range_max.tolist(),
+                self.span.tolist(),
+                strict=True,
+            )
         )
-        self._flip_l = tuple(bool(f) for f in self._negate | self._mirror)
-        self._mid_l = tuple(self.mid.tolist())
-        self._min_l = tuple(self.range_min.tolist())
-        self._max_l = tuple(self.range_max.tolist())
-        self._span_l = tuple(self.span.tolist())
-        self._umin_l = tuple(self.unit_min.tolist())
-        self._umax_l = tuple(self.unit_max.tolist())
+        self._unit_bounds = tuple(zip(self.unit_min.tolist(), self.unit_max.tolist(), strict=True))
 
     def to_units(
         self, counts: Sequence[float], out: MutableSequence[float]
     ) -> MutableSequence[float]:
         """Present_Position counts [6] -> units, written into `out` (a float32 or float64 array,
         or a list). Each joint's formula in LeRobot's operation order, in float64."""
-        mid, lo_, hi_, span, mode, flip = (
-            self._mid_l,
-            self._min_l,
-            self._max_l,
-            self._span_l,
-            self._mode_l,
-            self._flip_l,
-        )
-        for j in range(self._n):
+        for j, (m, flip, mid, lo, hi, span) in enumerate(self._joints):
             v = float(counts[j])
-            m = mode[j]
             if m == _DEG:  # (val - mid) * 360 / max_res, unclamped
-                x = (v - mid[j]) * 360 / MAX_RES
+                x = (v - mid) * 360 / MAX_RES
             else:
-                lo = lo_[j]
-                hi = hi_[j]
                 if v < lo:
                     v = lo
                 elif v > hi:
                     v = hi
-                x = (v - lo) / span[j]
+                x = (v - lo) / span
                 if m == _RNG:  # * 200 - 100, negated with drive_mode
                     x = x * 200 - 100
-                    if flip[j]:
+                    if flip:
                         x = -x
                 else:  # gripper: * 100, 100 - x with drive_mode
                     x = x * 100
-                    if flip[j]:
+                    if flip:
                         x = 100.0 - x
             out[j] = x
         return out
@@ -129,39 +123,28 @@ class UnitConverter:
         (LeRobot does not clamp degrees; this layer never sends a goal outside the range).
         Raises ValueError for NaN (callers refuse non-finite goals first).
         """
-        mid, lo_, hi_, span, mode, flip = (
-            self._mid_l,
-            self._min_l,
-            self._max_l,
-            self._span_l,
-            self._mode_l,
-            self._flip_l,
-        )
-        for j in range(self._n):
+        for j, (m, flip, mid, lo, hi, span) in enumerate(self._joints):
             v = float(values[j])
-            m = mode[j]
-            lo = lo_[j]
             if m == _DEG:  # val * max_res / 360 + mid
-                x = v * MAX_RES / 360 + mid[j]
+                x = v * MAX_RES / 360 + mid
             elif m == _RNG:  # (clip(+-val, -100, 100) + 100) / 200 * (max - min) + min
-                if flip[j]:
+                if flip:
                     v = -v
                 if v < -100.0:
                     v = -100.0
                 elif v > 100.0:
                     v = 100.0
-                x = (v + 100) / 200 * span[j] + lo
+                x = (v + 100) / 200 * span + lo
             else:  # gripper: clip(val or 100 - val, 0, 100) / 100 * (max - min) + min
-                if flip[j]:
+                if flip:
                     v = 100.0 - v
                 if v < 0.0:
                     v = 0.0
                 elif v > 100.0:
                     v = 100.0
-                x = v / 100 * span[j] + lo
+                x = v / 100 * span + lo
             # int() truncates toward zero like LeRobot's; clamping first is the same for the
             # range's integer bounds, and keeps an infinite value finite
-            hi = hi_[j]
             if x < lo:
                 x = lo
             elif x > hi:
@@ -173,11 +156,8 @@ class UnitConverter:
         self, values: Sequence[float], out: MutableSequence[float]
     ) -> MutableSequence[float]:
         """Clamp unit values to the calibrated range (degrees) or the unit range."""
-        lo_, hi_ = self._umin_l, self._umax_l
-        for j in range(self._n):
+        for j, (lo, hi) in enumerate(self._unit_bounds):
             v = float(values[j])
-            lo = lo_[j]
-            hi = hi_[j]
             if v < lo:
                 v = lo
             elif v > hi:
