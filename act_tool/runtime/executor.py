@@ -3,18 +3,18 @@
 - ChunkExecutor: LeRobot's action queue. When the queue is empty the policy is queried and the
   first n_action_steps actions of its chunk are queued; one is popped per tick.
 - EnsembleExecutor: LeRobot's ACTTemporalEnsembler (temporal_ensemble_coeff, n_action_steps 1).
-  The policy is queried every tick; weights w_i = exp(-c * i), i = 0 the oldest prediction; a
-  running weighted average per future step with its count; the first entry is popped.
+  The policy is queried every tick; weights w_i = exp(-c * i), i = 0 the oldest prediction.
+  LeRobot keeps a running weighted average per future step; this computes the same blend
+  directly from the stored predictions, one dot product per step (see the class).
 
 LeRobot ensembles in normalized units and unnormalizes afterwards; the artifact's chunk is in robot
 units. Unnormalization is affine per dimension (y * std + mean) and each ensemble entry is a
 weighted average whose weights sum to 1, so averaging in robot units gives the same numbers (the
 parity test checks it against LeRobot itself). Accumulation here is float64.
 
-Both keep a fixed set of buffers: `push` copies a chunk in, `pop` copies one action out. Every
-ufunc works on operands of one shape and dtype: numpy's broadcasting or casting ufuncs allocate a
-temporary iterator buffer (about 6 KB) on each call, so the ensembler keeps its per-entry counts
-and weights as full [chunk, A] arrays and casts the chunk to float64 with a plain copy first.
+Both keep a fixed set of buffers: `push` copies a chunk in, `pop` copies one action out. No
+ufunc runs per step (numpy's broadcasting or casting ufuncs allocate a temporary iterator buffer,
+about 6 KB, on each call): only copies and one dot product into a preallocated vector.
 """
 
 from __future__ import annotations
@@ -68,105 +68,79 @@ class ChunkExecutor:
 
 
 class EnsembleExecutor:
-    """LeRobot's temporal ensembler: query every tick, blend, pop the first entry.
+    """LeRobot's temporal ensembler: query every tick, blend, execute one action.
 
-    The entries live in a buffer twice the chunk long, from `_head` on: a pop moves the head
-    instead of shifting the entries (they move back to the start once per chunk or so). Once the
-    entries' counts read len, len-1, ..., 1 (oldest first; from about the chunk_size-th query on)
-    every push and pop keeps them so, and the blend uses weights computed once instead of
-    looking them up per count.
+    LeRobot keeps a running weighted average per future step. The same numbers come from the
+    predictions themselves: the action for step t blends what each of the last n chunks (n =
+    min(t + 1, chunk_size), counting from the reset) predicted for t, the oldest with weight w_0,
+    the newest with w_{n-1}, divided by their sum. So each chunk is stored once, where the steps
+    it predicts will look for it, and a step's action is one dot product:
+
+        _pred[r, s]  what the chunk pushed at a step tau = s (mod chunk_size) predicted for the
+                     step r (mod chunk_size): chunk[k] lands in row (tau + k) % C, column tau % C
+        action(t)    weights over the columns . _pred[t % C]
+
+    After the first chunk_size steps every column holds a live chunk and the weights are a fixed
+    sequence rotated by t, read as a slice of a doubled, pre-normalised copy. A push is two
+    strided copies and a pop one dot product, instead of updating all chunk_size entries of an
+    ensemble each step. Memory: chunk_size^2 x action_dim float64 (0.5 MB for 100 x 6).
     """
 
     def __init__(self, chunk_size: int, action_dim: int, coeff: float) -> None:
         if not np.isfinite(coeff):
             raise ExecutorError(f"temporal_ensemble_coeff must be finite, got {coeff}")
         self.chunk_size, self.action_dim, self.coeff = chunk_size, action_dim, float(coeff)
-        weights = np.exp(-self.coeff * np.arange(chunk_size, dtype=np.float64))
-        self._w = weights
-        cumsum = np.cumsum(weights)
-        self._cumsum = cumsum
-        self._cumsum_prev = np.concatenate([[0.0], cumsum])  # _cumsum_prev[k] = cumsum[k - 1]
-        room = 2 * chunk_size
-        self._ens = np.zeros((room, action_dim), dtype=np.float64)
-        # Per-entry counts, repeated across the A columns (see the module note).
-        self._count = np.zeros((room, action_dim), dtype=np.int64)
-        m = chunk_size - 1
-        self._a = np.zeros((m, action_dim))  # per-entry weights, scratch
-        self._b = np.zeros_like(self._a)
-        self._tmp = np.zeros_like(self._a)  # the new chunk in float64
-        self._one = np.ones((m, action_dim), dtype=np.int64)
-        self._cap = np.full_like(self._one, chunk_size)
-        # The steady state: counts len, ..., 1. The weights for counts chunk-1, ..., 1; a push
-        # onto m entries uses their last m rows.
-        self._descending = np.arange(chunk_size, 0, -1)
-        steady = np.repeat(self._descending[1:, None], action_dim, axis=1)
-        self._steady_prev = self._cumsum_prev[steady]
-        self._steady_w = self._w[steady]
-        self._steady_sum = self._cumsum[steady]
-        self._steady = False
-        self._head = 0  # row of the oldest entry
-        self._len = 0  # valid entries, from _head on
+        c = chunk_size
+        # LeRobot's weights: exp(-coeff * i), i = 0 the oldest prediction.
+        self._w = np.exp(-self.coeff * np.arange(c, dtype=np.float64))
+        self._cumsum = np.cumsum(self._w)
+        # Steady state: the column s holds the chunk of age (t - s) % C, weighted
+        # w[C - 1 - age] / sum(w). _doubled[C - 1 - t % C :][:C] is that vector over s.
+        i = np.arange(2 * c - 1)
+        self._doubled = self._w[c - 1 - ((c - 1 - i) % c)] / self._cumsum[-1]
+        # The first steps (t < C - 1): column s holds the chunk pushed at step s, weight
+        # w[s] / sum(w[:t + 1]); row t of this table.
+        self._first = np.tril(self._w / self._cumsum[:, None])
+        self._pred = np.zeros((c, c, action_dim), dtype=np.float64)
+        self._acc = np.zeros(action_dim, dtype=np.float64)
+        self._pushed = 0  # chunks pushed since the reset (the step being executed + 1)
+        self._popped = 0
+
+    @property
+    def steady(self) -> bool:
+        """Every column holds a live chunk (from the chunk_size-th push after a reset on)."""
+        return self._pushed >= self.chunk_size
 
     def reset(self) -> None:
-        self._len = 0
-        self._head = 0
-        self._steady = False
+        self._pushed = self._popped = 0
 
     def needs_inference(self) -> bool:
         return True
 
     def push(self, chunk: np.ndarray) -> None:
-        """Blend a new chunk ([chunk_size, A]) into the running ensemble."""
-        m = self._len
-        if m == 0:
-            self._head = 0
-            self._steady = False
-            np.copyto(self._ens[: self.chunk_size], chunk, casting="same_kind")
-            self._count[: self.chunk_size].fill(1)
-            self._len = self.chunk_size
-            return
-        if m >= self.chunk_size:
+        """Add the chunk ([chunk_size, A]) predicted at this step."""
+        if self._pushed != self._popped:
             raise ExecutorError("push twice without pop: the ensembler advances one step per pop")
-        head = self._head
-        if head + m + 1 > len(self._ens):  # back to the start (no overlap: head > chunk_size)
-            np.copyto(self._ens[:m], self._ens[head : head + m])
-            np.copyto(self._count[:m], self._count[head : head + m])
-            head = self._head = 0
-        ens = self._ens[head : head + m]
-        tmp = self._tmp[:m]
-        np.copyto(tmp, chunk[:m], casting="same_kind")
-        # ens = (ens * cumsum[count - 1] + new * w[count]) / cumsum[count]
-        if self._steady:
-            k = self.chunk_size - 1 - m
-            np.multiply(ens, self._steady_prev[k:], out=ens)
-            np.multiply(tmp, self._steady_w[k:], out=tmp)
-            np.add(ens, tmp, out=ens)
-            np.divide(ens, self._steady_sum[k:], out=ens)
-        else:
-            count, a, b = self._count[head : head + m], self._a[:m], self._b[:m]
-            np.take(self._cumsum_prev, count, out=a, mode="clip")
-            np.multiply(ens, a, out=ens)
-            np.take(self._w, count, out=b, mode="clip")
-            np.multiply(tmp, b, out=tmp)
-            np.add(ens, tmp, out=ens)
-            np.take(self._cumsum, count, out=a, mode="clip")
-            np.divide(ens, a, out=ens)
-            np.add(count, self._one[:m], out=count)
-            np.minimum(count, self._cap[:m], out=count)
-            self._count[head + m].fill(1)
-            self._steady = np.array_equal(
-                self._count[head : head + m + 1, 0], self._descending[-(m + 1) :]
-            )
-        # The newest prediction's last action has no prior average: append it with count 1.
-        np.copyto(self._ens[head + m], chunk[self.chunk_size - 1], casting="same_kind")
-        self._len = m + 1
+        c, u = self.chunk_size, self._pushed % self.chunk_size
+        np.copyto(self._pred[u:, u], chunk[: c - u], casting="same_kind")
+        if u:
+            np.copyto(self._pred[:u, u], chunk[c - u :], casting="same_kind")
+        self._pushed += 1
 
     def pop(self, out: np.ndarray) -> np.ndarray:
-        if self._len == 0:
+        """This step's blended action into `out`."""
+        t = self._popped
+        if t == self._pushed:
             raise ExecutorError("nothing to execute: push a chunk first")
-        np.copyto(out, self._ens[self._head], casting="same_kind")
-        self._head += 1
-        self._len -= 1
+        c = self.chunk_size
+        u = t % c
+        if t >= c - 1:  # every column live (t = c - 1: the first such step, same weights)
+            start = c - 1 - u
+            np.dot(self._doubled[start : start + c], self._pred[u], out=self._acc)
+        else:  # the first steps: columns 0..t hold the chunks pushed so far
+            np.dot(self._first[t, : t + 1], self._pred[t, : t + 1], out=self._acc)
+        np.copyto(out, self._acc, casting="same_kind")
+        self._popped += 1
         return out
 
 

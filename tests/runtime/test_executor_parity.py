@@ -113,7 +113,7 @@ def test_ensembling_in_robot_units_equals_normalized_units(coeff):
             np.testing.assert_allclose(
                 out, expected, rtol=0, atol=1e-6 * std.max(), err_msg=f"step {step}"
             )  # torch weights are float32
-    assert ours._steady, "the steady-state path was exercised"
+    assert ours.steady, "the steady-state path was exercised"
 
 
 def test_chunk_executor_refuses_pop_when_empty():
@@ -124,3 +124,25 @@ def test_chunk_executor_refuses_pop_when_empty():
         ex.pop(np.zeros(6))
     with pytest.raises(ExecutorError, match="n_action_steps"):
         make_executor(10, 6, 5, 0.01)
+
+
+def test_ensembling_with_a_one_step_chunk_executes_each_prediction():
+    """chunk_size 1: every step has exactly one prediction for it, so the blend is that action."""
+    rng = np.random.default_rng(3)
+    ours = make_executor(1, 6, 1, 0.01)
+    out = np.zeros(6)
+    for _ in range(5):
+        chunk = rng.standard_normal((1, 6))
+        ours.push(chunk)
+        np.testing.assert_array_equal(ours.pop(out), chunk[0])
+
+
+def test_ensembler_refuses_out_of_order_use():
+    from act_tool.runtime.executor import ExecutorError
+
+    ex = make_executor(10, 6, 1, 0.01)
+    with pytest.raises(ExecutorError, match="push a chunk first"):
+        ex.pop(np.zeros(6))
+    ex.push(np.ones((10, 6)))
+    with pytest.raises(ExecutorError, match="push twice"):
+        ex.push(np.ones((10, 6)))
