@@ -250,6 +250,11 @@ class Camera:
         self._check_age(age, max_age_s)
         return age
 
+    @property
+    def buffers(self) -> tuple[np.ndarray, ...]:
+        """Every array `acquire()` may return (the camera's rotating (1,H,W,3) buffers)."""
+        return self._buffers
+
     def acquire(self, max_age_s: float | None = None) -> tuple[np.ndarray, float]:
         """The newest complete frame as a (1,H,W,3) uint8 array, without copying, and its age.
 
@@ -345,6 +350,10 @@ class CameraSet:
         """Camera `name`'s newest frame, (1,H,W,3) without a copy, and its age: see
         `Camera.acquire` (the buffer stays untouched until that camera's next acquire)."""
         return self.cameras[name].acquire()
+
+    def buffers(self, name: str) -> tuple[np.ndarray, ...]:
+        """Every array `acquire(name)` may return."""
+        return self.cameras[name].buffers
 
     def check(self) -> None:
         """Raise CameraError if any camera died or stalled (copies no frame: cheap every tick)."""

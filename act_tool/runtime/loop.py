@@ -62,6 +62,7 @@ class Cameras(Protocol):
     def read_into(self, out: Mapping[str, np.ndarray]) -> Mapping[str, float]: ...
     # (1,H,W,3) newest frame and its age, no copy; the camera leaves it alone until the next call
     def acquire(self, name: str) -> tuple[np.ndarray, float]: ...
+    def buffers(self, name: str) -> Sequence[np.ndarray]: ...  # every array acquire may return
     def check(self) -> None: ...  # raise if a camera died or its newest frame is too old
 
 
@@ -143,6 +144,8 @@ def run_loop(
     # they are copied straight into the runner's inputs; RGB policies get a BGR staging buffer.
     bound = runner.binds_without_copy and all(c.channel_order == "bgr" for c in spec.cameras)
     to_bind = tuple((cam.name, cam.key) for cam in spec.cameras) if bound else ()
+    if bound:  # whatever the runner sets up per buffer (combination), it does now
+        runner.prepare_inputs({key: cameras.buffers(name) for name, key in to_bind})
     frames: dict[str, np.ndarray] = {}
     rgb: list[tuple[np.ndarray, np.ndarray]] = []
     for cam in () if bound else spec.cameras:

@@ -83,6 +83,9 @@ class FailingCameras:
             self._read()
         return self.inner.acquire(name)
 
+    def buffers(self, name):
+        return self.inner.buffers(name)
+
 
 def torque(virtual: VirtualArm) -> list[int]:
     return [virtual.register(i, Reg.TORQUE_ENABLE) for i in SERVO_IDS]

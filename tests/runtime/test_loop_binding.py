@@ -81,6 +81,9 @@ class CountingCameras:
         self.acquires += 1
         return self.inner.acquire(name)
 
+    def buffers(self, name):
+        return self.inner.buffers(name)
+
 
 def test_onnxruntime_loop_reads_camera_buffers_in_place(tiny_onnx: Path, tmp_path: Path):
     """On the virtual arm with synthetic cameras: every query's frames are the cameras' own

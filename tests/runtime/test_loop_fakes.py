@@ -118,6 +118,9 @@ class FakeCameras:
         self.acquires += 1
         return self.bgr, 0.0
 
+    def buffers(self, name):
+        return (self.bgr,)
+
     def check(self):
         self.checks += 1
         if self.dead_after_checks is not None and self.checks > self.dead_after_checks:

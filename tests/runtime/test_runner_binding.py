@@ -177,3 +177,36 @@ def test_onnxruntime_combinations_of_rotating_buffers(tiny_onnx: Path, monkeypat
             runner.bind_input(names[1], pools[names[1]][j])
             np.testing.assert_allclose(runner.infer()[ACTION], expected[i, j], rtol=1e-5, atol=1e-5)
         assert 9 <= len(made) < 40, "a binding per new combination, reused while kept"
+
+
+def test_onnxruntime_prepares_every_combination_up_front(tiny_onnx: Path, monkeypatch):
+    """prepare_inputs with each camera's three buffers: all nine bindings exist before the first
+    query, no query makes one, each reads its own arrays, and what the next infer reads (the
+    runner's own buffers) is unchanged by preparing."""
+    with open_runner(tiny_onnx) as runner:
+        names = frame_names(runner)
+        pools = {
+            n: [random_inputs(runner, 40 + 3 * i + k)[n] for k in range(3)]
+            for i, n in enumerate(names)
+        }
+        own = random_inputs(runner, 39)
+        before = copied_result(runner, own)
+        with pytest.raises(RunnerError, match="needs a C-contiguous"):
+            runner.prepare_inputs({names[0]: [np.zeros((1, 2, 2, 3), np.uint8)]})
+        runner.prepare_inputs(pools)
+        assert all(runner.inputs[n] is not p for n in names for p in pools[n])
+        np.testing.assert_allclose(runner.infer()[ACTION], before, rtol=1e-5, atol=1e-5)
+        expected = {}
+        for i in range(3):
+            for j in range(3):
+                feeds = {names[0]: pools[names[0]][i].copy(), names[1]: pools[names[1]][j].copy()}
+                expected[i, j] = copied_result(runner, {**own, **feeds})
+        made = []
+        monkeypatch.setattr(runner, "_make_binding", lambda *a: made.append(a))
+        rng = np.random.default_rng(1)
+        for _ in range(30):
+            i, j = (int(x) for x in rng.integers(0, 3, 2))
+            runner.bind_input(names[0], pools[names[0]][i])
+            runner.bind_input(names[1], pools[names[1]][j])
+            np.testing.assert_allclose(runner.infer()[ACTION], expected[i, j], rtol=1e-5, atol=1e-5)
+        assert made == [], "every combination was bound before the first query"

@@ -17,6 +17,7 @@ run on it in place, and `inputs[name]` becomes that array; the others copy it in
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -156,6 +157,23 @@ class Runner:
         `binds_without_copy` infer reads it in place and `inputs[name]` becomes `array` (inputs
         always name what the next infer reads); otherwise it is copied now into `inputs[name]`,
         so bind again after changing it. Allocates nothing for an array bound before."""
+        self._check_bindable(name, array)
+        self._bind_input(name, array)
+
+    def prepare_inputs(self, variants: Mapping[str, Sequence[np.ndarray]]) -> None:
+        """Announce every array that will be bound to some inputs (a camera's rotating buffers),
+        before the first tick: a runner that sets something up per array or per combination
+        of arrays does it now, so no tick pays for it. Checks them as `bind_input` does; what
+        the next `infer()` reads is unchanged."""
+        for name, arrays in variants.items():
+            for array in arrays:
+                self._check_bindable(name, array)
+        self._prepare_inputs(variants)
+
+    def _prepare_inputs(self, variants: Mapping[str, Sequence[np.ndarray]]) -> None:
+        pass
+
+    def _check_bindable(self, name: str, array: np.ndarray) -> None:
         if not self._open_flag:
             raise RunnerError(f"{self.backend} runner is not open: use `with runner:` first")
         own = self.inputs.get(name)
@@ -169,7 +187,6 @@ class Runner:
                 f"{own.dtype}{list(own.shape)} array, got {array.dtype}{list(array.shape)}"
                 f"{'' if array.flags.c_contiguous else ' (not contiguous)'}."
             )
-        self._bind_input(name, array)
 
     def _check_buffers(self) -> None:
         for ts in (*self.input_specs, *self.output_specs):
