@@ -49,11 +49,18 @@ class Recorder:
             raise self.error or RuntimeError("policy crashed")
         return out
 
-    def read_positions(self, out):
+    def _count_read(self) -> None:
         self.reads += 1
         if self.fail_at is not None and self.reads >= self.fail_at:
             raise self.error or RuntimeError("read failed")
+
+    def read_positions(self, out):  # the preflight's read
+        self._count_read()
         return self._inner.read_positions(out)
+
+    def finish_read(self, out):  # each tick's read (start_read went to the arm)
+        self._count_read()
+        return self._inner.finish_read(out)
 
     def write_goals(self, goals):
         self.sent.append(np.array(goals, copy=True))
@@ -252,13 +259,13 @@ def test_bus_failure_leaves_torque_off(tiny_onnx, tmp_path):
     with rig(tiny_onnx, tmp_path) as (runner, arm, cams, virtual):
         rec = Recorder(arm)
 
-        def inject_then_read(out, _read=arm.read_positions):
+        def inject_then_read(out, _read=arm.finish_read):
             rec.reads += 1
             if rec.reads == 6:
                 virtual.inject(3, Fault(silent=True))
             return _read(out)
 
-        rec.read_positions = inject_then_read
+        rec.finish_read = inject_then_read
         with pytest.raises(LoopError, match="no answer from servo id"):
             run_loop(runner, rec, cams, config(runner.spec))
         virtual.clear_faults()
@@ -291,7 +298,13 @@ def test_no_allocation_per_tick_after_warm_up(chunk100_steps10, tmp_path):
             self.inner, self.n = inner, 0
             self.units, self.joint_names = inner.units, inner.joint_names
 
-        def read_positions(self, out):  # once per tick
+        def read_positions(self, out):  # the preflight's
+            return self.inner.read_positions(out)
+
+        def finish_read(self, out):
+            return self.inner.finish_read(out)
+
+        def start_read(self):  # once per tick, first
             self.n += 1
             if 200 < self.n <= 700:
                 transient[self.n] = tracemalloc.get_traced_memory()[1] - self.start
@@ -303,7 +316,7 @@ def test_no_allocation_per_tick_after_warm_up(chunk100_steps10, tmp_path):
                 marks[1] = tracemalloc.get_traced_memory()[0]
             tracemalloc.reset_peak()
             self.start = tracemalloc.get_traced_memory()[0]
-            return self.inner.read_positions(out)
+            self.inner.start_read()
 
         def write_goals(self, goals):
             return self.inner.write_goals(goals)
@@ -342,7 +355,7 @@ def test_dead_camera_is_noticed_between_queries(chunk100_steps10, tmp_path):
         rec = Recorder(arm)
         front = cams.cameras["front"]
 
-        def read_then_kill(out, _read=arm.read_positions):
+        def read_then_kill(out, _read=arm.finish_read):
             rec.reads += 1
             if rec.reads == 4:  # tick 2 (the first read is the preflight's)
 
@@ -355,7 +368,7 @@ def test_dead_camera_is_noticed_between_queries(chunk100_steps10, tmp_path):
                     time.sleep(0.005)  # the capture thread notices on its next frame
             return _read(out)
 
-        rec.read_positions = read_then_kill
+        rec.finish_read = read_then_kill
         with pytest.raises(LoopError, match="stopped at tick 3.*'front'.*device disconnected"):
             run_loop(runner, rec, cams, config(runner.spec, fps=50.0))
         assert torque(virtual) == [0] * 6
@@ -370,13 +383,13 @@ def test_sigterm_stops_with_torque_off_and_the_log_flushed(tiny_onnx, tmp_path):
     with rig(tiny_onnx, tmp_path) as (runner, arm, cams, virtual):
         rec = Recorder(arm)
 
-        def read_then_terminate(out, _read=arm.read_positions):
+        def read_then_terminate(out, _read=arm.finish_read):
             rec.reads += 1
             if rec.reads == 6:  # tick 4
                 os.kill(os.getpid(), signal.SIGTERM)  # the arm's handler raises SystemExit
             return _read(out)
 
-        rec.read_positions = read_then_terminate
+        rec.finish_read = read_then_terminate
         with pytest.raises(SystemExit) as e:
             run_loop(runner, rec, cams, config(runner.spec, log_path=log_path))
         assert torque(virtual) == [0] * 6

@@ -80,11 +80,20 @@ class FakeArm:
         self.sent: list[np.ndarray] = []
         self.torque = True
         self.state = np.arange(6, dtype=np.float32)
+        self.started = self.finished = 0
 
     def read_positions(self, out):
         np.copyto(out, self.state)
         self.state += 0.01
         return out
+
+    def start_read(self):
+        self.started += 1
+
+    def finish_read(self, out):
+        assert self.started == self.finished + 1, "finish_read without start_read"
+        self.finished += 1
+        return self.read_positions(out)
 
     def write_goals(self, goals):
         self.sent.append(np.array(goals))

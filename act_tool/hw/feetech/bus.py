@@ -6,7 +6,8 @@ line is skipped. Reads are retried (`read_retries`); writes never are, since a r
 could repeat a motion.
 
 For the control tick, `sync_reader()` and `sync_writer()` return plans with every buffer
-allocated once: a tick allocates nothing that outlives it. The per-tick sync-read records the
+allocated once: a tick allocates nothing that outlives it. A sync-read can be split in two,
+`send()` then `receive()`, so the tick does other work while the answers are on the wire. The per-tick sync-read records the
 servos' status error bits (overload, overheat, ...) instead of raising, as LeRobot's sync_read
 does (scservo_sdk's GroupSyncRead ignores the error byte); `strict=True` raises ServoError.
 Every other transaction (ping, read, write, the dict sync_read used on connect) raises.
@@ -14,6 +15,7 @@ Every other transaction (ping, read, write, the dict sync_read used on connect) 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping, MutableSequence, Sequence
 
@@ -64,6 +66,7 @@ class FeetechBus:
         self._slot_of = [-1] * 256  # servo id -> answer slot, for the current transaction
         self._offsets = [-1] * 256  # answer slot -> offset of its status packet in _rx
         self._bad_checksum = [False] * 256  # answer slot -> a corrupted packet carried its id
+        self._pending: SyncReader | None = None  # a sync-read sent and not yet received
         self._connected = False
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -74,6 +77,7 @@ class FeetechBus:
 
     def close(self) -> None:
         self._connected = False
+        self._pending = None
         self.transport.close()
 
     @property
@@ -150,7 +154,19 @@ class FeetechBus:
     def _send(self, request: bytes | bytearray) -> None:
         if not self._connected:
             raise BusError("the bus is not connected: call connect() first")
+        if self._pending is not None:
+            self._settle()
         self.transport.write(request)
+
+    def _settle(self) -> None:
+        """Wait out a sync-read sent but never received (its caller stopped in between, e.g.
+        on an error): its answers, still arriving, could pass for the next transaction's.
+        Returns once they are in or its deadline passed; what they say is dropped."""
+        reader, self._pending = self._pending, None
+        if reader is None:
+            return
+        with contextlib.suppress(BusError):  # lost or garbled: dropped all the same
+            self._finish(reader.ids, reader._size, reader._what, False, reader._deadline)
 
     def _word(self, slot: int, size: int) -> int:
         o = self._offsets[slot] + 5  # FF FF id len error | data
@@ -172,13 +188,15 @@ class FeetechBus:
         data_len: int,
         what: str,
         check_errors: bool = True,
+        retries: int | None = None,
     ) -> None:
-        for attempt in range(self.read_retries + 1):
+        retries = self.read_retries if retries is None else retries
+        for attempt in range(retries + 1):
             try:
                 self._transact(request, ids, data_len, what, check_errors)
                 return
             except (BusTimeoutError, ChecksumError):
-                if attempt == self.read_retries:
+                if attempt == retries:
                     raise
                 self.transport.discard_input()
 
@@ -193,14 +211,27 @@ class FeetechBus:
         """Send `request` and collect one status packet per id into _offsets (slot = index).
         Raises ChecksumError for a missing servo whose answer arrived corrupted, otherwise
         BusTimeoutError naming the missing ids; with `check_errors`, ServoError on error bits."""
+        deadline = self._begin(request, len(ids), data_len)
+        self._finish(ids, data_len, what, check_errors, deadline)
+
+    def _begin(self, request: bytes | bytearray, n_replies: int, data_len: int) -> float:
+        """Put a request on the wire; returns the deadline for its answers."""
+        if self._pending is not None:
+            self._settle()
+        self.transport.discard_input()  # a late answer to an earlier request is stale
+        self._send(request)
+        return self._deadline(len(request), n_replies, data_len)
+
+    def _finish(
+        self, ids: tuple[int, ...], data_len: int, what: str, check_errors: bool, deadline: float
+    ) -> None:
+        """Collect the answers to the request `_begin` sent (see `_transact`)."""
         n = len(ids)
         slot_of = self._slot_of
         for slot in range(n):
             slot_of[ids[slot]] = slot
         try:
-            self.transport.discard_input()  # a late answer to an earlier request is stale
-            self._send(request)
-            answered = self._collect(n, data_len, self._deadline(len(request), n, data_len))
+            answered = self._collect(n, data_len, deadline)
         finally:
             for slot in range(n):
                 slot_of[ids[slot]] = -1
@@ -296,13 +327,42 @@ class SyncReader:
         # the register's properties as plain attributes: an Enum property costs a call a read
         self._size = reg.size
         self._sign_bit = reg.sign_bit
+        self._deadline = 0.0  # of the answers to the request `send` put on the wire
 
     def read(self, out: MutableSequence[int]) -> MutableSequence[int]:
         """Fill `out` (an integer array or a list, one per id, in id order) with decoded
         values."""
+        self.send()
+        return self.receive(out)
+
+    def send(self) -> None:
+        """Put the request on the wire and return at once: the answers take the wire time
+        (0.6 ms for six positions at 1 Mbps, plus the adapter's latency), which the caller may
+        spend on other work, then `receive`s them. Any other transaction on this bus meanwhile
+        first waits the answers out and drops them."""
         bus = self.bus
+        self._deadline = bus._begin(self._request, len(self.ids), self._size)
+        bus._pending = self
+
+    def receive(self, out: MutableSequence[int]) -> MutableSequence[int]:
+        """Collect the answers to `send` into `out` (as `read`); a lost or corrupted answer is
+        asked again (the bus's read_retries)."""
+        bus = self.bus
+        if bus._pending is not self:
+            raise BusError(
+                f"{self._what}: receive() without a send() before it (or another transaction "
+                "came in between)"
+            )
+        bus._pending = None
         size = self._size
-        bus._transact_read(self._request, self.ids, size, self._what, self.strict)
+        try:
+            bus._finish(self.ids, size, self._what, self.strict, self._deadline)
+        except (BusTimeoutError, ChecksumError):
+            if bus.read_retries == 0:
+                raise
+            bus.transport.discard_input()
+            retries = bus.read_retries - 1
+            bus._transact_read(self._request, self.ids, size, self._what, self.strict, retries)
         rx = bus._rx
         offsets = bus._offsets
         error_bits = self.error_bits

@@ -199,10 +199,24 @@ class SO101Arm:
 
     def read_positions(self, out: np.ndarray) -> np.ndarray:
         """Present positions (float32 [6], the arm's units, LeRobot's joint order) into `out`."""
+        self.start_read()
+        return self.finish_read(out)
+
+    def start_read(self) -> None:
+        """Send the present-position request and return at once; `finish_read` collects the
+        answers. Work done in between overlaps their time on the wire. Any other command to
+        the arm meanwhile waits the answers out first and drops them."""
         self._require_bus()
         reader = self._reader
         assert reader is not None
-        reader.read(self._counts)
+        reader.send()
+
+    def finish_read(self, out: np.ndarray) -> np.ndarray:
+        """The answers to `start_read`: present positions into `out` (as `read_positions`)."""
+        self._require_bus()
+        reader = self._reader
+        assert reader is not None
+        reader.receive(self._counts)
         if reader.any_error or self._errors.any_last:
             self._errors.record(reader.error_bits)
         present = self._converter.to_units(self._counts, self._present)  # type: ignore[union-attr]
