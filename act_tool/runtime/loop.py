@@ -152,6 +152,7 @@ def run_loop(
     to_bind = tuple((cam.name, cam.key) for cam in spec.cameras) if bound else ()
     if bound:  # whatever the runner sets up per buffer (combination), it does now
         runner.prepare_inputs({key: cameras.buffers(name) for name, key in to_bind})
+    own_frames = {key: runner.inputs[key] for _, key in to_bind}  # rebound when the run ends
     frames: dict[str, np.ndarray] = {}
     rgb: list[tuple[np.ndarray, np.ndarray]] = []
     for cam in () if bound else spec.cameras:
@@ -322,6 +323,9 @@ def run_loop(
         torque_note = _torque_off(arm)
         if scheduler is not None:
             scheduler.close()
+        # The runner reads its own buffers again, not the cameras' (they stop after the run).
+        for key, buf in own_frames.items():
+            runner.bind_input(key, buf)
         telemetry.close()
         if restore_priority is not None:
             try:

@@ -22,8 +22,16 @@ class InPlaceRunner(FakeRunner):
 
     binds_without_copy = True
 
+    def __init__(self, *a, **k) -> None:
+        super().__init__(*a, **k)
+        self.read_from: list[np.ndarray] = []  # the array each infer read the frame from
+
     def _bind_input(self, name: str, array: np.ndarray) -> None:
         self.inputs[name] = array
+
+    def _infer(self) -> None:
+        self.read_from.append(self.inputs[FRONT])
+        super()._infer()
 
 
 @pytest.mark.parametrize("order", ["bgr", "rgb"])
@@ -34,10 +42,11 @@ def test_bgr_frames_are_bound_rgb_frames_copied(order):
     # Chunks of 5: the warm-up and ticks 0 and 5 read frames; the 8 other ticks check health.
     if order == "bgr":
         assert (cams.acquires, cams.reads, cams.checks) == (3, 0, 8)
-        assert runner.inputs[FRONT] is cams.bgr, "the camera's buffer, bound"
+        assert all(a is cams.bgr for a in runner.read_from), "the camera's buffer, bound"
     else:  # the policy wants RGB: staged and flipped into the runner's own buffer
         assert (cams.acquires, cams.reads, cams.checks) == (0, 3, 8)
-        assert runner.inputs[FRONT] is not cams.bgr
+        assert not any(a is cams.bgr for a in runner.read_from)
+    assert runner.inputs[FRONT] is not cams.bgr, "after the run: the runner's own buffer again"
     expected = cams.bgr if order == "bgr" else cams.bgr[..., ::-1]
     assert len(runner.seen_frames) == 5  # 3 warm-up inferences, 2 queries
     for frame in runner.seen_frames:
