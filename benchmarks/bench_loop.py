@@ -277,7 +277,12 @@ def overhead_section(seconds: float, rounds: int = 1) -> list[str]:
     awake_ok = len(os.sched_getaffinity(0)) >= 2
     cases = [
         ("chunks of 100", 100, None, False),
-        ("temporal ensembling (frames to the runner, ensemble updated every tick)", 1, 0.01, False),
+        (
+            "temporal ensembling (frames to the runner, a chunk stored and an action blended every tick)",
+            1,
+            0.01,
+            False,
+        ),
         ("chunks of 100, virtual arm awake on its own core", 100, None, True),
         ("temporal ensembling, virtual arm awake on its own core", 1, 0.01, True),
     ]

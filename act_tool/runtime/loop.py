@@ -31,6 +31,7 @@ or bus failure), torque is disabled and the log is flushed before this returns o
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -45,7 +46,7 @@ from act_tool.errors import ActToolError
 from act_tool.runtime import preflight
 from act_tool.runtime.executor import make_executor
 from act_tool.runtime.realtime import DEFAULT_PRIORITY, raise_priority
-from act_tool.runtime.runners.base import STATE, Runner
+from act_tool.runtime.runners.base import STATE, Runner, RunnerError
 from act_tool.runtime.scheduling import AsyncScheduler, SyncScheduler
 from act_tool.runtime.telemetry import COL, STAGES, RunSummary, Telemetry
 
@@ -323,15 +324,16 @@ def run_loop(
         torque_note = _torque_off(arm)
         if scheduler is not None:
             scheduler.close()
-        # The runner reads its own buffers again, not the cameras' (they stop after the run).
-        for key, buf in own_frames.items():
-            runner.bind_input(key, buf)
         telemetry.close()
         if restore_priority is not None:
             try:
                 restore_priority()
             except OSError as e:
                 log(f"note: could not restore the thread's normal priority ({e})")
+        # The runner reads its own buffers again, not the cameras' (they stop after the run).
+        with contextlib.suppress(RunnerError):  # a runner closed meanwhile reads nothing
+            for key, buf in own_frames.items():
+                runner.bind_input(key, buf)
         summary = telemetry.summary(
             elapsed,
             config.fps,
