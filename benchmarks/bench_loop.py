@@ -3,10 +3,10 @@
 1. The loop's own overhead per tick: everything but inference and the wire. A runner that does no
    work stands in for the policy; the virtual arm emulates 1 Mbps wire time, and each tick's active
    time minus the modelled wire time of its sync-read (14 + 6 x 8 bytes: 0.62 ms; the sync-write's
-   26 bytes leave while the loop sleeps) is the overhead: copying the newest frames into the
-   runner's inputs, the bus software (packets, syscalls, the pty hop and the emulator's reaction),
-   the executor, the clamp, timing and telemetry. Two 480x640 cameras, chunk mode and every-tick
-   mode (temporal ensembling).
+   26 bytes leave while the loop sleeps) is the overhead: handing the newest frames to the runner,
+   the bus software (packets, syscalls, the pty hop and the emulator's reaction), the executor,
+   the clamp, timing and telemetry; work the loop does while the read's answers are on the wire
+   costs nothing here. Two 480x640 cameras, chunk mode and every-tick mode (temporal ensembling).
 2. Does the loop hold 30 Hz with a policy that takes 20 ms? A runner that sleeps 20 ms per call,
    in every execution mode.
 3. The real ONNX Runtime runner beside the control thread: a tiny exported ACT, synchronous and
