@@ -51,3 +51,15 @@ def raise_priority(priority: int) -> tuple[Callable[[], None] | None, str]:
         os.sched_setscheduler(0, policy, param)
 
     return restore, f"real-time priority for the control thread (SCHED_FIFO {priority})"
+
+
+def permitted(priority: int) -> bool:
+    """Whether the calling thread may use SCHED_FIFO `priority` (0: False): tried, and put back
+    at once. Decides things that must be set before the loop raises its priority."""
+    if priority <= 0:
+        return False
+    restore, _ = raise_priority(priority)
+    if restore is None:
+        return False
+    restore()
+    return True

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from act_tool.errors import ActToolError
+from act_tool.runtime import realtime
 from act_tool.runtime.loop import LoopConfig, run_loop
 from act_tool.runtime.preflight import SPEC_TO_ARM_UNITS
 from act_tool.runtime.realtime import DEFAULT_PRIORITY
@@ -101,6 +102,9 @@ def run(opts: RunOptions, log: Callable[[str], None] = print) -> RunSummary:
             device=opts.device,
             threads=opts.threads,
             asynchronous=opts.asynchronous,  # ONNX Runtime: no spinning threads beside the loop
+            # ... unless the loop will tick at real-time priority (tried now on this thread,
+            # the one that ticks): then they cannot delay it.
+            realtime_loop=opts.asynchronous and realtime.permitted(opts.rt_priority),
             cuda_graph=opts.cuda_graph,
             units=opts.checkpoint_units,
             fps=int(opts.fps) if opts.fps else None,

@@ -74,6 +74,23 @@ def test_refusal_says_how_to_allow_it(monkeypatch):
     assert "rtprio 40" in note and "limits.conf" in note and "--rt-priority 0" in note
 
 
+def test_permitted_tries_and_puts_back(monkeypatch):
+    def probe():
+        before = (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)
+        answer = realtime.permitted(9)
+        return before, answer, (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)
+
+    before, answer, after = in_thread(probe)
+    assert answer == permitted() and after == before
+    assert realtime.permitted(0) is False
+
+    def refuse(*_):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(realtime.os, "sched_setscheduler", refuse)
+    assert realtime.permitted(40) is False
+
+
 def test_zero_leaves_the_thread_alone_and_bad_values_are_refused():
     assert raise_priority(0) == (None, "normal priority (--rt-priority 0)")
     with pytest.raises(ValueError, match="1..99"):

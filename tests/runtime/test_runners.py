@@ -60,19 +60,27 @@ def test_onnxruntime_threads_and_device(tiny_onnx: Path):
         open_runner(tiny_onnx, options=RunnerOptions(device="cuda")).__enter__()
 
 
-def test_onnxruntime_threads_spin_only_in_a_synchronous_loop(tiny_onnx: Path, monkeypatch):
-    """Every core; idle threads do not spin beside an asynchronous loop."""
+def test_onnxruntime_threads_spin_unless_beside_a_normal_priority_loop(
+    tiny_onnx: Path, monkeypatch
+):
+    """Every core; idle threads do not spin beside an asynchronous loop at normal priority."""
     from act_tool.runtime.runners import onnxruntime_runner
 
     monkeypatch.setattr(onnxruntime_runner, "cpu_threads", lambda: 4)
-    for asynchronous, threads, spinning in ((False, 4, "1"), (True, 4, "0")):
-        options = RunnerOptions(device="cpu", asynchronous=asynchronous)
+    for asynchronous, realtime_loop, spinning in (
+        (False, False, "1"),
+        (True, False, "0"),
+        (True, True, "1"),
+    ):
+        options = RunnerOptions(
+            device="cpu", asynchronous=asynchronous, realtime_loop=realtime_loop
+        )
         with open_runner(tiny_onnx, options=options) as runner:
             so = runner.session.get_session_options()
-            assert so.intra_op_num_threads == threads
+            assert so.intra_op_num_threads == 4
             assert so.get_session_config_entry("session.intra_op.allow_spinning") == spinning
-            assert f"({threads} threads" in runner.description
-            assert ("no spinning" in runner.description) == asynchronous
+            assert "(4 threads" in runner.description
+            assert ("no spinning" in runner.description) == (spinning == "0")
     with open_runner(tiny_onnx, options=RunnerOptions(threads=2, asynchronous=True)) as runner:
         assert runner.session.get_session_options().intra_op_num_threads == 2, "as given"
 
@@ -92,6 +100,24 @@ def test_run_tells_the_runner_whether_the_loop_is_asynchronous(monkeypatch, tiny
         with pytest.raises(RuntimeError, match="stop before the arm"):
             session.run(opts, log=lambda _m: None)
     assert [o.asynchronous for o in seen] == [False, True]
+    # Whether the loop will tick at real-time priority: asked of the system (async only).
+    seen.clear()
+    asked: list[int] = []
+    for allowed in (False, True):
+
+        def permitted(priority: int, allowed: bool = allowed) -> bool:
+            asked.append(priority)
+            return allowed
+
+        monkeypatch.setattr(session.realtime, "permitted", permitted)
+        for priority in (0, 40):
+            opts = session.RunOptions(
+                engine=tiny_onnx, port="emulated", asynchronous=True, rt_priority=priority
+            )
+            with pytest.raises(RuntimeError, match="stop before the arm"):
+                session.run(opts, log=lambda _m: None)
+    assert [o.realtime_loop for o in seen] == [False, False, True, True]
+    assert asked == [0, 40, 0, 40]
 
 
 def test_torch_runner_from_checkpoint_equals_onnx(tiny_checkpoint: Path, tiny_onnx: Path):

@@ -88,10 +88,12 @@ class OnnxRuntimeRunner(Runner):
     @property
     def spinning(self) -> bool:
         """Idle intra-op threads spin (ONNX Runtime's default: the next parallel region starts at
-        once) unless the loop ticks beside inference, where a spinning thread holds a core the
-        waking control thread needs: on a loaded 2-core machine, ticks started 10.6 ms late at
-        p99 with spinning threads on both cores and 1.9 ms without (loop_cpu.md, section 3)."""
-        return not self.options.asynchronous
+        once) unless the loop ticks beside inference at normal priority, where a spinning thread
+        holds a core the waking control thread needs: on a loaded 2-core machine, ticks started
+        10.6 ms late at p99 with spinning threads on both cores and 1.9 ms without (loop_cpu.md,
+        section 3b). A real-time control thread preempts them at once, and spinning threads
+        infer faster (16 ms against 29 ms there, section 3)."""
+        return not self.options.asynchronous or self.options.realtime_loop
 
     def _open(self) -> None:
         ort = import_onnxruntime()

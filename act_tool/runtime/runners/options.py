@@ -16,8 +16,11 @@ class RunnerOptions:
         None  # CPU threads (ONNX Runtime intra-op, torch); None: ONNX Runtime every core, torch every core but one
     )
     # The runner computes on a background thread while the control loop keeps ticking (run
-    # --async): ONNX Runtime's idle threads then do not spin.
+    # --async): ONNX Runtime's idle threads then do not spin, unless `realtime_loop`.
     asynchronous: bool = False
+    # The control loop ticks at real-time priority (SCHED_FIFO), so threads of normal priority
+    # cannot delay its wake-up, spinning or not.
+    realtime_loop: bool = False
     cuda_graph: bool = False  # TensorRT / PyTorch on a GPU: capture the step in a CUDA graph
     fp16: bool = False  # PyTorch on a GPU: run in half precision
     verify: bool = True  # check the artifact's sha256 against its spec before loading
