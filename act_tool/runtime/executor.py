@@ -101,10 +101,19 @@ class EnsembleExecutor:
         # The first steps (t < C - 1): column s holds the chunk pushed at step s, weight
         # w[s] / sum(w[:t + 1]); row t of this table.
         self._first = np.tril(self._w / self._cumsum[:, None])
+        # `prepare`, before the step's chunk exists: the steady weights of the other columns
+        # (row t % C: the newest column zeroed) and the newest chunk's own weight.
+        self._older = np.stack([self._doubled[c - 1 - u : 2 * c - 1 - u] for u in range(c)])
+        self._older[np.arange(c), np.arange(c)] = 0.0
+        self._newest = float(self._doubled[c - 1])
         self._pred = np.zeros((c, c, action_dim), dtype=np.float64)
         self._acc = np.zeros(action_dim, dtype=np.float64)
         self._pushed = 0  # chunks pushed since the reset (the step being executed + 1)
         self._popped = 0
+        self._partial: list[float] = [0.0] * action_dim  # prepare: the older chunks' sum
+        self._weight = 0.0  # prepare: the newest chunk's weight
+        self._prepared = -1  # the step prepare was for
+        self._deferred: np.ndarray | None = None  # finish's chunk, stored at the next step
 
     @property
     def steady(self) -> bool:
@@ -113,19 +122,70 @@ class EnsembleExecutor:
 
     def reset(self) -> None:
         self._pushed = self._popped = 0
+        self._prepared = -1
+        self._deferred = None
 
     def needs_inference(self) -> bool:
         return True
 
     def push(self, chunk: np.ndarray) -> None:
         """Add the chunk ([chunk_size, A]) predicted at this step."""
+        self._flush()
         if self._pushed != self._popped:
             raise ExecutorError("push twice without pop: the ensembler advances one step per pop")
-        c, u = self.chunk_size, self._pushed % self.chunk_size
+        self._store(chunk, self._pushed % self.chunk_size)
+        self._pushed += 1
+
+    def _store(self, chunk: np.ndarray, u: int) -> None:
+        c = self.chunk_size
         np.copyto(self._pred[u:, u], chunk[: c - u], casting="same_kind")
         if u:
             np.copyto(self._pred[:u, u], chunk[c - u :], casting="same_kind")
-        self._pushed += 1
+
+    def _flush(self) -> None:
+        """Store the chunk `finish` left (it belongs to the step before the current one)."""
+        chunk = self._deferred
+        if chunk is not None:
+            self._deferred = None
+            self._store(chunk, (self._pushed - 1) % self.chunk_size)
+
+    # `prepare` + `finish`: the same step as push + pop, split around inference so that little
+    # is left once the policy has answered. The loop prepares while the joints' answers are on
+    # the wire; finish adds the new chunk's first action to the older chunks' sum (six scalar
+    # multiply-adds) and stores the chunk itself at the next step's `prepare`.
+
+    def prepare(self) -> None:
+        """The older chunks' part of this step's blend (the chunk being computed now does not
+        change it)."""
+        self._flush()
+        t = self._pushed
+        if t != self._popped:
+            raise ExecutorError("prepare after push: pop that step first")
+        c = self.chunk_size
+        u = t % c
+        if t >= c - 1:
+            np.dot(self._older[u], self._pred[u], out=self._acc)
+            self._weight = self._newest
+        else:  # columns 0..t-1 hold the chunks so far; this step's goes in column t
+            np.dot(self._first[t, :t], self._pred[t, :t], out=self._acc)
+            self._weight = float(self._first[t, t])
+        self._partial = self._acc.tolist()
+        self._prepared = t
+
+    def finish(self, chunk: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """This step's action into `out`, given its chunk ([chunk_size, A]), which must stay
+        unchanged until the next `prepare`, `push` or `reset` (it is stored then)."""
+        t = self._pushed
+        if self._prepared != t:
+            self.prepare()
+        w, partial = self._weight, self._partial
+        first = chunk[0]
+        for j in range(self.action_dim):
+            out[j] = partial[j] + w * float(first[j])
+        self._deferred = chunk
+        self._prepared = -1
+        self._pushed = self._popped = t + 1
+        return out
 
     def pop(self, out: np.ndarray) -> np.ndarray:
         """This step's blended action into `out`."""

@@ -16,7 +16,9 @@ Each tick, on a perf_counter deadline grid at the spec's fps (the stages in the 
   output     the chunk copied out of the runner into the executor (async: a buffer swap)
   executor   the executor's action for this tick, clamped to the action's training range
              (widened by the margin; the arm then clamps to its calibrated range); on a query
-             tick after inference, otherwise while the joints' answers are on the wire
+             tick after inference (temporal ensembling blends the older chunks while the
+             joints' answers are on the wire, and adds the new chunk after inference),
+             otherwise all of it while the answers are on the wire
   write      sync-write of the goals (skipped with dry_run)
   slack      time left until the next deadline
 The control thread ticks at real-time priority (SCHED_FIFO) where the system permits it, so camera,
@@ -265,6 +267,8 @@ def run_loop(
                 row[c_executor] = f - e
                 startup = inference_cpu = 0.0
             else:
+                scheduler.prepare(slot)  # the part of the action the new chunk does not change
+                b2 = perf()
                 arm.finish_read(state)
                 c = perf()
                 observe()
@@ -279,11 +283,11 @@ def run_loop(
                 if clamp:
                     np.clip(action, lo, hi, out=action)
                 g = perf()
-                row[c_state] = (a1 - a) + (c - b)
+                row[c_state] = (a1 - a) + (c - b2)
                 row[c_copy] = d - c
                 row[c_inference] = e - d
                 row[c_output] = f - e
-                row[c_executor] = g - f
+                row[c_executor] = (g - f) + (b2 - b)
             if not config.dry_run:
                 arm.write_goals(action)
             h = perf()

@@ -1,7 +1,9 @@
 """When the policy runs: synchronously inside the tick, or in a background thread.
 
-Both schedulers give the loop four calls per tick (the loop times each as its own stage):
+Both schedulers give the loop these calls per tick (the loop times each as a stage):
     wants_observation(tick) -> bool   should this tick's observation go to the policy?
+    prepare(tick)                     on a query tick, before the observation is complete: work
+                                      that needs neither it nor the new chunk
     submit(tick) -> float             the observation is in the runner's inputs: run it
                                       ("inference"); returns the seconds spent waiting for the
                                       first chunk (startup, kept off the deadline grid), else 0
@@ -49,12 +51,21 @@ class SyncScheduler:
     def __init__(self, runner: Runner, executor: ChunkExecutor | EnsembleExecutor) -> None:
         self.runner, self.executor = runner, executor
         self._result: dict[str, np.ndarray] | None = None  # outputs of this tick's query
+        # Ensembling splits each step around inference (EnsembleExecutor.prepare / finish).
+        self._ensemble = executor if isinstance(executor, EnsembleExecutor) else None
+        self._chunk: np.ndarray | None = None  # this tick's chunk, for finish
         self.inferences = 0
         self.skipped = 0
         self.starved = 0
 
     def wants_observation(self, tick: int) -> bool:
         return self.executor.needs_inference()
+
+    def prepare(self, tick: int) -> None:
+        """A query tick's work that needs neither its observation nor its chunk (the loop runs
+        it while the joints' answers are on the wire): the ensemble's older part."""
+        if self._ensemble is not None:
+            self._ensemble.prepare()
 
     def submit(self, tick: int) -> float:
         self._result = self.runner.infer()
@@ -63,10 +74,17 @@ class SyncScheduler:
 
     def collect(self, tick: int) -> None:
         if self._result is not None:
-            self.executor.push(self._result[ACTION][0])
+            chunk = self._result[ACTION][0]  # the runner leaves it alone until its next run
             self._result = None
+            if self._ensemble is not None:
+                self._chunk = chunk
+            else:
+                self.executor.push(chunk)
 
     def next_action(self, tick: int, out: np.ndarray) -> np.ndarray:
+        if self._chunk is not None:
+            chunk, self._chunk = self._chunk, None
+            return self._ensemble.finish(chunk, out)  # type: ignore[union-attr]
         return self.executor.pop(out)
 
     def close(self) -> None:
@@ -119,6 +137,9 @@ class AsyncScheduler:
                 self.inferences += 1
                 self._busy = False
                 self._done.set()
+
+    def prepare(self, tick: int) -> None:
+        pass
 
     def wants_observation(self, tick: int) -> bool:
         if self._busy or self._ready:

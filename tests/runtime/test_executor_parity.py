@@ -45,19 +45,25 @@ def lerobot_actions(ckpt, observations, coeff: float | None, n_action_steps: int
 
 
 def act_tool_actions(onnx: Path, observations, coeff: float | None, n_action_steps: int):
+    """The loop's own sequence of calls on a synchronous scheduler (ensembling: prepare, infer,
+    finish with the runner's output buffer, stored at the next step)."""
     from act_tool.export.parity import artifact_inputs
+    from act_tool.runtime.scheduling import SyncScheduler
 
     out = []
     with open_runner(onnx) as runner:
         spec = runner.spec
         executor = make_executor(spec.chunk_size, len(spec.action_names), n_action_steps, coeff)
+        scheduler = SyncScheduler(runner, executor)
         action = np.zeros(len(spec.action_names), dtype=np.float32)
-        for obs in observations:
-            for name, value in artifact_inputs(obs, spec).items():
-                np.copyto(runner.inputs[name], value)
-            if executor.needs_inference():
-                executor.push(runner.infer()["action"][0])
-            out.append(executor.pop(action).copy())
+        for tick, obs in enumerate(observations):
+            if scheduler.wants_observation(tick):
+                scheduler.prepare(tick)
+                for name, value in artifact_inputs(obs, spec).items():
+                    np.copyto(runner.inputs[name], value)
+                scheduler.submit(tick)
+            scheduler.collect(tick)
+            out.append(scheduler.next_action(tick, action).copy())
     return np.stack(out)
 
 
@@ -89,8 +95,9 @@ def test_actions_match_lerobot_select_action(request, fixture, coeff, n_steps, n
     assert np.abs(np.diff(expected, axis=0)).max() > 0
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["push-pop", "prepare-finish"])
 @pytest.mark.parametrize("coeff", [0.01, -0.05])
-def test_ensembling_in_robot_units_equals_normalized_units(coeff):
+def test_ensembling_in_robot_units_equals_normalized_units(coeff, split):
     """Blending unnormalized chunks equals unnormalizing the blend (affine, weights sum to 1).
     Long enough for the steady-state weights and the entries' move back to the buffer's start,
     and across a reset (a new episode starts from an empty ensemble, as LeRobot's reset)."""
@@ -102,14 +109,20 @@ def test_ensembling_in_robot_units_equals_normalized_units(coeff):
     std, mean = rng.uniform(1, 30, dim), rng.uniform(-50, 50, dim)
     ours = make_executor(chunk, dim, 1, coeff)
     out = np.zeros(dim)
+    buffer = np.zeros((chunk, dim))  # split: one buffer rewritten each step, as a runner's output
     for episode in range(2):
         ref = ACTTemporalEnsembler(coeff, chunk)
         ours.reset()
         for step in range(steps - 30 * episode):
             normalized = rng.standard_normal((chunk, dim))
             expected = ref.update(torch.from_numpy(normalized[None]))[0].numpy() * std + mean
-            ours.push(normalized * std + mean)
-            ours.pop(out)
+            if split:
+                ours.prepare()
+                np.copyto(buffer, normalized * std + mean)
+                ours.finish(buffer, out)
+            else:
+                ours.push(normalized * std + mean)
+                ours.pop(out)
             np.testing.assert_allclose(
                 out, expected, rtol=0, atol=1e-6 * std.max(), err_msg=f"step {step}"
             )  # torch weights are float32

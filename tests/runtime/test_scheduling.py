@@ -135,8 +135,12 @@ def test_async_worker_error_reaches_the_loop():
         scheduler.close()
 
 
-@pytest.mark.parametrize("steps, coeff", [(1, 0.01), (10, None)], ids=["ensemble", "chunk"])
-def test_executors_allocate_nothing(steps, coeff):
+@pytest.mark.parametrize(
+    "steps, coeff, split",
+    [(1, 0.01, False), (1, 0.01, True), (10, None, False)],
+    ids=["ensemble", "ensemble-prepare-finish", "chunk"],
+)
+def test_executors_allocate_nothing(steps, coeff, split):
     """Nothing kept over 500 steps, and no temporary array data within a step: tracemalloc's
     peak since reset_peak allows numpy's view objects (about 700 bytes a step), not a scratch
     array the size of a chunk (2.4 KB in float32) or a ufunc's iterator buffer (about 6 KB)."""
@@ -147,6 +151,10 @@ def test_executors_allocate_nothing(steps, coeff):
     out = np.zeros(6, np.float32)
 
     def step() -> None:
+        if split:
+            ex.prepare()
+            ex.finish(chunk, out)
+            return
         if ex.needs_inference():
             ex.push(chunk)
         ex.pop(out)
