@@ -11,7 +11,8 @@ Each tick, on a perf_counter deadline grid at the spec's fps (the stages in the 
              BGR, else copied into the runner's input buffers; on other ticks every camera's
              health (dead thread, frame age) is checked without copying, so a dead camera stops
              the arm within one tick
-  copy       the state into the runner's state input (and BGR->RGB where the spec asks for RGB)
+  copy       BGR->RGB where the spec asks for RGB (a query tick reads the state straight into
+             the runner's state input)
   inference  the policy (sync), or handing the observation to the worker (async)
   output     the chunk copied out of the runner into the executor (async: a buffer swap)
   executor   the executor's action for this tick, clamped to the action's training range
@@ -191,10 +192,13 @@ def run_loop(
         else:
             cameras.read_into(frames)
 
-    def observe() -> None:
-        np.copyto(state_in, state)
+    def flip_frames() -> None:  # RGB policies: the staged BGR frames, flipped into the runner
         for src, dst in rgb:
             np.copyto(dst, src[..., ::-1])
+
+    def observe() -> None:  # warm-up: the state read before the loop
+        np.copyto(state_in, state)
+        flip_frames()
 
     telemetry = Telemetry(config.ring_capacity, config.log_path).start()
     period = 1.0 / config.fps
@@ -269,9 +273,10 @@ def run_loop(
             else:
                 scheduler.prepare(slot)  # the part of the action the new chunk does not change
                 b2 = perf()
-                arm.finish_read(state)
+                arm.finish_read(state_in)  # straight into the runner's state input
                 c = perf()
-                observe()
+                if rgb:
+                    flip_frames()
                 d = perf()
                 cpu_d = cpu_time()
                 startup = scheduler.submit(slot)
