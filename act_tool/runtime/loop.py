@@ -171,7 +171,19 @@ def run_loop(
     action = np.zeros(len(spec.action_names), dtype=np.float32)
     bounds = preflight.action_bounds(spec, config.range_margin)
     clamp = config.clamp_to_training_range and bounds is not None
-    lo, hi = (b.astype(np.float32) for b in bounds) if bounds else (action, action)
+    lo, hi = (b.astype(np.float32).tolist() for b in bounds) if bounds else ([], [])
+    n_actions = len(action)
+
+    def limit() -> None:
+        """The action clamped to the widened training range, on plain numbers (one numpy call
+        costs as much at a tick's start); NaN passes, and the arm refuses it."""
+        for j in range(n_actions):
+            v = action[j]
+            if v < lo[j]:
+                action[j] = lo[j]
+            elif v > hi[j]:
+                action[j] = hi[j]
+
     if config.clamp_to_training_range and bounds is None:
         log(
             "note: this spec has no action range (exported by an older act-tool): goals are "
@@ -260,7 +272,7 @@ def run_loop(
                 e = perf()
                 scheduler.next_action(slot, action)
                 if clamp:
-                    np.clip(action, lo, hi, out=action)
+                    limit()
                 f = perf()
                 arm.finish_read(state)
                 g = perf()
@@ -286,7 +298,7 @@ def run_loop(
                 f = perf()
                 scheduler.next_action(slot, action)
                 if clamp:
-                    np.clip(action, lo, hi, out=action)
+                    limit()
                 g = perf()
                 row[c_state] = (a1 - a) + (c - b2)
                 row[c_copy] = d - c
