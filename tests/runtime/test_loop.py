@@ -414,3 +414,22 @@ def test_runtime_imports_no_torch_or_lerobot():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("coeff", [None, 0.01], ids=["chunks", "ensembling"])
+def test_a_policy_that_outputs_nan_stops_the_arm(tiny_onnx, tmp_path, coeff):
+    """NaN passes the training-range clamp untouched and the arm refuses to send it: the loop
+    stops at the first tick, nothing is written, torque ends off."""
+    from .test_loop_fakes import FakeRunner
+
+    with rig(tiny_onnx, tmp_path) as (runner, arm, cams, virtual):
+        goals_before = [virtual.register(i, Reg.GOAL_POSITION) for i in SERVO_IDS]
+        steps = 1 if coeff is not None else runner.spec.n_action_steps
+        cfg = config(runner.spec, n_action_steps=steps, temporal_ensemble_coeff=coeff)
+        with (
+            FakeRunner(runner.spec, chunk_value=float("nan")) as broken,
+            pytest.raises(LoopError, match="stopped at tick 0.*non-finite"),
+        ):
+            run_loop(broken, arm, cams, cfg)
+        assert torque(virtual) == [0] * 6
+        assert [virtual.register(i, Reg.GOAL_POSITION) for i in SERVO_IDS] == goals_before
