@@ -144,6 +144,17 @@ def test_rebinding_known_arrays_allocates_nothing(tiny_onnx: Path):
     assert grown < 1024, f"{grown} bytes kept over 200 bound queries"
 
 
+def query_random_combinations(runner, names, pools, expected, queries: int, seed: int) -> None:
+    """Bind random combinations of the two cameras' buffers; each query gives its expected
+    action."""
+    rng = np.random.default_rng(seed)
+    for _ in range(queries):
+        i, j = (int(x) for x in rng.integers(0, 3, 2))
+        runner.bind_input(names[0], pools[names[0]][i])
+        runner.bind_input(names[1], pools[names[1]][j])
+        np.testing.assert_allclose(runner.infer()[ACTION], expected[i, j], rtol=1e-5, atol=1e-5)
+
+
 def test_onnxruntime_combinations_of_rotating_buffers(tiny_onnx: Path, monkeypatch):
     """Cameras rotate three buffers each: every combination gets its own IO binding, made once;
     each query reads exactly the arrays bound for it, also after the kept bindings are dropped."""
@@ -170,12 +181,7 @@ def test_onnxruntime_combinations_of_rotating_buffers(tiny_onnx: Path, monkeypat
             return original()
 
         monkeypatch.setattr(runner, "_make_binding", counting)
-        rng = np.random.default_rng(0)
-        for _ in range(40):
-            i, j = (int(x) for x in rng.integers(0, 3, 2))
-            runner.bind_input(names[0], pools[names[0]][i])
-            runner.bind_input(names[1], pools[names[1]][j])
-            np.testing.assert_allclose(runner.infer()[ACTION], expected[i, j], rtol=1e-5, atol=1e-5)
+        query_random_combinations(runner, names, pools, expected, queries=40, seed=0)
         assert 9 <= len(made) < 40, "a binding per new combination, reused while kept"
 
 
@@ -203,10 +209,5 @@ def test_onnxruntime_prepares_every_combination_up_front(tiny_onnx: Path, monkey
                 expected[i, j] = copied_result(runner, {**own, **feeds})
         made = []
         monkeypatch.setattr(runner, "_make_binding", lambda *a: made.append(a))
-        rng = np.random.default_rng(1)
-        for _ in range(30):
-            i, j = (int(x) for x in rng.integers(0, 3, 2))
-            runner.bind_input(names[0], pools[names[0]][i])
-            runner.bind_input(names[1], pools[names[1]][j])
-            np.testing.assert_allclose(runner.infer()[ACTION], expected[i, j], rtol=1e-5, atol=1e-5)
+        query_random_combinations(runner, names, pools, expected, queries=30, seed=1)
         assert made == [], "every combination was bound before the first query"

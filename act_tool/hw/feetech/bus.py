@@ -7,9 +7,10 @@ could repeat a motion.
 
 For the control tick, `sync_reader()` and `sync_writer()` return plans with every buffer
 allocated once: a tick allocates nothing that outlives it. A sync-read can be split in two,
-`send()` then `receive()`, so the tick does other work while the answers are on the wire. The per-tick sync-read records the
-servos' status error bits (overload, overheat, ...) instead of raising, as LeRobot's sync_read
-does (scservo_sdk's GroupSyncRead ignores the error byte); `strict=True` raises ServoError.
+`send()` then `receive()`, so the tick does other work while the answers are on the wire. The
+per-tick sync-read records the servos' status error bits (overload, overheat, ...) instead of
+raising, as LeRobot's sync_read does (scservo_sdk's GroupSyncRead ignores the error byte);
+`strict=True` raises ServoError.
 Every other transaction (ping, read, write, the dict sync_read used on connect) raises.
 """
 
