@@ -5,7 +5,11 @@ names and units, rates, chunking, the dataset's state and action ranges, precisi
 and target, the artifact's sha256, the source checkpoint and the parity figures. No torch here.
 
 Format versions: 2 added `action_min`/`action_max` (the training range of the action, which the
-run loop clamps goals to). Version 1 files still load, with those two fields empty.
+run loop clamps goals to); 3 added `robot_type` (the arm the policy was trained for). Older files
+still load, with those fields empty.
+
+The choices a spec holds (channel order, precision, builder; units in act_tool.robot_types) are
+defined here once; the command line derives its options from them.
 """
 
 from __future__ import annotations
@@ -14,17 +18,40 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from act_tool.errors import SpecError
+from act_tool.robot_types import Units
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # version 1: no action range
-CHANNEL_ORDERS = ("bgr", "rgb")
-PRECISIONS = ("fp32", "fp16")
-BUILDERS = ("onnx", "tensorrt", "tensorrt-rtx")
-UNITS = ("degrees", "range")
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # 1: no action range; 1-2: no robot type
+
+
+class ChannelOrder(StrEnum):
+    """Channel order of the frames a runtime feeds (OpenCV delivers BGR)."""
+
+    BGR = "bgr"
+    RGB = "rgb"
+
+
+class Precision(StrEnum):
+    FP32 = "fp32"
+    FP16 = "fp16"
+
+
+class Builder(StrEnum):
+    """What made the artifact: the ONNX export itself, or a TensorRT builder."""
+
+    ONNX = "onnx"
+    TENSORRT = "tensorrt"
+    TENSORRT_RTX = "tensorrt-rtx"
+
+
+def _check_choice(what: str, value: str, choices: type[StrEnum]) -> None:
+    if value not in tuple(choices):
+        raise SpecError(f"{what} must be one of {', '.join(choices)}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -37,8 +64,7 @@ class CameraSpec:
     channel_order: str = "bgr"
 
     def __post_init__(self) -> None:
-        if self.channel_order not in CHANNEL_ORDERS:
-            raise SpecError(f"camera {self.key}: channel_order must be one of {CHANNEL_ORDERS}")
+        _check_choice(f"camera {self.key}: channel_order", self.channel_order, ChannelOrder)
         if self.height <= 0 or self.width <= 0:
             raise SpecError(
                 f"camera {self.key}: size must be positive, got {self.height}x{self.width}"
@@ -76,15 +102,14 @@ class EngineSpec:
     # The training range of each action (empty: unknown, e.g. a format-1 spec).
     action_min: tuple[float, ...] = ()
     action_max: tuple[float, ...] = ()
+    # LeRobot's robot type the policy was trained for ("so101_follower"); "": unknown (older).
+    robot_type: str = ""
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
-        if self.units not in UNITS:
-            raise SpecError(f"units must be one of {UNITS}, got {self.units!r}")
-        if self.precision not in PRECISIONS:
-            raise SpecError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.builder not in BUILDERS:
-            raise SpecError(f"builder must be one of {BUILDERS}, got {self.builder!r}")
+        _check_choice("units", self.units, Units)
+        _check_choice("precision", self.precision, Precision)
+        _check_choice("builder", self.builder, Builder)
         if not self.cameras:
             raise SpecError("a spec needs at least one camera")
         if len(self.state_min) != len(self.state_names) or len(self.state_max) != len(

@@ -111,11 +111,23 @@ def test_write_leaves_no_temporary(tmp_path):
 def test_format_1_specs_still_load_without_an_action_range(tmp_path):
     """Specs written before the action range existed (format 1) load, with the range empty."""
     data = json.loads(make_spec().to_json())
-    assert data["format_version"] == 2 and data["action_min"] == [-2.0] * 6
-    del data["action_min"], data["action_max"]
+    assert data["format_version"] == 3 and data["action_min"] == [-2.0] * 6
+    del data["action_min"], data["action_max"], data["robot_type"]
     data["format_version"] = 1
     path = tmp_path / "old.json"
     path.write_text(json.dumps(data))
     spec = EngineSpec.read(path)
     assert (spec.action_min, spec.action_max, spec.format_version) == ((), (), 1)
     assert spec.state_min == (-1.0,) * 6
+    assert spec.robot_type == ""  # unknown: run says so and goes on
+
+
+def test_format_2_specs_load_without_a_robot_type(tmp_path):
+    data = json.loads(make_spec(robot_type="so101_follower").to_json())
+    assert data["robot_type"] == "so101_follower"
+    del data["robot_type"]
+    data["format_version"] = 2
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps(data))
+    spec = EngineSpec.read(path)
+    assert (spec.robot_type, spec.format_version, spec.action_min) == ("", 2, (-2.0,) * 6)

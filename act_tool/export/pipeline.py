@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from act_tool.errors import ActToolError, ParityError
+from act_tool.export.robot_type import find_robot_type
 from act_tool.hw.so101.joints import JOINT_KEYS
 from act_tool.spec import CameraSpec, EngineSpec, spec_path
 
@@ -40,6 +41,7 @@ class ExportOptions:
     fps: int | None = None
     opset: int = 18
     seed: int = 0
+    robot_type: str | None = None  # None: the dataset's (act_tool.export.robot_type)
 
     def __post_init__(self) -> None:
         if self.n_random < 16:
@@ -200,7 +202,10 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
     for note in ckpt.notes:
         log(f"note: {note}")
     log(f"loaded {ckpt.layout} checkpoint {ckpt.path}")
-    spec = base_spec(ckpt, opts)
+    spec = replace(
+        base_spec(ckpt, opts),
+        robot_type=find_robot_type(ckpt.path, opts.dataset, opts.robot_type, log),
+    )
     observations = {"random": random_observations(ckpt, opts.n_random, opts.seed)}
     if opts.dataset is not None:
         observations[str(opts.dataset)] = dataset_observations(ckpt, opts.dataset, opts.n_dataset)

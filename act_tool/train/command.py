@@ -15,12 +15,22 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from act_tool.train.errors import TrainError
 
 LEROBOT_TRAIN_MODULE = "lerobot.scripts.lerobot_train"
-DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class TrainDevice(StrEnum):
+    """Where LeRobot trains (AUTO: a CUDA GPU when there is one, else the CPU)."""
+
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+    MPS = "mps"
+
 
 # The reference run (LeRobot option -> value). GRAD_CLIP_NORM comes from LeRobot's ACT preset.
 REFERENCE_DEFAULTS: dict[str, str] = {
@@ -74,8 +84,9 @@ class TrainOptions:
             raise TrainError("--batch-size must be at least 1")
         if self.gpus < 1:
             raise TrainError("--gpus must be at least 1")
-        if self.device not in DEVICES:
-            raise TrainError(f"--device must be one of {', '.join(DEVICES)}, not {self.device}")
+        if self.device not in tuple(TrainDevice):
+            choices = ", ".join(TrainDevice)
+            raise TrainError(f"--device must be one of {choices}, not {self.device}")
         if self.gpus > 1 and self.device in ("cpu", "mps"):
             raise TrainError(f"--gpus {self.gpus} trains on CUDA GPUs; drop --device {self.device}")
         if not self.resume and self.dataset_repo_id is None:

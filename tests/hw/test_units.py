@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from act_tool.errors import ActToolError
 from act_tool.hw.so101 import ArmCalibration, JointCalibration, UnitConverter, Units
 from act_tool.hw.so101.joints import JOINT_NAMES
 
@@ -99,5 +100,6 @@ def test_goals_outside_the_range_are_clamped():
 
 def test_units_parse_error_names_choices():
     assert Units.parse("degrees") is Units.DEGREES
-    with pytest.raises(ValueError, match="range_m100_100"):
+    assert Units.parse("range_m100_100") is Units.RANGE  # LeRobot's name for it
+    with pytest.raises(ActToolError, match="range_m100_100"):
         Units.parse("radians")

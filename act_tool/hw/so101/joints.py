@@ -1,4 +1,5 @@
-"""The SO-101's joints: names, servo ids and LeRobot keys, in LeRobot's order."""
+"""The SO-101's joints on the bus: servo ids, names and LeRobot keys, in LeRobot's order (the
+same names and order as act_tool.robot_types.SO101_FOLLOWER, which the layers above use)."""
 
 from __future__ import annotations
 

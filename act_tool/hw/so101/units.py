@@ -4,7 +4,7 @@ The formulas are LeRobot's (`MotorsBus._normalize` / `_unnormalize`, lerobot 0.6
 
 - DEGREES (body joints):   (raw - (min + max) / 2) * 360 / 4095   (not clamped, drive_mode unused)
   back:                    int(deg * 4095 / 360 + mid)             (int() truncates toward zero)
-- RANGE_M100_100 (body):   (clip(raw) - min) / (max - min) * 200 - 100, negated with drive_mode
+- RANGE (body, LeRobot's RANGE_M100_100):   (clip(raw) - min) / (max - min) * 200 - 100, negated with drive_mode
   back:                    int((clip(+-v, -100, 100) + 100) / 200 * (max - min) + min)
 - gripper, RANGE_0_100:    (clip(raw) - min) / (max - min) * 100, 100 - x with drive_mode
   back:                    int(clip(100 - v if drive_mode else v, 0, 100) / 100 * (max - min) + min)
@@ -16,30 +16,15 @@ results are bit-identical) and writes into the caller's array or list: nothing i
 from __future__ import annotations
 
 from collections.abc import MutableSequence, Sequence
-from enum import StrEnum
 
 import numpy as np
 
 from act_tool.hw.so101.calibration import ArmCalibration
 from act_tool.hw.so101.joints import JOINTS, Joint
+from act_tool.robot_types import Units
 
 MAX_RES = 4095  # STS3215 resolution - 1, as LeRobot uses it
 _DEG, _RNG, _PCT = 0, 1, 2  # a joint's mode: degrees, -100..100, 0..100 (gripper)
-
-
-class Units(StrEnum):
-    """Units of the five body joints; the gripper is always 0..100."""
-
-    DEGREES = "degrees"
-    RANGE_M100_100 = "range_m100_100"
-
-    @classmethod
-    def parse(cls, text: str | Units) -> Units:
-        try:
-            return cls(text)
-        except ValueError:
-            choices = ", ".join(u.value for u in cls)
-            raise ValueError(f"unknown units '{text}': choose one of {choices}") from None
 
 
 class UnitConverter:
@@ -62,9 +47,9 @@ class UnitConverter:
         gripper[JOINTS.index(Joint.GRIPPER)] = True
         body = ~gripper
         self._deg = body & (self.units is Units.DEGREES)
-        self._rng = body & (self.units is Units.RANGE_M100_100)
+        self._rng = body & (self.units is Units.RANGE)
         self._pct = gripper
-        self._negate = self._rng & drive  # RANGE_M100_100 with drive_mode: -x
+        self._negate = self._rng & drive  # RANGE with drive_mode: -x
         self._mirror = self._pct & drive  # RANGE_0_100 with drive_mode: 100 - x
         # The calibrated range in units: goals are clamped to it before conversion.
         self.unit_min = np.where(self._deg, (self.range_min - self.mid) * 360 / MAX_RES, 0.0)
