@@ -1,4 +1,5 @@
-"""Cameras that always hold their newest frame: OpenCV devices, looping video files, synthetic.
+"""Cameras that always hold their newest frame, from any registered source kind (OpenCV devices,
+looping video files, synthetic shapes, ...: act_tool.hw.camera_sources).
 
 Each camera captures on a background thread into three preallocated (1,H,W,3) buffers, the
 runner's input shape: the one being captured (back), the newest complete one (front), and one
@@ -25,6 +26,7 @@ import threading
 import time
 from collections.abc import Mapping
 from contextlib import ExitStack
+from typing import Any
 
 import numpy as np
 
@@ -32,10 +34,8 @@ from act_tool.hw.camera_sources import (
     CameraConfig,
     CameraError,
     CameraSource,
-    SourceKind,
-    _CaptureReader,
-    _Reader,
-    _SyntheticReader,
+    FrameReader,
+    open_reader,
     parse_camera_args,
 )
 
@@ -45,7 +45,6 @@ __all__ = [
     "CameraError",
     "CameraSet",
     "CameraSource",
-    "SourceKind",
     "parse_camera_args",
 ]
 
@@ -58,12 +57,19 @@ RATE_CHECK_SKIP = 2  # frames a camera may take to settle before its rate is mea
 class Camera:
     """One camera whose background thread keeps only the newest frame and its capture time."""
 
-    def __init__(self, name: str, source: CameraSource, config: CameraConfig) -> None:
+    def __init__(
+        self,
+        name: str,
+        source: CameraSource,
+        config: CameraConfig,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
         self.name, self.source, self.config = name, source, config
+        self._context = context or {}  # what the session shares with sources (open_reader)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._reader: _Reader | None = None
+        self._reader: FrameReader | None = None
         # Three (1,H,W,3) buffers and their [0] views, made once; the roles are indices into
         # them: back (being captured), front (newest complete frame), held (the consumer's).
         self._buffers = tuple(np.zeros((1, *config.shape), np.uint8) for _ in range(3))
@@ -89,10 +95,7 @@ class Camera:
         """Open the source, check its first frame, and start capturing. Raises CameraError."""
         if self._thread is not None:
             raise CameraError(f"Camera {self.name!r} is already started.")
-        if self.source.kind is SourceKind.SYNTHETIC:
-            self._reader = _SyntheticReader(self.source.seed, self.config)
-        else:
-            self._reader = _CaptureReader(self.name, self.source, self.config)
+        self._reader = open_reader(self.name, self.source, self.config, self._context)
         deadline = time.perf_counter() + self.config.open_timeout_s
         try:
             while not self._reader.read_into(self._views[self._back]):
@@ -306,6 +309,7 @@ class CameraSet:
         self,
         sources: Mapping[str, CameraSource],
         config: CameraConfig | Mapping[str, CameraConfig] | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> None:
         if not sources:
             raise CameraError("No cameras given: pass at least one NAME=SOURCE.")
@@ -315,7 +319,9 @@ class CameraSet:
             if missing:
                 raise CameraError(f"No camera config for {', '.join(map(repr, missing))}.")
         self.cameras: dict[str, Camera] = {
-            name: Camera(name, src, config if isinstance(config, CameraConfig) else config[name])
+            name: Camera(
+                name, src, config if isinstance(config, CameraConfig) else config[name], context
+            )
             for name, src in sources.items()
         }
         self._list = tuple(self.cameras.values())

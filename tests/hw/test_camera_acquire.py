@@ -11,13 +11,17 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from act_tool.hw.camera_sources import (
+    SourceKind,
+    register_source_kind,
+    unregister_source_kind,
+)
 from act_tool.hw.cameras import (
     Camera,
     CameraConfig,
     CameraError,
     CameraSet,
     CameraSource,
-    SourceKind,
     parse_camera_args,
 )
 
@@ -29,7 +33,7 @@ class _CounterReader:
     between rows, so a consumer that read a buffer being written would see two frames' rows.
     Clearing `gate` stalls it inside its next read (`waiting` tells when)."""
 
-    def __init__(self, seed: int, config: CameraConfig) -> None:
+    def __init__(self, name: str, source: CameraSource, config: CameraConfig, context) -> None:
         self.fps: float | None = config.fps
         self.index = 0
         self.gate = threading.Event()
@@ -63,14 +67,27 @@ def _counter(frame: np.ndarray) -> int:
 
 
 @pytest.fixture
-def counter_camera(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Camera, _CounterReader]]:
+def counter_source() -> Iterator[str]:
+    """`counter`: a source kind whose frames encode their index, registered as a new kind is."""
+    register_source_kind(
+        SourceKind(
+            "counter", "counter", lambda t: t == "counter", lambda t, _: CameraSource("counter"),
+            _CounterReader,
+        )
+    )  # fmt: skip
+    try:
+        yield "counter"
+    finally:
+        unregister_source_kind("counter")
+
+
+@pytest.fixture
+def counter_camera(counter_source: str) -> Iterator[tuple[Camera, _CounterReader]]:
     """A camera at 1000 fps whose frames encode their index (no rate check: a loaded machine
     may not keep up, and this is about buffers, not rates). Stopped whatever happens."""
-    import act_tool.hw.cameras as cameras_module
-
-    monkeypatch.setattr(cameras_module, "_SyntheticReader", _CounterReader)
     config = CameraConfig(width=64, height=48, fps=1000.0, max_age_s=5.0, rate_check_frames=0)
-    cam = Camera("front", CameraSource(SourceKind.SYNTHETIC), config).start()
+    source = parse_camera_args(f"front={counter_source}")["front"]
+    cam = Camera("front", source, config).start()
     reader = cam._reader
     try:
         assert isinstance(reader, _CounterReader)
@@ -142,7 +159,7 @@ def test_acquire_refuses_stale_dead_and_stopped_cameras(counter_camera) -> None:
     _wait_until(lambda: not cam.running, timeout=15.0)
     with pytest.raises(CameraError, match="stopped delivering frames"):
         cam.acquire()
-    stopped = Camera("side", CameraSource(SourceKind.SYNTHETIC), SMALL)
+    stopped = Camera("side", CameraSource("synthetic"), SMALL)
     with pytest.raises(CameraError, match="not started"):
         stopped.acquire()
 

@@ -21,7 +21,6 @@ from act_tool.hw.cameras import (
     CameraError,
     CameraSet,
     CameraSource,
-    SourceKind,
     parse_camera_args,
 )
 
@@ -74,10 +73,10 @@ def video(tmp_path: Path) -> Path:
 def test_parse_camera_args_kinds_and_order() -> None:
     cams = parse_camera_args("front=0, handeye=/dev/video2,side=synthetic,top=clip.avi")
     assert list(cams) == ["front", "handeye", "side", "top"]
-    assert cams["front"] == CameraSource(SourceKind.DEVICE, "0")
-    assert cams["handeye"] == CameraSource(SourceKind.DEVICE, "/dev/video2")
-    assert cams["side"] == CameraSource(SourceKind.SYNTHETIC, "", seed=2)
-    assert cams["top"] == CameraSource(SourceKind.FILE, "clip.avi")
+    assert cams["front"] == CameraSource("device", "0")
+    assert cams["handeye"] == CameraSource("device", "/dev/video2")
+    assert cams["side"] == CameraSource("synthetic", "", seed=2)
+    assert cams["top"] == CameraSource("file", "clip.avi")
 
 
 def test_parse_synthetic_seeds() -> None:
@@ -95,7 +94,7 @@ def test_parse_synthetic_seeds() -> None:
         ("front cam=0", "Bad camera name 'front cam'"),
         ("0front=0", "Bad camera name"),
         ("front=0,front=1", "named twice"),
-        ("front=", "Camera 'front': Empty camera source: a source is a device index"),
+        ("front=", "Camera 'front': Empty camera source: a source is INDEX or /dev/videoN"),
         ("front=synthetic:x", "Bad synthetic seed"),
     ],
 )
@@ -129,7 +128,7 @@ def test_config_validation(kwargs: dict) -> None:
 
 
 def test_synthetic_size_motion_and_age(cameras: list[Camera]) -> None:
-    cam = _start(cameras, CameraSource(SourceKind.SYNTHETIC, seed=3), SMALL)
+    cam = _start(cameras, CameraSource("synthetic", seed=3), SMALL)
     out = np.empty((48, 64, 3), np.uint8)
     frame, age = cam.latest(out)
     assert frame is out and frame.dtype == np.uint8 and frame.shape == (48, 64, 3)
@@ -143,10 +142,10 @@ def test_synthetic_size_motion_and_age(cameras: list[Camera]) -> None:
 
 
 def test_synthetic_is_deterministic_per_seed(cameras: list[Camera]) -> None:
-    from act_tool.hw.cameras import _SyntheticReader
+    from act_tool.hw.camera_readers import SyntheticReader
 
     def frames(seed: int) -> list[np.ndarray]:
-        reader = _SyntheticReader(seed, SMALL)
+        reader = SyntheticReader(seed, SMALL)
         bufs = [np.empty(SMALL.shape, np.uint8) for _ in range(3)]
         for b in bufs:
             reader.read_into(b)
@@ -158,7 +157,7 @@ def test_synthetic_is_deterministic_per_seed(cameras: list[Camera]) -> None:
 
 
 def test_latest_into_batched_buffer_and_bad_buffer(cameras: list[Camera]) -> None:
-    cam = _start(cameras, CameraSource(SourceKind.SYNTHETIC), SMALL)
+    cam = _start(cameras, CameraSource("synthetic"), SMALL)
     batched = np.zeros((1, 48, 64, 3), np.uint8)
     frame, _ = cam.latest(batched)
     assert frame is batched and batched.any()
@@ -170,7 +169,7 @@ def test_latest_into_batched_buffer_and_bad_buffer(cameras: list[Camera]) -> Non
 
 def test_stale_frame_raises(cameras: list[Camera]) -> None:
     config = CameraConfig(width=64, height=48, fps=50.0, max_age_s=0.2)
-    cam = _start(cameras, CameraSource(SourceKind.SYNTHETIC), config)
+    cam = _start(cameras, CameraSource("synthetic"), config)
     cam.latest()  # fresh
     release = threading.Event()
 
@@ -197,7 +196,7 @@ def _wait_until_raises(fn: Callable[[], object], timeout: float = 10.0) -> None:
 
 
 def test_dead_camera_raises(cameras: list[Camera]) -> None:
-    cam = _start(cameras, CameraSource(SourceKind.SYNTHETIC), SMALL)
+    cam = _start(cameras, CameraSource("synthetic"), SMALL)
     cam._reader.read_into = lambda buf: False  # type: ignore[union-attr, method-assign]
     _wait_until(lambda: not cam.running)
     with pytest.raises(CameraError, match="stopped delivering frames"):
@@ -205,7 +204,7 @@ def test_dead_camera_raises(cameras: list[Camera]) -> None:
 
 
 def test_reader_exception_surfaces(cameras: list[Camera]) -> None:
-    cam = _start(cameras, CameraSource(SourceKind.SYNTHETIC), SMALL)
+    cam = _start(cameras, CameraSource("synthetic"), SMALL)
 
     def broken(buf: np.ndarray) -> bool:
         raise OSError("usb gone")
@@ -217,7 +216,7 @@ def test_reader_exception_surfaces(cameras: list[Camera]) -> None:
 
 
 def test_not_started_and_stopped(cameras: list[Camera]) -> None:
-    cam = Camera("front", CameraSource(SourceKind.SYNTHETIC), SMALL)
+    cam = Camera("front", CameraSource("synthetic"), SMALL)
     with pytest.raises(CameraError, match="not started"):
         cam.latest()
     with cam:
@@ -235,7 +234,7 @@ def test_not_started_and_stopped(cameras: list[Camera]) -> None:
 
 def test_video_file_size_and_looping(cameras: list[Camera], video: Path) -> None:
     config = CameraConfig(width=64, height=48, fps=25.0, max_age_s=5.0)
-    cam = _start(cameras, CameraSource(SourceKind.FILE, str(video)), config)
+    cam = _start(cameras, CameraSource("file", str(video)), config)
     assert cam._reader.fps == pytest.approx(25.0)  # type: ignore[union-attr]
     out = np.empty(config.shape, np.uint8)
     levels = []
@@ -256,7 +255,7 @@ def test_slow_source_is_refused_naming_both_rates(cameras: list[Camera], tmp_pat
     rate, like a camera that cannot keep up) is refused on start, and released."""
     slow = _write_video(tmp_path / "slow.avi", 10.0)
     config = CameraConfig(width=64, height=48, fps=30.0)
-    cam = Camera("front", CameraSource(SourceKind.FILE, str(slow)), config)
+    cam = Camera("front", CameraSource("file", str(slow)), config)
     cameras.append(cam)
     with pytest.raises(CameraError) as info:
         cam.start()
@@ -269,14 +268,14 @@ def test_slow_source_is_refused_naming_both_rates(cameras: list[Camera], tmp_pat
 
 def test_rate_at_the_requested_fps_is_accepted(cameras: list[Camera], video: Path) -> None:
     config = CameraConfig(width=64, height=48, fps=25.0, max_age_s=5.0)
-    cam = _start(cameras, CameraSource(SourceKind.FILE, str(video)), config)
+    cam = _start(cameras, CameraSource("file", str(video)), config)
     assert cam.measured_fps is not None and cam.measured_fps >= 0.8 * 25.0
 
 
 def test_rate_check_can_be_turned_off(cameras: list[Camera], tmp_path: Path) -> None:
     slow = _write_video(tmp_path / "slow.avi", 10.0)
     config = CameraConfig(width=64, height=48, fps=30.0, rate_check_frames=0, max_age_s=5.0)
-    cam = _start(cameras, CameraSource(SourceKind.FILE, str(slow)), config)
+    cam = _start(cameras, CameraSource("file", str(slow)), config)
     assert cam.measured_fps is None
     cam.latest()
 
@@ -284,7 +283,7 @@ def test_rate_check_can_be_turned_off(cameras: list[Camera], tmp_path: Path) -> 
 def test_video_file_wrong_size_names_both(cameras: list[Camera], video: Path) -> None:
     config = CameraConfig(width=640, height=480)
     with pytest.raises(CameraError) as info:
-        _start(cameras, CameraSource(SourceKind.FILE, str(video)), config)
+        _start(cameras, CameraSource("file", str(video)), config)
     assert "64x48" in str(info.value) and "640x480" in str(info.value)
 
 
@@ -298,7 +297,7 @@ def test_not_a_video_file(cameras: list[Camera], tmp_path: Path) -> None:
     bad = tmp_path / "notes.txt"
     bad.write_text("hello")
     with pytest.raises(CameraError, match="front"):
-        _start(cameras, CameraSource(SourceKind.FILE, str(bad)), SMALL)
+        _start(cameras, CameraSource("file", str(bad)), SMALL)
 
 
 # --- devices ------------------------------------------------------------------------------------
