@@ -4,14 +4,20 @@ LeRobot's own classes. No network, no GPU."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from act_tool.hw.emulator import EmulatorConfig, VirtualArm, write_calibration_file
+from act_tool.hw.so101 import ArmConfig
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+# Generous: the emulator shares 2 cores with the tests; fault tests use delays far above this.
+TEST_MARGIN_S = 0.25
 JOINTS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 
 
@@ -19,7 +25,7 @@ JOINTS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_ro
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A LeRobot >= 0.4 `pretrained_model/` folder (processor files beside the weights)."""
     pytest.importorskip("lerobot")
-    from act_tool.train.tiny_checkpoint import save_tiny_checkpoint
+    from act_tool.testing.tiny_checkpoint import save_tiny_checkpoint
 
     return save_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "pretrained_model")
 
@@ -28,7 +34,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 def legacy_checkpoint(tmp_path_factory) -> Path:
     """A LeRobot <= 0.3 checkpoint: normalization buffers inside model.safetensors."""
     pytest.importorskip("lerobot")
-    from act_tool.train.tiny_checkpoint import save_tiny_checkpoint
+    from act_tool.testing.tiny_checkpoint import save_tiny_checkpoint
 
     return save_tiny_checkpoint(tmp_path_factory.mktemp("legacy"), legacy=True)
 
@@ -79,3 +85,28 @@ def write_tiny_dataset(root: Path, cameras=("front", "handeye"), h=64, w=96, epi
 def tiny_dataset(tmp_path_factory) -> Path:
     pytest.importorskip("lerobot")
     return write_tiny_dataset(tmp_path_factory.mktemp("data") / "tiny")
+
+
+@pytest.fixture
+def calibration_root(tmp_path: Path) -> Path:
+    """A LeRobot calibration root (what $HF_LEROBOT_HOME/calibration would be)."""
+    return tmp_path / "calibration"
+
+
+@pytest.fixture
+def virtual_arm() -> Iterator[VirtualArm]:
+    """The virtual SO-101 without wire-time emulation (fast), stopped whatever happens."""
+    with VirtualArm(EmulatorConfig(wire_time=False)) as virtual:
+        yield virtual
+
+
+@pytest.fixture
+def arm_config(virtual_arm: VirtualArm, calibration_root: Path) -> ArmConfig:
+    write_calibration_file("test_arm", root=calibration_root)
+    return ArmConfig(
+        port=virtual_arm.port,
+        robot_id="test_arm",
+        calibration_root=calibration_root,
+        timeout_margin_s=TEST_MARGIN_S,
+        read_retries=0,
+    )

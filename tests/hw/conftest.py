@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from act_tool.hw.emulator import EmulatorConfig, VirtualArm, write_calibration_file
-from act_tool.hw.so101 import ArmConfig
-
-# Generous: the emulator shares 2 cores with the tests; fault tests use delays far above this.
-TEST_MARGIN_S = 0.25
+from tests.conftest import TEST_MARGIN_S  # noqa: F401 (used by the hw tests)
 
 
 class FakeTransport:
@@ -52,28 +46,3 @@ class FakeTransport:
 @pytest.fixture
 def fake_transport() -> FakeTransport:
     return FakeTransport()
-
-
-@pytest.fixture
-def calibration_root(tmp_path: Path) -> Path:
-    """A LeRobot calibration root (what $HF_LEROBOT_HOME/calibration would be)."""
-    return tmp_path / "calibration"
-
-
-@pytest.fixture
-def virtual_arm() -> Iterator[VirtualArm]:
-    """The virtual SO-101 without wire-time emulation (fast), stopped whatever happens."""
-    with VirtualArm(EmulatorConfig(wire_time=False)) as virtual:
-        yield virtual
-
-
-@pytest.fixture
-def arm_config(virtual_arm: VirtualArm, calibration_root: Path) -> ArmConfig:
-    write_calibration_file("test_arm", root=calibration_root)
-    return ArmConfig(
-        port=virtual_arm.port,
-        robot_id="test_arm",
-        calibration_root=calibration_root,
-        timeout_margin_s=TEST_MARGIN_S,
-        read_retries=0,
-    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 import threading
 import time
@@ -236,50 +235,6 @@ def test_exception_leaves_torque_off(arm_config, virtual_arm):
         assert torque(virtual_arm) == [1] * 6
         raise RuntimeError("policy crashed")
     assert torque(virtual_arm) == [0] * 6
-
-
-@pytest.mark.parametrize(
-    ("sig", "exc"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, SystemExit)]
-)
-def test_signals_leave_torque_off(arm_config, virtual_arm, sig, exc):
-    previous = signal.getsignal(sig)
-    out = np.zeros(6, dtype=np.float32)
-    with pytest.raises(exc), SO101Arm(arm_config) as arm:
-        os.kill(os.getpid(), sig)
-        for _ in range(1000):  # the handler runs between bytecodes
-            arm.read_positions(out)
-    assert torque(virtual_arm) == [0] * 6
-    assert signal.getsignal(sig) == previous
-
-
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_signal_during_close_waits_for_torque_off(arm_config, virtual_arm, sig):
-    """A second Ctrl-C (or SIGTERM) while torque goes off is held back: every servo still gets
-    torque off and Lock 0, then the signal reaches the handler from before `with`."""
-    received: list[int] = []
-    previous = signal.signal(sig, lambda s, f: received.append(s))
-    escaped: BaseException | None = None
-    try:
-        with SO101Arm(arm_config) as arm:
-            bus = arm.bus
-            sync_write = bus.sync_write
-
-            def interrupted_sync_write(reg, values):
-                os.kill(os.getpid(), sig)  # arrives before the torque-off broadcast is sent
-                for _ in range(100):  # handlers run between bytecodes
-                    pass
-                sync_write(reg, values)
-
-            bus.sync_write = interrupted_sync_write
-    except (KeyboardInterrupt, SystemExit) as e:  # the arm's own handler fired inside close()
-        escaped = e
-    try:
-        assert escaped is None, f"{escaped!r} interrupted torque-off"
-        assert torque(virtual_arm) == [0] * 6
-        assert [virtual_arm.register(i, Reg.LOCK) for i in IDS] == [0] * 6
-        assert received == [sig]  # delivered once torque was off, to the handler restored
-    finally:
-        signal.signal(sig, previous)
 
 
 def test_close_from_another_thread(arm_config, virtual_arm):

@@ -4,8 +4,8 @@ Safety rules kept here:
 - an arm whose servos do not hold the calibration file's homing offsets and limits is refused;
 - goals are checked (no NaN or inf), optionally limited relative to the present position, clamped
   to the calibrated range, and only then converted and written;
-- leaving the context manager (normally, by an exception, by Ctrl-C or SIGTERM) disables torque,
-  and a second Ctrl-C or SIGTERM while torque goes off waits until it is off;
+- leaving the context manager (normally or by an exception) disables torque; the session
+  (act_tool.runtime.arm_guard) makes SIGTERM unwind into it and holds signals back meanwhile;
 - servo error bits in the per-tick read (a gripper squeezing an object reports overload) are
   recorded and reported, as LeRobot ignores them; `strict_servo_errors` stops on them instead.
 """
@@ -13,12 +13,9 @@ Safety rules kept here:
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from dataclasses import dataclass
 from math import isfinite
 from pathlib import Path
-from types import FrameType
 
 import numpy as np
 
@@ -38,7 +35,7 @@ from act_tool.hw.so101.units import UnitConverter, Units
 
 log = logging.getLogger(__name__)
 
-# LeRobot's SO-101 configure step (robots/so_follower/so_follower.py, motors/feetech/feetech.py)
+# LeRobot's SO-101 configure step (SOFollower.configure, FeetechMotorsBus.configure_motors)
 CONFIGURE_ALL: tuple[tuple[Reg, int], ...] = (
     (Reg.RETURN_DELAY_TIME, 0),
     (Reg.MAXIMUM_ACCELERATION, 254),
@@ -77,7 +74,6 @@ class ArmConfig:
     # Error bits (ErrorBit flags) that never raise; all others raise on connect, in single
     # reads and writes, and in the per-tick read when strict.
     ignored_error_bits: int = 0
-    handle_signals: bool = True  # SIGINT/SIGTERM disable torque (main thread only)
     torque_on_connect: bool = True  # False: connect with torque off (dry runs); no writes
 
     def __post_init__(self) -> None:
@@ -130,7 +126,6 @@ class SO101Arm:
         self._writer = None
         self._errors = ServoErrorLog(JOINT_NAMES, SERVO_IDS)
         self._torque_on = False
-        self._old_handlers: dict[int, object] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -165,27 +160,18 @@ class SO101Arm:
             raise
 
     def close(self) -> None:
-        """Disable torque (best effort) and close the port. SIGINT and SIGTERM arriving
-        meanwhile (main thread) are held back and delivered once torque is off."""
+        """Disable torque (best effort) and close the port."""
         if self.bus is None:
             return
-        pending: list[int] = []
-        during = self._defer_signals(pending)
         try:
-            try:
-                if self.bus.is_connected:
-                    self.disable_torque()
-            finally:
-                self.bus.close()
-                self.bus = None
+            if self.bus.is_connected:
+                self.disable_torque()
         finally:
-            self._restore_signals(during)
-            for sig in pending:
-                signal.raise_signal(sig)
+            self.bus.close()
+            self.bus = None
 
     def __enter__(self) -> SO101Arm:
         self.connect()
-        self._install_signals()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -303,6 +289,10 @@ class SO101Arm:
         """One line for a run's summary, or "" when no servo reported an error."""
         return self._errors.report()
 
+    def report(self) -> str:
+        """What the session prints after a run: the servos' error bits ("" when none)."""
+        return self.servo_error_report()
+
     # --- connect steps ---------------------------------------------------------------------
 
     def _require_bus(self) -> FeetechBus:
@@ -363,40 +353,3 @@ class SO101Arm:
             bus.write(servo_id, Reg.TORQUE_ENABLE, 1)
             bus.write(servo_id, Reg.LOCK, 1)
         self._torque_on = True
-
-    # --- signals ---------------------------------------------------------------------------
-
-    def _install_signals(self) -> None:
-        if (
-            not self.config.handle_signals
-            or threading.current_thread() is not threading.main_thread()
-        ):
-            return
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old_handlers[sig] = signal.signal(sig, self._on_signal)
-
-    def _defer_signals(self, pending: list[int]) -> dict[int, object]:
-        """Hold SIGINT and SIGTERM in `pending` (main thread only); returns what they had."""
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-
-        def hold(signum: int, frame: FrameType | None) -> None:
-            if signum not in pending:
-                pending.append(signum)
-
-        return {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def _restore_signals(self, during: dict[int, object] | None = None) -> None:
-        """Put back the handlers from before `with` (or those `during` close replaced)."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        handlers = {**(during or {}), **self._old_handlers}
-        for sig, handler in handlers.items():
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # type: ignore[arg-type]
-        self._old_handlers.clear()
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        # Unwind to __exit__, which disables torque; KeyboardInterrupt for Ctrl-C as usual.
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise SystemExit(128 + signum)

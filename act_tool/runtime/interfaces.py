@@ -1,0 +1,47 @@
+"""What the control loop and the session need of an arm and of a set of cameras.
+
+Any arm kind (act_tool.runtime.arm_kinds) and any camera set satisfy these: the real SO-101, the
+virtual one, a simulated one, or a test's fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class Arm(Protocol):
+    """What the loop drives: joint reads split around the tick's other work, goal writes."""
+
+    units: Any  # act_tool.robot_types.Units (or its value)
+    joint_names: Sequence[str]
+
+    def read_positions(self, out: np.ndarray) -> np.ndarray: ...
+    def start_read(self) -> None: ...  # send the position request; answers on the wire
+    def finish_read(self, out: np.ndarray) -> np.ndarray: ...  # collect them into `out`
+    def write_goals(self, goals: np.ndarray) -> np.ndarray: ...
+    def disable_torque(self) -> None: ...
+
+
+class SessionArm(Arm, Protocol):
+    """An arm as a session holds it: entering connects (torque on unless a dry run), exiting
+    disables torque and closes; `report()` is printed after the run ("" when nothing to say)."""
+
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: object) -> Any: ...
+    def report(self) -> str: ...
+
+
+class Cameras(Protocol):
+    """What the loop reads frames from (act_tool.hw.cameras.CameraSet, or a fake)."""
+
+    cameras: Mapping[str, Any]  # name -> camera
+
+    def latest(self) -> Mapping[str, tuple[np.ndarray, float]]: ...  # (frame, age), a copy
+    def read_into(self, out: Mapping[str, np.ndarray]) -> Mapping[str, float]: ...
+    # (1,H,W,3) newest frame and its age, no copy; the camera leaves it alone until the next call
+    def acquire(self, name: str) -> tuple[np.ndarray, float]: ...
+    def buffers(self, name: str) -> Sequence[np.ndarray]: ...  # every array acquire may return
+    def check(self) -> None: ...  # raise if a camera died or its newest frame is too old
