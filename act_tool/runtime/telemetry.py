@@ -1,8 +1,11 @@
-"""Per-tick stage timings in a preallocated ring buffer; a JSONL writer thread; a summary table.
+"""Per-tick timings in a preallocated ring buffer; a JSONL writer thread; a summary table.
 
-The control loop writes one row per tick (floats into a fixed numpy array: no allocation). A
-background thread drains finished rows to `--log run.jsonl` once a second, so the loop never
-waits on the disk; rows the writer could not keep up with are counted, never silently lost.
+The control loop records raw perf_counter timestamps ("marks") at the boundaries of a tick's
+stages into one row of a fixed numpy array (no allocation, no arithmetic on the hot path).
+Stage durations are derived afterwards, from the tick's plan: the stages in the order that kind
+of tick runs them. This module is the one statement of that order. A background thread drains
+finished rows to `--log run.jsonl` once a second, so the loop never waits on the disk; rows the
+writer could not keep up with are counted, never silently lost.
 """
 
 from __future__ import annotations
@@ -15,22 +18,67 @@ from typing import IO
 
 import numpy as np
 
-# Per-tick stages, in the order a tick runs them, seconds (issue 6's list):
-#   camera     newest frames into the runner's inputs (query ticks), else a camera health check
-#   state      sync-read of the joints
-#   copy       the state (and RGB frames) into the runner's inputs
+# The stages, seconds:
+#   state      the joints' sync-read: sending the request, and later collecting the answers
+#   camera     newest frames to the runner (query ticks), else a camera health check
+#   copy       RGB policies: staged frames flipped into the runner's inputs
 #   inference  the policy (sync), or handing the observation to the worker (async)
-#   output     the chunk copied out of the runner into the executor (async: a buffer swap)
+#   output     the chunk into the executor (async: a buffer swap)
 #   executor   this tick's action from the executor, clamped to the action's training range
 #   write      sync-write of the goals (nothing with --dry-run)
 #   slack      time left until the next deadline
 STAGES = ("camera", "state", "copy", "inference", "output", "executor", "write", "slack")
-# Extra per-tick fields. cpu: the control thread's CPU time over the tick's stages except the
-# inference call (our code and its syscalls; not the time spent waiting for the wire or the
-# servos, and not the model).
+# A tick's plan: the stage of each interval between consecutive marks, in the order they run.
+# The sync-read is sent first and collected later; what runs in between overlaps its answers'
+# wire time. A query tick (the policy sees this tick's observation) completes the observation
+# before inference; any other tick picks its action while the answers are on the wire.
+QUERY_TICK = ("state", "camera", "executor", "state", "copy", "inference", "output", "executor", "write")  # fmt: skip
+PLAIN_TICK = ("state", "camera", "output", "executor", "state", "write")
+N_MARKS = len(QUERY_TICK) + 1
+# Recorded per tick besides the marks. t0: the tick's start (mark 0) on the run's clock;
+# cpu: the control thread's CPU time over the tick's stages except the inference call (our code
+# and its syscalls; not the time waiting for the wire or the servos, and not the model).
 FIELDS = ("tick", "t", "overrun", "inferred", "period", "cpu")
+RAW = ("tick", "overrun", "inferred", "cpu", "slack") + tuple(f"m{i}" for i in range(N_MARKS))
+RAW_COL = {name: i for i, name in enumerate(RAW)}
+MARK0 = RAW_COL["m0"]
+# What the log and `recent()` hold: the fields, then each stage's duration.
 COLUMNS = FIELDS + STAGES
 COL = {name: i for i, name in enumerate(COLUMNS)}
+
+
+def _plan_matrix(plan: tuple[str, ...]) -> np.ndarray:
+    """(intervals, stages) 0/1 matrix: interval i's duration goes to its stage's column."""
+    m = np.zeros((len(plan), len(STAGES)))
+    for i, stage in enumerate(plan):
+        m[i, STAGES.index(stage)] = 1.0
+    return m
+
+
+_QUERY, _PLAIN = _plan_matrix(QUERY_TICK), _plan_matrix(PLAIN_TICK)
+
+
+def derive(raw: np.ndarray, t0: float, previous_start: float) -> np.ndarray:
+    """Raw rows (consecutive ticks, RAW layout) -> rows in the COLUMNS layout. `previous_start`:
+    mark 0 of the tick before the first row (the run's start for the first tick)."""
+    out = np.zeros((len(raw), len(COLUMNS)))
+    if not len(raw):
+        return out
+    marks = raw[:, MARK0 : MARK0 + N_MARKS]
+    query = raw[:, RAW_COL["inferred"]] > 0
+    stages = np.zeros((len(raw), len(STAGES)))
+    if query.any():
+        stages[query] = np.diff(marks[query], axis=1) @ _QUERY
+    if (~query).any():
+        stages[~query] = np.diff(marks[~query][:, : len(PLAIN_TICK) + 1], axis=1) @ _PLAIN
+    stages[:, STAGES.index("slack")] = raw[:, RAW_COL["slack"]]
+    starts = marks[:, 0]
+    for name in ("tick", "overrun", "inferred", "cpu"):
+        out[:, COL[name]] = raw[:, RAW_COL[name]]
+    out[:, COL["t"]] = starts - t0
+    out[:, COL["period"]] = np.diff(starts, prepend=previous_start)
+    out[:, len(FIELDS) :] = stages
+    return out
 
 
 @dataclass(frozen=True)
@@ -86,14 +134,16 @@ class RunSummary:
 
 
 class Telemetry:
-    """A ring of `capacity` rows of COLUMNS; `row()` hands the loop the row of the next tick."""
+    """A ring of `capacity` raw rows (RAW); `row()` hands the loop the row of the next tick.
+    `t0` is the run's start on the loop's clock (set by the loop before the first tick)."""
 
     def __init__(self, capacity: int = 1 << 16, log_path: Path | None = None) -> None:
         if capacity < 2:
             raise ValueError("capacity must be >= 2")
         self.capacity = capacity
-        self.rows = np.zeros((capacity, len(COLUMNS)), dtype=np.float64)
+        self.rows = np.zeros((capacity, len(RAW)), dtype=np.float64)
         self.count = 0  # rows committed
+        self.t0 = 0.0
         self.log_path = Path(log_path) if log_path is not None else None
         self._written = 0
         self.dropped = 0
@@ -136,8 +186,7 @@ class Telemetry:
             start = max(self._written, end - self.capacity + 1)  # the row being filled is unsafe
             self.dropped += start - self._written
             lines = []
-            for i in range(start, end):
-                r = self.rows[i % self.capacity]
+            for r in self._derived(start, end):
                 rec = {name: float(r[COL[name]]) for name in COLUMNS}
                 rec["tick"] = int(rec["tick"])
                 rec["overrun"] = bool(rec["overrun"])
@@ -167,11 +216,18 @@ class Telemetry:
 
     # --- summary ---------------------------------------------------------------------------
 
+    def _derived(self, start: int, end: int) -> np.ndarray:
+        """Committed ticks start..end-1 (still in the ring) in the COLUMNS layout."""
+        raw = self.rows[np.arange(start, end) % self.capacity]
+        before = start - 1
+        keep = before >= 0 and before > self.count - self.capacity  # not overwritten yet
+        previous = self.rows[before % self.capacity, MARK0] if keep else self.t0
+        return derive(raw, self.t0, previous)
+
     def recent(self) -> np.ndarray:
-        """The committed rows still in the ring, oldest first (a copy)."""
-        n = min(self.count, self.capacity)
-        idx = np.arange(self.count - n, self.count) % self.capacity
-        return self.rows[idx]
+        """The committed ticks still in the ring, oldest first, in the COLUMNS layout."""
+        n = min(self.count, self.capacity - 1)  # the row after the newest may be in use
+        return self._derived(self.count - n, self.count)
 
     def summary(
         self,
