@@ -14,9 +14,12 @@ import typer
 from typer._click.exceptions import NoSuchOption  # typer (pinned) vendors click
 from typer.core import TyperCommand
 
-from act_tool.cli_common import Units, fail
+from act_tool.cli_common import fail
 from act_tool.cli_run import run
 from act_tool.errors import ActToolError
+from act_tool.robot_types import ROBOT_TYPES, Units
+from act_tool.spec import Builder, ChannelOrder
+from act_tool.train.command import TrainDevice
 
 app = typer.Typer(
     name="act-tool",
@@ -33,13 +36,6 @@ def main() -> None:
 
 
 # --- train -------------------------------------------------------------------------------------
-
-
-class TrainDevice(StrEnum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-    mps = "mps"
 
 
 class LeRobotPassthrough(TyperCommand):
@@ -83,7 +79,7 @@ def train(
         bool,
         typer.Option("--resume", help="Continue the run in --output from its last checkpoint."),
     ] = False,
-    device: Annotated[TrainDevice, typer.Option(help="Where to train.")] = TrainDevice.auto,
+    device: Annotated[TrainDevice, typer.Option(help="Where to train.")] = TrainDevice.AUTO,
     gpus: Annotated[int, typer.Option(help="Train on N GPUs (accelerate launch --multi_gpu).")] = 1,
     wandb: Annotated[bool, typer.Option("--wandb", help="Log to Weights & Biases.")] = False,
     pretrained_backbone: Annotated[
@@ -173,15 +169,7 @@ def dataset_synth(
 # --- export ------------------------------------------------------------------------------------
 
 
-class Builder(StrEnum):
-    tensorrt = "tensorrt"
-    tensorrt_rtx = "tensorrt-rtx"
-    onnx = "onnx"
-
-
-class ChannelOrder(StrEnum):
-    bgr = "bgr"
-    rgb = "rgb"
+RobotType = StrEnum("RobotType", {name: name for name in ROBOT_TYPES})  # type: ignore[misc]
 
 
 @app.command()
@@ -214,13 +202,20 @@ def export(
     ] = 16,
     units: Annotated[
         Units, typer.Option(help="Joint units the policy was trained in.")
-    ] = Units.degrees,
+    ] = Units.DEGREES,
     channel_order: Annotated[
         ChannelOrder,
         typer.Option(help="Channel order of the frames the runtime feeds (OpenCV: bgr)."),
-    ] = ChannelOrder.bgr,
+    ] = ChannelOrder.BGR,
     fps: Annotated[
         int | None, typer.Option(help="Control rate; default: the dataset's, else 30.")
+    ] = None,
+    robot_type: Annotated[
+        RobotType | None,
+        typer.Option(
+            help="The arm the policy was trained for; default: the dataset's robot_type "
+            "(--dataset, or the one the checkpoint was trained on, where it is on this machine)."
+        ),
     ] = None,
 ) -> None:
     """Export a checkpoint to ONNX (checked against LeRobot), FP16 and a TensorRT engine."""
@@ -238,6 +233,7 @@ def export(
                 units=units.value,
                 channel_order=channel_order.value,
                 fps=fps,
+                robot_type=robot_type.value if robot_type else None,
             ),
             log=typer.echo,
         )
@@ -341,9 +337,8 @@ def emulate(
         ),
     ] = None,
     units: Annotated[
-        str,
-        typer.Option(help="Units of the positions printed by --watch: degrees or range_m100_100."),
-    ] = "degrees",
+        Units, typer.Option(help="Units of the positions printed by --watch.")
+    ] = Units.DEGREES,
     wire_time: Annotated[
         bool, typer.Option(help="Emulate 1 Mbps wire time and the servos' return delay.")
     ] = True,
@@ -359,12 +354,7 @@ def emulate(
     from act_tool.hw.emulator import DEFAULT_CALIBRATION, EmulatorConfig, VirtualArm
     from act_tool.hw.emulator.watch import positions_line
     from act_tool.hw.so101.calibration import candidate_paths, save_calibration
-    from act_tool.hw.so101.units import Units
 
-    try:
-        unit = Units.parse(units)
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from e
     if factory and robot_id is not None:
         fail(
             ActToolError(
@@ -396,7 +386,7 @@ def emulate(
             while virtual.is_alive:
                 time.sleep(1.0)
                 if watch:
-                    typer.echo(positions_line(virtual, DEFAULT_CALIBRATION, unit))
+                    typer.echo(positions_line(virtual, DEFAULT_CALIBRATION, units))
     except KeyboardInterrupt:
         typer.echo("stopped")
     except ActToolError as e:

@@ -1,8 +1,6 @@
-"""What the CLI's verb modules share: the error exit and the joint-unit choice."""
+"""What the CLI's verb modules share: the error exit."""
 
 from __future__ import annotations
-
-from enum import StrEnum
 
 import typer
 
@@ -13,8 +11,3 @@ def fail(error: ActToolError) -> None:
     """Print an act-tool error without a traceback and exit with status 1."""
     typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
-
-
-class Units(StrEnum):
-    degrees = "degrees"
-    range = "range"

@@ -1,5 +1,6 @@
-"""`act-tool run`: the options of the camera-to-servo loop, parsed into RunOptions (registered on
-the app in act_tool/cli.py). Heavy imports happen inside the command."""
+"""`act-tool run`: the camera-to-servo loop's options, built into their option groups (registered
+on the app in act_tool/cli.py). The choices (backends, devices, units, port words, camera
+sources) come from their registries. Heavy imports happen inside the command."""
 
 from __future__ import annotations
 
@@ -9,51 +10,59 @@ from typing import Annotated
 
 import typer
 
-from act_tool.cli_common import Units, fail
+from act_tool.cli_common import fail
 from act_tool.errors import ActToolError
+from act_tool.hw.camera_sources import source_help
+from act_tool.robot_types import Units
+from act_tool.runtime.arm_kinds import port_words
+from act_tool.runtime.runners import BACKENDS
+from act_tool.runtime.runners.options import Device
 
+Backend = StrEnum("Backend", {name: name for name in BACKENDS})  # type: ignore[misc]
 
-class Backend(StrEnum):
-    tensorrt = "tensorrt"
-    onnxruntime = "onnxruntime"
-    torch = "torch"
-
-
-class Device(StrEnum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
+# Options `run` shares with the commands that drive the arm the same way.
+EngineOpt = Annotated[
+    Path,
+    typer.Option(
+        "--engine",
+        help="act.plan (TensorRT), act.onnx (ONNX Runtime) or a LeRobot checkpoint folder "
+        "(PyTorch); its spec JSON must lie beside it.",
+    ),
+]
+PortOpt = Annotated[
+    str,
+    typer.Option(
+        help="The arm's serial port (/dev/ttyACM0, COM24), or "
+        + " / ".join(repr(w) for w in port_words())
+        + "."
+    ),
+]
+CamerasOpt = Annotated[
+    str | None,
+    typer.Option(
+        help=f"NAME=SOURCE,...; {source_help()} (default with --port "
+        + " / ".join(port_words())
+        + ": the arm's own)."
+    ),
+]
+RobotIdOpt = Annotated[
+    str | None, typer.Option(help="Finds LeRobot's calibration file for this robot id.")
+]
+CalibrationOpt = Annotated[
+    Path | None, typer.Option(help="LeRobot calibration file (instead of --robot-id).")
+]
+BackendOpt = Annotated[
+    Backend | None, typer.Option(help="Runner; default: from the artifact's type.")
+]
 
 
 def run(
-    engine: Annotated[
-        Path,
-        typer.Option(
-            "--engine",
-            help="act.plan (TensorRT), act.onnx (ONNX Runtime) or a LeRobot checkpoint folder "
-            "(PyTorch); its spec JSON must lie beside it.",
-        ),
-    ],
-    port: Annotated[
-        str,
-        typer.Option(help="The arm's serial port (/dev/ttyACM0, COM24), or 'emulated'."),
-    ],
-    cameras: Annotated[
-        str | None,
-        typer.Option(
-            help="NAME=SOURCE,...: a device index, a device path, a video file or 'synthetic' "
-            "(default with --port emulated: all synthetic)."
-        ),
-    ] = None,
-    robot_id: Annotated[
-        str | None, typer.Option(help="Finds LeRobot's calibration file for this robot id.")
-    ] = None,
-    calibration: Annotated[
-        Path | None, typer.Option(help="LeRobot calibration file (instead of --robot-id).")
-    ] = None,
-    backend: Annotated[
-        Backend | None, typer.Option(help="Runner; default: from the artifact's type.")
-    ] = None,
+    engine: EngineOpt,
+    port: PortOpt,
+    cameras: CamerasOpt = None,
+    robot_id: RobotIdOpt = None,
+    calibration: CalibrationOpt = None,
+    backend: BackendOpt = None,
     fps: Annotated[float | None, typer.Option(help="Control rate; default: the spec's.")] = None,
     duration: Annotated[
         float | None, typer.Option(help="Seconds to run; default: until Ctrl-C.")
@@ -102,7 +111,7 @@ def run(
         bool,
         typer.Option("--async", help="Compute the next chunk in the background while acting."),
     ] = False,
-    device: Annotated[Device, typer.Option(help="Where the runner computes.")] = Device.auto,
+    device: Annotated[Device, typer.Option(help="Where the runner computes.")] = Device.AUTO,
     cuda_graph: Annotated[
         bool, typer.Option("--cuda-graph", help="TensorRT / PyTorch: replay a CUDA graph.")
     ] = False,
@@ -115,7 +124,7 @@ def run(
     units: Annotated[
         Units,
         typer.Option(help="Joint units of a checkpoint folder (exported artifacts: their spec's)."),
-    ] = Units.degrees,
+    ] = Units.DEGREES,
     rt_priority: Annotated[
         int | None,
         typer.Option(
@@ -127,35 +136,44 @@ def run(
     ] = None,
 ) -> None:
     """Run a policy on the SO-101: cameras + joints -> policy -> servos, at a fixed rate."""
-    from act_tool.runtime.loop import LoopError
+    from act_tool.runtime.arm_kinds import ArmOptions
+    from act_tool.runtime.loop_config import LoopConfig, LoopError
     from act_tool.runtime.realtime import DEFAULT_PRIORITY
+    from act_tool.runtime.runners import RunnerOptions
     from act_tool.runtime.session import RunOptions
     from act_tool.runtime.session import run as run_session
 
     try:
         options = RunOptions(
             engine=engine,
-            port=port,
-            backend=backend.value if backend else None,
+            arm=ArmOptions(
+                port=port,
+                robot_id=robot_id,
+                calibration=calibration,
+                max_relative_target=max_relative_target,
+                strict_servo_errors=strict_servo_errors,
+            ),
             cameras=cameras,
-            robot_id=robot_id,
-            calibration=calibration,
-            fps=fps,
-            duration_s=duration,
-            dry_run=dry_run,
-            force=force,
-            range_clamp=not no_range_clamp,
-            max_relative_target=max_relative_target,
-            strict_servo_errors=strict_servo_errors,
-            log_path=log,
-            n_action_steps=n_action_steps,
-            temporal_ensemble_coeff=temporal_ensemble_coeff,
-            asynchronous=asynchronous,
-            device=device.value,
-            cuda_graph=cuda_graph,
-            threads=threads,
-            checkpoint_units=units.value,
-            rt_priority=DEFAULT_PRIORITY if rt_priority is None else rt_priority,
+            backend=backend.value if backend else None,
+            runner=RunnerOptions(
+                device=device,
+                threads=threads,
+                cuda_graph=cuda_graph,
+                units=units,
+                fps=int(fps) if fps else None,
+            ),
+            loop=LoopConfig(
+                fps=fps,
+                n_action_steps=n_action_steps,
+                temporal_ensemble_coeff=temporal_ensemble_coeff,
+                asynchronous=asynchronous,
+                duration_s=duration,
+                dry_run=dry_run,
+                force=force,
+                clamp_to_training_range=not no_range_clamp,
+                log_path=log,
+                rt_priority=DEFAULT_PRIORITY if rt_priority is None else rt_priority,
+            ),
         )
         summary = run_session(options, log=typer.echo)
     except LoopError as e:
@@ -170,6 +188,3 @@ def run(
     typer.echo(summary.table())
     if log is not None:
         typer.echo(f"per-tick log: {log}")
-
-
-# --- bench -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from act_tool.bench.suite import BenchOptions, run_bench
-from act_tool.train.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
+from act_tool.testing.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
 
 
 def markdown(data: dict, name: str) -> str:

@@ -67,7 +67,7 @@ def main() -> None:
     from act_tool.export.parity import artifact_inputs, lerobot_chunks, random_observations
     from act_tool.export.pipeline import ExportOptions, run_export
     from act_tool.spec import EngineSpec
-    from act_tool.train.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
+    from act_tool.testing.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
 
     work = Path(tempfile.mkdtemp(prefix="act-bench-"))
     cfg = TinyConfig(full_size=True, height=480, width=640, chunk_size=100, n_action_steps=100)

@@ -41,69 +41,37 @@ from act_tool.hw.emulator import (
 )
 from act_tool.hw.feetech.protocol import wire_time_s
 from act_tool.hw.so101 import ArmConfig, SO101Arm
+from act_tool.runtime.arm_guard import torque_guard
 from act_tool.runtime.loop import LoopConfig, LoopError, run_loop
 from act_tool.runtime.runners import RunnerOptions, open_runner
 from act_tool.runtime.runners.base import ACTION, Runner
-from act_tool.runtime.session import emulated_start_counts
+from act_tool.runtime.so101_arms import middle_of_training_range
 from act_tool.runtime.telemetry import COL, STAGES, Telemetry
-from act_tool.spec import CameraSpec, EngineSpec
+from act_tool.spec import EngineSpec
+from act_tool.testing.fakes import FakeRunner, smooth_chunk
+from act_tool.testing.specs import make_spec
 
 # Modelled wire time inside a tick: the sync-read's request (14 bytes) and six 8-byte answers at
 # 1 Mbps. The sync-write (26 bytes) is on the wire while the loop sleeps: no tick waits for it.
 READ_WIRE_S = wire_time_s(14 + 6 * 8, 1_000_000)
 ACTIVE = tuple(s for s in STAGES if s != "slack")
 
-NAMES = tuple(
-    f"{j}.pos"
-    for j in ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
-)
-
 
 def bench_spec(height: int = 480, width: int = 640, chunk: int = 100) -> EngineSpec:
-    return EngineSpec(
-        artifact="none",
-        cameras=(
-            CameraSpec("observation.images.front", height, width),
-            CameraSpec("observation.images.handeye", height, width),
-        ),
-        state_names=NAMES,
-        action_names=NAMES,
-        units="degrees",
-        fps=30,
-        chunk_size=chunk,
-        n_action_steps=chunk,
-        temporal_ensemble_coeff=None,
+    """Two cameras at height x width, chunks of `chunk`, trained on +-60 degrees."""
+    return make_spec(
+        cameras=(("front", height, width), ("handeye", height, width)),
+        chunk=chunk,
         state_min=(-60.0,) * 5 + (0.0,),
         state_max=(60.0,) * 5 + (100.0,),
+        action_range=None,
     )
 
 
-class FakeRunner(Runner):
+def idle_runner(spec: EngineSpec, seconds: float) -> FakeRunner:
     """No model: `infer()` sleeps `seconds` (0: returns at once) and leaves a smooth chunk."""
-
-    backend = "fake"
-
-    def __init__(self, spec: EngineSpec, seconds: float) -> None:
-        super().__init__(Path("none"), spec)
-        self.seconds = seconds
-
-    @property
-    def description(self) -> str:
-        return f"fake runner ({self.seconds * 1e3:g} ms)"
-
-    def _open(self) -> None:
-        for ts in (*self.input_specs, *self.output_specs):
-            (self.inputs if ts in self.input_specs else self.outputs)[ts.name] = ts.allocate()
-        self.outputs[ACTION][0] = smooth_chunk(self.spec.chunk_size)
-
-    def _infer(self) -> None:
-        if self.seconds:
-            time.sleep(self.seconds)
-
-
-def smooth_chunk(chunk_size: int) -> np.ndarray:
-    steps = np.linspace(0, 10, chunk_size, dtype=np.float32)[:, None]
-    return np.broadcast_to(20.0 + steps, (chunk_size, len(NAMES))).copy()
+    chunk = smooth_chunk(spec.chunk_size, len(spec.action_names))
+    return FakeRunner(spec, delay_s=seconds, chunk=chunk, record=False)
 
 
 def null_onnx_runner(spec: EngineSpec, folder: Path) -> Runner | None:
@@ -124,7 +92,9 @@ def null_onnx_runner(spec: EngineSpec, folder: Path) -> Runner | None:
         )
         for ts in Runner(Path("none"), spec).input_specs
     ]
-    value = numpy_helper.from_array(smooth_chunk(spec.chunk_size)[None], "chunk")
+    value = numpy_helper.from_array(
+        smooth_chunk(spec.chunk_size, len(spec.action_names))[None], "chunk"
+    )
     graph = helper.make_graph(
         [helper.make_node("Constant", [], [ACTION], value=value)],
         "null",
@@ -162,55 +132,45 @@ def run_case(
     the virtual arm busy-polls on the last core and this process runs on the others (servo
     firmware is always awake; a sleeping emulator's wake-up would count as our time)."""
     spec = runner.spec
-    captured: dict[str, Telemetry] = {}
-    original = Telemetry.__init__
-
-    def keep(self, *a, **k):  # keep the telemetry object to read its rows afterwards
-        original(self, *a, **k)
-        captured["t"] = self
-
-    Telemetry.__init__ = keep  # type: ignore[method-assign]
-    try:
-        with ExitStack() as stack:
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            stack.enter_context(runner)
-            start = emulated_start_counts(spec, DEFAULT_CALIBRATION)
-            emulator_cpus = None
-            if awake:
-                cores = sorted(os.sched_getaffinity(0))
-                emulator_cpus = frozenset(cores[-1:])
-                os.sched_setaffinity(0, cores[:-1])
-                stack.callback(os.sched_setaffinity, 0, cores)
-            virtual = stack.enter_context(
-                VirtualArm(
-                    EmulatorConfig(
-                        wire_time=wire_time,
-                        start_positions=start,
-                        busy_poll=awake,
-                        cpus=emulator_cpus,
-                    )
+    telemetry = Telemetry(config.ring_capacity, config.log_path)
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        stack.enter_context(runner)
+        start = middle_of_training_range(spec, DEFAULT_CALIBRATION)
+        emulator_cpus = None
+        if awake:
+            cores = sorted(os.sched_getaffinity(0))
+            emulator_cpus = frozenset(cores[-1:])
+            os.sched_setaffinity(0, cores[:-1])
+            stack.callback(os.sched_setaffinity, 0, cores)
+        virtual = stack.enter_context(
+            VirtualArm(
+                EmulatorConfig(
+                    wire_time=wire_time,
+                    start_positions=start,
+                    busy_poll=awake,
+                    cpus=emulator_cpus,
                 )
             )
-            cal = write_calibration_file("bench", root=tmp)
-            arm = SO101Arm(ArmConfig(port=virtual.port, calibration_path=cal))
-            names = ",".join(f"{c.name}=synthetic" for c in spec.cameras)
-            cams = CameraSet(
-                parse_camera_args(names),
-                CameraConfig(width=spec.cameras[0].width, height=spec.cameras[0].height, fps=30),
-            )
-            stack.enter_context(cams)
-            stack.enter_context(arm)
-            error = ""
-            lines: list[str] = []
-            try:
-                summary = run_loop(runner, arm, cams, config, log=lines.append)
-            except LoopError as e:
-                if not keep_going or e.summary is None:
-                    raise
-                summary, error = e.summary, str(e)
-    finally:
-        Telemetry.__init__ = original  # type: ignore[method-assign]
-    return Captured(captured["t"].recent(), summary, error, tuple(lines))
+        )
+        cal = write_calibration_file("bench", root=tmp)
+        arm = SO101Arm(ArmConfig(port=virtual.port, calibration_path=cal))
+        names = ",".join(f"{c.name}=synthetic" for c in spec.cameras)
+        cams = CameraSet(
+            parse_camera_args(names),
+            CameraConfig(width=spec.cameras[0].width, height=spec.cameras[0].height, fps=30),
+        )
+        stack.enter_context(cams)
+        stack.enter_context(torque_guard(arm))
+        error = ""
+        lines: list[str] = []
+        try:
+            summary = run_loop(runner, arm, cams, config, lines.append, telemetry)
+        except LoopError as e:
+            if not keep_going or e.summary is None:
+                raise
+            summary, error = e.summary, str(e)
+    return Captured(telemetry.recent(), summary, error, tuple(lines))
 
 
 def stage_ms(rows: np.ndarray, *names: str) -> np.ndarray:
@@ -295,7 +255,7 @@ def overhead_section(seconds: float, rounds: int = 1) -> list[str]:
                 cfg = LoopConfig(
                     fps=30, n_action_steps=steps, temporal_ensemble_coeff=coeff, duration_s=seconds
                 )
-                runner = null_onnx_runner(spec, folder) if real else FakeRunner(spec, 0.0)
+                runner = null_onnx_runner(spec, folder) if real else idle_runner(spec, 0.0)
                 assert runner is not None
                 cap = run_case(runner, cfg, wire_time=True, awake=awake)
                 priority = cap.priority
@@ -353,7 +313,7 @@ def rate_section(seconds: float) -> list[str]:
             asynchronous=asynchronous,
             duration_s=seconds,
         )
-        cap = run_case(FakeRunner(spec, 0.020), cfg, wire_time=True)
+        cap = run_case(idle_runner(spec, 0.020), cfg, wire_time=True)
         s = cap.summary
         rows = cap.rows[1:]
         lines.append(
@@ -369,7 +329,7 @@ def rate_section(seconds: float) -> list[str]:
 def tiny_onnx(folder: Path) -> Path:
     """A small ACT (two 120x160 cameras, chunk 20), exported to ONNX (needs the export extra)."""
     from act_tool.export.pipeline import ExportOptions, run_export
-    from act_tool.train.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
+    from act_tool.testing.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
 
     cfg = TinyConfig(height=120, width=160, chunk_size=20, n_action_steps=10)
     ckpt = save_tiny_checkpoint(folder / "pretrained_model", cfg)

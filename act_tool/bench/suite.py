@@ -100,26 +100,27 @@ def prepare_artifacts(
 def measure_stages(opts: BenchOptions, artifact: Path, log) -> dict[str, Any]:
     """One short run of the real control loop (virtual arm + synthetic cameras by default). On a
     real arm it is a dry run unless `opts.move`: nothing is written and torque is off."""
-    from act_tool.runtime.session import EMULATED, RunOptions, run
+    from act_tool.runtime.arm_kinds import ArmOptions, arm_kind_for
+    from act_tool.runtime.loop_config import LoopConfig
+    from act_tool.runtime.session import RunOptions, run
 
-    real = opts.port != EMULATED
+    kind = arm_kind_for(opts.port)
+    real = kind.port is None  # a serial port: a real arm
     dry = real and not opts.move
     try:
         summary = run(
             RunOptions(
                 engine=artifact,
-                port=opts.port,
-                robot_id=opts.robot_id,
-                calibration=opts.calibration,
+                arm=ArmOptions(opts.port, robot_id=opts.robot_id, calibration=opts.calibration),
                 cameras=opts.cameras,
-                duration_s=opts.tick_seconds,
-                dry_run=dry,  # also connects with torque off: the arm stays limp
+                # a dry run also connects with torque off: the arm stays limp
+                loop=LoopConfig(duration_s=opts.tick_seconds, dry_run=dry),
             ),
             log=lambda _msg: None,
         )
     except Exception as e:  # reported in the table; the inference figures still stand
         return {"status": "failed", "reason": f"{type(e).__name__}: {e}"}
-    arm = "the virtual SO-101" if not real else opts.port
+    arm = kind.summary if not real else opts.port
     if dry:
         arm += " (dry run: no writes, torque off; --move drives the arm)"
     return {

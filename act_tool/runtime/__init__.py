@@ -2,35 +2,43 @@
 
 No torch or lerobot here (only the PyTorch runner imports them, when chosen):
 
-    from act_tool.runtime import RunOptions, run
-    summary = run(RunOptions(engine=Path("act.plan"), port="/dev/ttyACM0", robot_id="arm1",
+    from act_tool.runtime import ArmOptions, RunOptions, run
+    summary = run(RunOptions(Path("act.plan"), ArmOptions("/dev/ttyACM0", robot_id="arm1"),
                              cameras="front=0,handeye=1"))
 
 Pieces: `runners.open_runner` (TensorRT / ONNX Runtime / PyTorch behind one interface),
 `executor` (LeRobot's action queue and temporal ensembler), `scheduling` (sync or background
-inference), `loop.run_loop` (the fixed-rate loop), `preflight`, `telemetry`, `session.run`.
+inference), `frame_feed`, `loop.run_loop` (the fixed-rate loop), `preflight`, `telemetry`,
+`arm_kinds` (what --port reaches), `session.run`. The names below import on first use, so a
+module of this package can be imported without the rest.
 """
 
-from act_tool.runtime.executor import ChunkExecutor, EnsembleExecutor, make_executor
-from act_tool.runtime.loop import LoopConfig, LoopError, run_loop
-from act_tool.runtime.preflight import PreflightError
-from act_tool.runtime.runners import Runner, RunnerOptions, backend_for, open_runner
-from act_tool.runtime.session import RunOptions, run
-from act_tool.runtime.telemetry import RunSummary
+from __future__ import annotations
 
-__all__ = [
-    "ChunkExecutor",
-    "EnsembleExecutor",
-    "LoopConfig",
-    "LoopError",
-    "PreflightError",
-    "RunOptions",
-    "RunSummary",
-    "Runner",
-    "RunnerOptions",
-    "backend_for",
-    "make_executor",
-    "open_runner",
-    "run",
-    "run_loop",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ChunkExecutor": "executor",
+    "EnsembleExecutor": "executor",
+    "make_executor": "executor",
+    "LoopConfig": "loop_config",
+    "LoopError": "loop_config",
+    "run_loop": "loop",
+    "PreflightError": "preflight",
+    "Runner": "runners",
+    "RunnerOptions": "runners",
+    "backend_for": "runners",
+    "open_runner": "runners",
+    "ArmOptions": "arm_kinds",
+    "RunOptions": "session",
+    "run": "session",
+    "RunSummary": "telemetry",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'act_tool.runtime' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"act_tool.runtime.{_EXPORTS[name]}"), name)

@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from act_tool.errors import ActToolError
+from act_tool.hw.camera_sources import source_placeholder
+from act_tool.robot_types import Units
 from act_tool.spec import EngineSpec
 
 DEFAULT_MARGIN = 0.10  # of the training range, on each side
-SPEC_TO_ARM_UNITS = {"degrees": "degrees", "range": "range_m100_100"}
 
 
 class PreflightError(ActToolError):
@@ -31,7 +32,7 @@ def check_cameras(spec: EngineSpec, frames: Mapping[str, np.ndarray]) -> None:
         raise PreflightError(
             f"the policy was trained with cameras {', '.join(wanted)}, but got "
             f"{', '.join(frames) or 'none'}. Pass them all: --cameras "
-            + ",".join(f"{n}=<index|path|file|synthetic>" for n in wanted)
+            + ",".join(f"{n}={source_placeholder()}" for n in wanted)
         )
     for cam in spec.cameras:
         frame = frames[cam.name]
@@ -50,8 +51,7 @@ def check_cameras(spec: EngineSpec, frames: Mapping[str, np.ndarray]) -> None:
 
 
 def check_units(spec: EngineSpec, arm_units: Any) -> None:
-    expected = SPEC_TO_ARM_UNITS[spec.units]
-    if str(getattr(arm_units, "value", arm_units)) != expected:
+    if Units.parse(arm_units) is not Units.parse(spec.units):
         raise PreflightError(
             f"the policy was trained with joints in {spec.units!r} but the arm reports "
             f"{arm_units!s}. Drive the arm in the policy's units."

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from act_tool.hw.so101.joints import N_JOINTS
+from act_tool.robot_types import SO101_FOLLOWER
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def make_config(cfg: TinyConfig):
     from lerobot.configs.types import FeatureType, PolicyFeature
     from lerobot.policies.act.configuration_act import ACTConfig
 
-    n = N_JOINTS
+    n = len(SO101_FOLLOWER.joints)
     inputs = {"observation.state": PolicyFeature(FeatureType.STATE, (n,))}
     for cam in cfg.cameras:
         inputs[f"observation.images.{cam}"] = PolicyFeature(
@@ -93,7 +93,7 @@ def make_stats(cfg: TinyConfig) -> dict[str, dict]:
     from lerobot.utils.constants import IMAGENET_STATS
 
     rng = np.random.default_rng(cfg.seed + 1)
-    n = N_JOINTS
+    n = len(SO101_FOLLOWER.joints)
     stats: dict[str, dict] = {
         "observation.state": joint_stats(rng, n),
         "action": joint_stats(rng, n),

@@ -174,8 +174,8 @@ def test_control_tick_on_a_real_port_is_a_dry_run_unless_move(monkeypatch, port,
     tick = suite.measure_stages(opts, Path("act.onnx"), lambda _m: None)
     assert tick == {"status": "failed", "reason": "RuntimeError: stop here"}
     run_opts = seen["opts"]
-    assert run_opts.dry_run is dry
-    assert (run_opts.calibration, run_opts.robot_id) == (Path("arm.json"), "a1")
+    assert run_opts.loop.dry_run is dry
+    assert (run_opts.arm.calibration, run_opts.arm.robot_id) == (Path("arm.json"), "a1")
 
 
 # --- the command line --------------------------------------------------------------------------

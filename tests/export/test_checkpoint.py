@@ -63,7 +63,7 @@ def test_legacy_layout_has_same_stats_and_weights(tiny_checkpoint, legacy_checkp
 
 def test_legacy_camera_with_underscore_keeps_its_statistics(tmp_path):
     """`wrist_cam` must map to observation.images.wrist_cam, not ...images.wrist.cam."""
-    from act_tool.train.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
+    from act_tool.testing.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
 
     path = save_tiny_checkpoint(
         tmp_path / "ck", TinyConfig(cameras=("front", "wrist_cam")), legacy=True

@@ -18,7 +18,7 @@ def _export(ckpt: Path, out: Path) -> Path:
 def chunk100(tmp_path_factory) -> tuple[Path, Path]:
     """(checkpoint, act.onnx) of a tiny policy with chunk_size 100, n_action_steps 100."""
     pytest.importorskip("lerobot")
-    from act_tool.train.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
+    from act_tool.testing.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
 
     root = tmp_path_factory.mktemp("chunk100")
     ckpt = save_tiny_checkpoint(
@@ -31,7 +31,7 @@ def chunk100(tmp_path_factory) -> tuple[Path, Path]:
 def chunk100_steps10(tmp_path_factory) -> tuple[Path, Path]:
     """(checkpoint, act.onnx) with chunk_size 100, n_action_steps 10."""
     pytest.importorskip("lerobot")
-    from act_tool.train.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
+    from act_tool.testing.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
 
     root = tmp_path_factory.mktemp("chunk100_steps10")
     ckpt = save_tiny_checkpoint(

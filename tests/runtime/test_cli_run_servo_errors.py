@@ -2,42 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-import act_tool.hw.emulator as emulator
-import act_tool.hw.so101 as so101
 from act_tool.cli import app
 from act_tool.hw.emulator import Fault
 from act_tool.hw.feetech.protocol import ErrorBit
+from act_tool.hw.so101 import ArmConfig
+from act_tool.testing.arm_kinds import registered, virtual_so101_spy
 
 
 @pytest.fixture
-def overloaded_gripper(monkeypatch: pytest.MonkeyPatch) -> list[so101.ArmConfig]:
-    """The emulated arm's gripper reports overload in the first 3 reads after connect."""
-    virtual_arms: list[emulator.VirtualArm] = []
-    configs: list[so101.ArmConfig] = []
+def overloaded_gripper() -> Iterator[list[ArmConfig]]:
+    """`--port overloaded`: the virtual arm, whose gripper reports overload in the first 3 reads
+    after connect (connect itself raises on error bits: injected after it)."""
+    configs: list[ArmConfig] = []
 
-    class Virtual(emulator.VirtualArm):
-        def start(self) -> str:
-            virtual_arms.append(self)
-            return super().start()
+    def inject(arm, virtual) -> None:
+        configs.append(arm.config)
+        virtual.inject(6, Fault(error_bits=ErrorBit.OVERLOAD, count=3))
 
-    class Arm(so101.SO101Arm):
-        def connect(self) -> None:
-            configs.append(self.config)
-            super().connect()  # connect itself raises on error bits: inject after it
-            virtual_arms[-1].inject(6, Fault(error_bits=ErrorBit.OVERLOAD, count=3))
-
-    monkeypatch.setattr(emulator, "VirtualArm", Virtual)
-    monkeypatch.setattr(so101, "SO101Arm", Arm)
-    return configs
+    with registered(virtual_so101_spy("overloaded", inject)):
+        yield configs
 
 
 def run(engine: Path, *extra: str):
-    args = ["run", "--engine", str(engine), "--port", "emulated", "--duration", "1", *extra]
+    args = ["run", "--engine", str(engine), "--port", "overloaded", "--duration", "1", *extra]
     return CliRunner().invoke(app, args)
 
 

@@ -21,10 +21,11 @@ from act_tool.hw.emulator import (
 )
 from act_tool.hw.feetech.protocol import Reg
 from act_tool.hw.so101 import SERVO_IDS, ArmConfig, SO101Arm, UnitConverter
+from act_tool.runtime.arm_guard import torque_guard
 from act_tool.runtime.loop import LoopConfig, LoopError, run_loop
 from act_tool.runtime.preflight import PreflightError, action_bounds
 from act_tool.runtime.runners import ACTION, open_runner
-from act_tool.runtime.session import emulated_start_counts
+from act_tool.runtime.so101_arms import middle_of_training_range
 from act_tool.runtime.telemetry import COLUMNS, STAGES
 
 FAST = 100.0  # Hz: short tests, still far below what the virtual arm answers
@@ -106,7 +107,7 @@ def rig(
     with ExitStack() as stack:
         runner = stack.enter_context(open_runner(onnx))
         spec = runner.spec
-        counts = start or emulated_start_counts(spec, DEFAULT_CALIBRATION)
+        counts = start or middle_of_training_range(spec, DEFAULT_CALIBRATION)
         virtual = stack.enter_context(
             VirtualArm(EmulatorConfig(wire_time=False, start_positions=counts))
         )
@@ -121,7 +122,7 @@ def rig(
             CameraConfig(width=w, height=h, fps=30),
         )
         stack.enter_context(cams)
-        stack.enter_context(arm)
+        stack.enter_context(torque_guard(arm))  # as the session holds an arm
         yield runner, arm, cams, virtual
 
 
@@ -231,7 +232,7 @@ def test_state_outside_training_range_is_refused_unless_forced(tiny_onnx, tmp_pa
 
 def test_wrong_units_are_refused(tiny_onnx, tmp_path):
     with (
-        rig(tiny_onnx, tmp_path, units="range_m100_100") as (runner, arm, cams, virtual),
+        rig(tiny_onnx, tmp_path, units="range") as (runner, arm, cams, virtual),
         pytest.raises(PreflightError, match="'degrees'"),
     ):
         run_loop(runner, arm, cams, config(runner.spec))
@@ -389,7 +390,7 @@ def test_sigterm_stops_with_torque_off_and_the_log_flushed(tiny_onnx, tmp_path):
         def read_then_terminate(out, _read=arm.finish_read):
             rec.reads += 1
             if rec.reads == 6:  # tick 4
-                os.kill(os.getpid(), signal.SIGTERM)  # the arm's handler raises SystemExit
+                os.kill(os.getpid(), signal.SIGTERM)  # torque_guard's handler: SystemExit
             return _read(out)
 
         rec.finish_read = read_then_terminate

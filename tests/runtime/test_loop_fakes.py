@@ -4,19 +4,18 @@ health, warm-up failures, async startup. Fast, no processes."""
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from act_tool.errors import ActToolError
-from act_tool.hw.cameras import CameraError
 from act_tool.runtime.loop import LoopConfig, LoopError, run_loop
 from act_tool.runtime.preflight import PreflightError
-from act_tool.runtime.runners.base import ACTION, STATE, Runner
-from act_tool.spec import CameraSpec, EngineSpec
+from act_tool.spec import EngineSpec
+from act_tool.testing import specs
+from act_tool.testing.fakes import FakeArm as _FakeArm
+from act_tool.testing.fakes import FakeCameras, FakeRunner
 
 JOINTS = tuple(f"j{i}" for i in range(6))
 NAMES = tuple(f"{j}.pos" for j in JOINTS)
@@ -24,116 +23,11 @@ NAMES = tuple(f"{j}.pos" for j in JOINTS)
 
 def make_spec(order: str = "bgr", chunk: int = 5) -> EngineSpec:
     """State trained on -10..10; actions on -10..30 (a gripper commands past where it stops)."""
-    return EngineSpec(
-        artifact="x",
-        cameras=(CameraSpec("observation.images.front", 4, 6, order),),
-        state_names=NAMES,
-        action_names=NAMES,
-        units="degrees",
-        fps=30,
-        chunk_size=chunk,
-        n_action_steps=chunk,
-        temporal_ensemble_coeff=None,
-        state_min=(-10.0,) * 6,
-        state_max=(10.0,) * 6,
-        action_min=(-10.0,) * 6,
-        action_max=(30.0,) * 6,
-    )
+    return specs.make_spec(channel_order=order, chunk=chunk, names=NAMES)
 
 
-class FakeRunner(Runner):
-    backend = "fake"
-
-    def __init__(
-        self,
-        spec: EngineSpec,
-        chunk_value: float = 1.0,
-        delay_s: float = 0.0,
-        fail_on: int | None = None,
-    ):
-        super().__init__("x", spec)
-        self.seen_frames: list[np.ndarray] = []
-        self.seen_states: list[np.ndarray] = []
-        self.chunk_value, self.delay_s, self.fail_on, self.calls = chunk_value, delay_s, fail_on, 0
-
-    def _open(self) -> None:
-        for ts in self.input_specs:
-            self.inputs[ts.name] = ts.allocate()
-        for ts in self.output_specs:
-            self.outputs[ts.name] = ts.allocate()
-        self.outputs[ACTION][...] = self.chunk_value
-
-    def _infer(self) -> None:
-        self.calls += 1
-        if self.fail_on is not None and self.calls >= self.fail_on:
-            raise RuntimeError("policy crashed")
-        time.sleep(self.delay_s)
-        self.seen_frames.append(self.inputs["observation.images.front"].copy())
-        self.seen_states.append(self.inputs[STATE].copy())
-
-
-class FakeArm:
-    units = "degrees"
-    joint_names = JOINTS
-
-    def __init__(self) -> None:
-        self.sent: list[np.ndarray] = []
-        self.torque = True
-        self.state = np.arange(6, dtype=np.float32)
-        self.started = self.finished = 0
-
-    def read_positions(self, out):
-        np.copyto(out, self.state)
-        self.state += 0.01
-        return out
-
-    def start_read(self):
-        self.started += 1
-
-    def finish_read(self, out):
-        assert self.started == self.finished + 1, "finish_read without start_read"
-        self.finished += 1
-        return self.read_positions(out)
-
-    def write_goals(self, goals):
-        self.sent.append(np.array(goals))
-        return goals
-
-    def disable_torque(self):
-        self.torque = False
-
-
-class FakeCameras:
-    """Asked for 4x6 frames (`config`); `delivered` is what the camera really sends."""
-
-    def __init__(self, h: int = 4, w: int = 6, delivered: tuple[int, ...] | None = None) -> None:
-        self.cameras = {"front": SimpleNamespace(config=SimpleNamespace(shape=(h, w, 3)))}
-        bgr = np.zeros((1, h, w, 3), np.uint8)
-        bgr[..., 0], bgr[..., 1], bgr[..., 2] = 10, 20, 30  # B, G, R
-        self.bgr = bgr
-        self.delivered = delivered or (h, w, 3)
-        self.reads = self.checks = self.acquires = 0
-        self.dead_after_checks: int | None = None
-
-    def latest(self):
-        return {"front": (np.zeros(self.delivered, np.uint8), 0.0)}
-
-    def read_into(self, out):
-        self.reads += 1
-        np.copyto(out["front"], self.bgr)
-        return {"front": 0.0}
-
-    def acquire(self, name):
-        self.acquires += 1
-        return self.bgr, 0.0
-
-    def buffers(self, name):
-        return (self.bgr,)
-
-    def check(self):
-        self.checks += 1
-        if self.dead_after_checks is not None and self.checks > self.dead_after_checks:
-            raise CameraError("Camera 'front' (device 0) stopped delivering frames: unplugged?")
+def FakeArm() -> _FakeArm:  # noqa: N802 (the fake, on this file's joint names)
+    return _FakeArm(JOINTS)
 
 
 @pytest.mark.parametrize("order", ["bgr", "rgb"])

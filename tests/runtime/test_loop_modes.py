@@ -3,34 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from act_tool.errors import ActToolError
-from act_tool.runtime.loop import LoopConfig
-from act_tool.runtime.session import RunOptions, execution_mode
-from act_tool.spec import CameraSpec, EngineSpec
+from act_tool.runtime.loop_config import LoopConfig
+from act_tool.testing.specs import make_spec
 
-NAMES = tuple(f"j{i}.pos" for i in range(6))
-CHUNKS = EngineSpec(
-    artifact="x",
-    cameras=(CameraSpec("observation.images.front", 4, 6),),
-    state_names=NAMES,
-    action_names=NAMES,
-    units="degrees",
-    fps=30,
-    chunk_size=100,
-    n_action_steps=100,
-    temporal_ensemble_coeff=None,
-    state_min=(-10.0,) * 6,
-    state_max=(10.0,) * 6,
-)
+CHUNKS = make_spec(chunk=100)
 ENSEMBLE = replace(CHUNKS, n_action_steps=1, temporal_ensemble_coeff=0.01)
 
 
-def opts(**kw) -> RunOptions:
-    return RunOptions(engine=Path("act.onnx"), port="emulated", **kw)
+def execution_mode(spec, config: LoopConfig) -> tuple[int | None, float | None]:
+    resolved = config.resolve(spec)
+    assert resolved.fps == spec.fps
+    return resolved.n_action_steps, resolved.temporal_ensemble_coeff
+
+
+def opts(**kw) -> LoopConfig:
+    return LoopConfig(**kw)
 
 
 @pytest.mark.parametrize(
@@ -55,10 +46,10 @@ def test_execution_mode(spec, options, expected):
     o = opts(**options)
     steps, coeff = execution_mode(spec, o)
     assert (steps, coeff) == expected
-    # The loop accepts what was picked (session.run builds exactly this).
+    # The loop accepts what was picked (run_loop resolves exactly this).
     LoopConfig(
         fps=30, n_action_steps=steps, temporal_ensemble_coeff=coeff, asynchronous=o.asynchronous
-    )
+    ).resolve(spec)
 
 
 @pytest.mark.parametrize(
@@ -74,39 +65,34 @@ def test_execution_mode_refusals(options, message):
 
 
 def test_async_with_ensembling_is_refused_by_the_loop():
-    o = opts(asynchronous=True, temporal_ensemble_coeff=0.01)
-    steps, coeff = execution_mode(CHUNKS, o)
     with pytest.raises(ActToolError, match="one or the other"):
-        LoopConfig(fps=30, n_action_steps=steps, temporal_ensemble_coeff=coeff, asynchronous=True)
+        opts(asynchronous=True, temporal_ensemble_coeff=0.01)
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
-def test_dry_run_never_turns_torque_on(tiny_onnx, monkeypatch, dry_run):
+def test_dry_run_never_turns_torque_on(tiny_onnx, dry_run):
     """A dry run connects the arm without torque (it stays limp); a real run holds it."""
-    import act_tool.hw.so101 as so101
     from act_tool.hw.feetech.protocol import Reg
     from act_tool.hw.so101 import SERVO_IDS
-    from act_tool.runtime.session import run
+    from act_tool.runtime.arm_kinds import ArmOptions
+    from act_tool.runtime.session import RunOptions, run
+    from act_tool.testing.arm_kinds import registered, virtual_so101_spy
 
     seen: list[list[int]] = []
 
-    class Spy(so101.SO101Arm):
-        def connect(self) -> None:
-            super().connect()
-            seen.append([self.bus.read(i, Reg.TORQUE_ENABLE) for i in SERVO_IDS])
+    def on_connect(arm, virtual) -> None:
+        seen.append([arm.bus.read(i, Reg.TORQUE_ENABLE) for i in SERVO_IDS])
 
-    monkeypatch.setattr(so101, "SO101Arm", Spy)
     logs: list[str] = []
-    summary = run(
-        RunOptions(
-            engine=tiny_onnx,
-            port="emulated",
-            duration_s=0.3,
-            dry_run=dry_run,
-            emulator_wire_time=False,
-        ),
-        log=logs.append,
-    )
+    with registered(virtual_so101_spy("spy", on_connect)):
+        summary = run(
+            RunOptions(
+                engine=tiny_onnx,
+                arm=ArmOptions("spy", wire_time=False),
+                loop=LoopConfig(duration_s=0.3, dry_run=dry_run),
+            ),
+            log=logs.append,
+        )
     assert summary.ticks > 0
     assert seen == [[0 if dry_run else 1] * 6]
     assert any(("dry run, no writes" if dry_run else "moving the arm") in line for line in logs)

@@ -87,6 +87,8 @@ def test_onnxruntime_threads_spin_unless_beside_a_normal_priority_loop(
 
 def test_run_tells_the_runner_whether_the_loop_is_asynchronous(monkeypatch, tiny_onnx: Path):
     from act_tool.runtime import session
+    from act_tool.runtime.arm_kinds import ArmOptions
+    from act_tool.runtime.loop_config import LoopConfig
 
     seen: list[RunnerOptions] = []
 
@@ -96,7 +98,9 @@ def test_run_tells_the_runner_whether_the_loop_is_asynchronous(monkeypatch, tiny
 
     monkeypatch.setattr(session, "open_runner", fake_open)
     for asynchronous in (False, True):
-        opts = session.RunOptions(engine=tiny_onnx, port="emulated", asynchronous=asynchronous)
+        opts = session.RunOptions(
+            tiny_onnx, ArmOptions("emulated"), loop=LoopConfig(asynchronous=asynchronous)
+        )
         with pytest.raises(RuntimeError, match="stop before the arm"):
             session.run(opts, log=lambda _m: None)
     assert [o.asynchronous for o in seen] == [False, True]
@@ -112,7 +116,9 @@ def test_run_tells_the_runner_whether_the_loop_is_asynchronous(monkeypatch, tiny
         monkeypatch.setattr(session.realtime, "permitted", permitted)
         for priority in (0, 40):
             opts = session.RunOptions(
-                engine=tiny_onnx, port="emulated", asynchronous=True, rt_priority=priority
+                tiny_onnx,
+                ArmOptions("emulated"),
+                loop=LoopConfig(asynchronous=True, rt_priority=priority),
             )
             with pytest.raises(RuntimeError, match="stop before the arm"):
                 session.run(opts, log=lambda _m: None)

@@ -14,7 +14,7 @@ STEPS = 250
 
 def test_tiny_policy_beats_the_mean_action(tmp_path):
     pytest.importorskip("lerobot")
-    from act_tool.train.evaluate import dataset_mean_action, first_actions
+    from act_tool.testing.evaluate import dataset_mean_action, first_actions
     from act_tool.train.runner import TrainRequest, run_training
     from act_tool.train.synthetic import (
         EpisodeLayout,

@@ -49,7 +49,7 @@ class EmulatorConfig:
     wire_time: bool = True  # emulate 1 Mbps wire time and return delays
     start_positions: tuple[float, ...] | None = None  # Present_Position counts; None: mid-range
     # Benchmarks: poll the pty without sleeping, as servo firmware is always awake, and run on
-    # these CPU cores only. A sleeping emulator's wake-up (a few 0.1 ms on a busy machine) would
+    # these CPU cores only. A sleeping emulator's wake-up (slow on a busy machine) would
     # otherwise count as the client's time. Busy polling costs the core(s) it is given.
     busy_poll: bool = False
     cpus: frozenset[int] | None = None

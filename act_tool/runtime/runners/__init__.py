@@ -6,7 +6,9 @@
         runner.infer()
 
 Backend modules are imported only when chosen, so a robot computer needs only the one inference
-library it uses; a missing library raises MissingDependencyError naming the extra.
+library it uses; a missing library raises MissingDependencyError naming the extra. A new backend
+is one module with `create(artifact, spec, options) -> Runner` and one entry in BACKENDS (or a
+`register_backend` call); the command line's --backend choices come from BACKENDS.
 """
 
 from __future__ import annotations
@@ -38,7 +40,22 @@ __all__ = [
     "TensorSpec",
     "backend_for",
     "open_runner",
+    "register_backend",
 ]
+
+
+def register_backend(name: str, module: str, suffixes: tuple[str, ...] = ()) -> None:
+    """Add (or replace) a backend: `module` has `create(artifact, spec, options)`; artifacts
+    ending in `suffixes` open with it by default."""
+    BACKENDS[name] = module
+    for suffix in suffixes:
+        SUFFIXES[suffix] = name
+
+
+def unregister_backend(name: str) -> None:
+    BACKENDS.pop(name, None)
+    for suffix in [s for s, b in SUFFIXES.items() if b == name]:
+        del SUFFIXES[suffix]
 
 
 def backend_for(artifact: Path) -> str:

@@ -10,8 +10,8 @@ frame buffer is read in place, without a copy. The runner keeps one IO binding p
 input arrays it has seen (a camera rotates three buffers: nine combinations for two cameras), each
 bound once, all of them up front when the loop announces the cameras' buffers (`prepare_inputs`):
 `bind_input` only records the array and `infer` runs the combination's binding. An
-ONNX Runtime bind call costs little back to back but about 40 us at a tick's start on the test
-VM (cold caches), so none is made per query.
+ONNX Runtime bind call costs little back to back but much more at a tick's start, with cold
+caches (benchmarks/results/loop_cpu.md), so none is made per query.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ def cpu_threads() -> int:
 
 def intra_op_threads(options: RunnerOptions) -> int:
     """ONNX Runtime's intra-op threads: as given, else every core. On a quiet 2-core machine two
-    threads ran a small ACT in 15.5 ms against 28.7 ms for one, in both loops, with no later
-    ticks (benchmarks/results/loop_cpu.md, section 3); beside an asynchronous loop the threads
-    stop spinning instead (see `spinning`)."""
+    threads ran a small ACT faster than one, in both loops, with no later ticks
+    (benchmarks/results/loop_cpu.md, section 3); beside an asynchronous loop the threads stop
+    spinning instead (see `spinning`)."""
     return options.threads or cpu_threads()
 
 
@@ -90,9 +90,9 @@ class OnnxRuntimeRunner(Runner):
         """Idle intra-op threads spin (ONNX Runtime's default: the next parallel region starts at
         once) unless the loop ticks beside inference at normal priority, where a spinning thread
         holds a core the waking control thread needs: on a loaded 2-core machine, ticks started
-        10.6 ms late at p99 with spinning threads on both cores and 1.9 ms without (loop_cpu.md,
-        section 3b). A real-time control thread preempts them at once, and spinning threads
-        infer faster (16 ms against 29 ms there, section 3)."""
+        several times later at p99 with spinning threads on both cores than without
+        (benchmarks/results/loop_cpu.md, section 3b). A real-time control thread preempts them at
+        once, and spinning threads infer faster (section 3)."""
         return not self.options.asynchronous or self.options.realtime_loop
 
     def _open(self) -> None:
@@ -168,7 +168,7 @@ class OnnxRuntimeRunner(Runner):
     def _prepare_inputs(self, variants: Mapping[str, Sequence[np.ndarray]]) -> None:
         """A binding for every combination of the announced arrays (the other inputs as they
         are), up to BINDINGS_KEPT: the loop's first query with each combination would otherwise
-        make it inside a tick (a few 0.1 ms)."""
+        make it inside a tick."""
         if not self.binds_without_copy:
             return
         choices = [

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from act_tool.errors import ActToolError
 
-DEVICES = ("auto", "cpu", "cuda")
+
+class Device(StrEnum):
+    """Where a runner computes. AUTO: the GPU when the backend has one, else the CPU."""
+
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
 
 
 @dataclass(frozen=True)
 class RunnerOptions:
-    device: str = "auto"  # "auto": the GPU when the backend has one, else the CPU
+    device: str = Device.AUTO
     threads: int | None = (
         None  # CPU threads (ONNX Runtime intra-op, torch); None: ONNX Runtime every core, torch every core but one
     )
@@ -30,7 +37,8 @@ class RunnerOptions:
     fps: int | None = None
 
     def __post_init__(self) -> None:
-        if self.device not in DEVICES:
-            raise ActToolError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.device not in tuple(Device):
+            choices = ", ".join(Device)
+            raise ActToolError(f"device must be one of {choices}, got {self.device!r}")
         if self.threads is not None and self.threads < 1:
             raise ActToolError(f"threads must be >= 1, got {self.threads}")

@@ -57,8 +57,8 @@ class TorchRunner(Runner):
         self.device = "cuda" if want in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
         if self.device == "cpu":
             # One core left to the loop, the cameras and the bus: torch's OpenMP workers spin,
-            # and with every core taken a busy core stalls each parallel region (seen here: a
-            # 17 ms tiny model took 200-900 ms inside the loop on 2 cores, 31-40 ms on 1).
+            # and with every core taken a busy core stalls each parallel region (on 2 cores a
+            # tiny model ran an order of magnitude slower inside the loop than on 1 thread).
             torch.set_num_threads(self.options.threads or max(1, cpu_threads() - 1))
         module = ACTInference(self._ckpt, self.spec.cameras[0].channel_order).eval()
         module.requires_grad_(False)
