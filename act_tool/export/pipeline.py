@@ -16,7 +16,7 @@ import numpy as np
 
 from act_tool.errors import ActToolError, ParityError
 from act_tool.export.robot_type import find_robot_type
-from act_tool.hw.so101.joints import JOINT_KEYS
+from act_tool.robot_types import SO101_FOLLOWER
 from act_tool.spec import CameraSpec, EngineSpec, spec_path
 
 # FP32: the exported graph computes what LeRobot computes; only float rounding may differ.
@@ -66,8 +66,8 @@ def feature_names(ckpt, dataset: Path | None, key: str, n: int) -> tuple[str, ..
             names = next(iter(names.values()), None)
         if isinstance(names, list) and len(names) == n:
             return tuple(str(x) for x in names)
-    if n == len(JOINT_KEYS):
-        return JOINT_KEYS
+    if n == len(SO101_FOLLOWER.keys):
+        return SO101_FOLLOWER.keys
     return tuple(f"{key}.{i}" for i in range(n))
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from act_tool.hw.so101.joints import JOINT_KEYS
+from act_tool.robot_types import SO101_FOLLOWER
 from act_tool.train.errors import DatasetError
 from act_tool.train.scene import (
     forward_kinematics,
@@ -27,7 +27,7 @@ from act_tool.train.scene import (
     render_handeye,
 )
 
-JOINT_NAMES = JOINT_KEYS  # LeRobot's keys: "shoulder_pan.pos", ...
+JOINT_NAMES = SO101_FOLLOWER.keys  # LeRobot's keys: "shoulder_pan.pos", ...
 CAMERAS = ("front", "handeye")
 TASK = "Put the red cube in the bowl."
 HOME = (0.12, 0.0, 0.14)  # fingertips, m
@@ -181,7 +181,7 @@ def write_synthetic_dataset(cfg: SynthConfig, log: Callable[[str], None] = lambd
         fps=cfg.fps,
         features=_features(cfg),
         root=cfg.output,
-        robot_type="so101_follower",
+        robot_type=SO101_FOLLOWER.name,
         use_videos=False,
     )
     rng = np.random.default_rng(cfg.seed)

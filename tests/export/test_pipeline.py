@@ -58,6 +58,7 @@ def test_spec_describes_the_policy(exported, tiny_checkpoint):
         "observation.images.handeye",
     ]
     assert all((c.height, c.width, c.channel_order) == (64, 96, "bgr") for c in spec.cameras)
+    assert spec.robot_type == "so101_follower"  # the dataset's meta/info.json
     assert spec.state_names[0] == "shoulder_pan.pos" and len(spec.action_names) == 6
     assert (spec.chunk_size, spec.n_action_steps, spec.fps, spec.units) == (10, 10, 30, "degrees")
     assert spec.precision == "fp32" and spec.builder == "onnx"

@@ -1,0 +1,64 @@
+"""Imports point down (DESIGN.md): errors, spec and robot_types at the bottom, then hw, then
+runtime and sim, then export and train, then bench and the command line. Every import in every
+module counts, those inside functions too: a layer may import its own and lower layers only."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import act_tool
+
+ROOT = Path(act_tool.__file__).parent
+# Package (or bottom module) -> layer; a module may import from layers <= its own.
+LAYERS = {
+    "errors": 0,
+    "spec": 0,
+    "robot_types": 0,
+    "hw": 1,
+    "runtime": 2,
+    "sim": 2,
+    "export": 3,
+    "train": 3,
+    "bench": 4,
+    "cli": 5,
+    "cli_run": 5,
+    "cli_common": 5,
+}
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "act_tool" or len(parts) < 2:
+        return None
+    return LAYERS.get(parts[1])
+
+
+def _imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+    return found
+
+
+def test_imports_point_down():
+    wrong = []
+    for path in sorted(ROOT.rglob("*.py")):
+        module = "act_tool." + ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        own = _layer(module)
+        if own is None:  # act_tool/__init__, act_tool/testing: above every layer
+            continue
+        for imported in _imports(path):
+            theirs = _layer(imported)
+            if theirs is not None and theirs > own:
+                wrong.append(f"{module} imports {imported}")
+    assert not wrong, "imports that point up:\n" + "\n".join(wrong)
+
+
+def test_every_package_has_a_layer():
+    packages = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    modules = {p.stem for p in ROOT.glob("*.py")} - {"__init__"}
+    assert (packages | modules) - {"testing"} <= set(LAYERS)
