@@ -56,6 +56,75 @@ BackendOpt = Annotated[
 ]
 
 
+FpsOpt = Annotated[float | None, typer.Option(help="Control rate; default: the spec's.")]
+DurationOpt = Annotated[float | None, typer.Option(help="Seconds to run; default: until Ctrl-C.")]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Run everything but the servo writes; torque stays off (the arm is limp).",
+    ),
+]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Start even when the arm lies outside the training range."),
+]
+MaxRelativeTargetOpt = Annotated[
+    float | None,
+    typer.Option(help="Largest goal change from the present position per tick (units)."),
+]
+StrictServoErrorsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict-servo-errors",
+        help="Stop (torque off) when a servo reports an error bit (overload, overheat, ...); "
+        "by default they are counted and reported after the run, as LeRobot ignores them.",
+    ),
+]
+NoRangeClampOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-range-clamp",
+        help="Do not clamp goals to the action's training range (+10 %); the arm's "
+        "calibrated range still applies.",
+    ),
+]
+LogOpt = Annotated[Path | None, typer.Option("--log", help="Write per-tick stage timings (JSONL).")]
+NActionStepsOpt = Annotated[
+    int | None, typer.Option(help="Actions executed per chunk; default: the spec's.")
+]
+TemporalEnsembleCoeffOpt = Annotated[
+    float | None, typer.Option(help="Temporal ensembling (queries every tick).")
+]
+AsynchronousOpt = Annotated[
+    bool,
+    typer.Option("--async", help="Compute the next chunk in the background while acting."),
+]
+DeviceOpt = Annotated[Device, typer.Option(help="Where the runner computes.")]
+CudaGraphOpt = Annotated[
+    bool, typer.Option("--cuda-graph", help="TensorRT / PyTorch: replay a CUDA graph.")
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="CPU threads for inference; default: ONNX Runtime all cores, PyTorch all but one."
+    ),
+]
+UnitsOpt = Annotated[
+    Units,
+    typer.Option(help="Joint units of a checkpoint folder (exported artifacts: their spec's)."),
+]
+RtPriorityOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        max=99,
+        help="SCHED_FIFO priority of the control thread where the system allows it "
+        "(Linux; non-root users need an rtprio limit); 0: normal priority. Default: 40.",
+    ),
+]
+
+
 def run(
     engine: EngineOpt,
     port: PortOpt,
@@ -63,77 +132,22 @@ def run(
     robot_id: RobotIdOpt = None,
     calibration: CalibrationOpt = None,
     backend: BackendOpt = None,
-    fps: Annotated[float | None, typer.Option(help="Control rate; default: the spec's.")] = None,
-    duration: Annotated[
-        float | None, typer.Option(help="Seconds to run; default: until Ctrl-C.")
-    ] = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run",
-            help="Run everything but the servo writes; torque stays off (the arm is limp).",
-        ),
-    ] = False,
-    force: Annotated[
-        bool,
-        typer.Option("--force", help="Start even when the arm lies outside the training range."),
-    ] = False,
-    max_relative_target: Annotated[
-        float | None,
-        typer.Option(help="Largest goal change from the present position per tick (units)."),
-    ] = None,
-    strict_servo_errors: Annotated[
-        bool,
-        typer.Option(
-            "--strict-servo-errors",
-            help="Stop (torque off) when a servo reports an error bit (overload, overheat, ...); "
-            "by default they are counted and reported after the run, as LeRobot ignores them.",
-        ),
-    ] = False,
-    no_range_clamp: Annotated[
-        bool,
-        typer.Option(
-            "--no-range-clamp",
-            help="Do not clamp goals to the action's training range (+10 %); the arm's "
-            "calibrated range still applies.",
-        ),
-    ] = False,
-    log: Annotated[
-        Path | None, typer.Option("--log", help="Write per-tick stage timings (JSONL).")
-    ] = None,
-    n_action_steps: Annotated[
-        int | None, typer.Option(help="Actions executed per chunk; default: the spec's.")
-    ] = None,
-    temporal_ensemble_coeff: Annotated[
-        float | None, typer.Option(help="Temporal ensembling (queries every tick).")
-    ] = None,
-    asynchronous: Annotated[
-        bool,
-        typer.Option("--async", help="Compute the next chunk in the background while acting."),
-    ] = False,
-    device: Annotated[Device, typer.Option(help="Where the runner computes.")] = Device.AUTO,
-    cuda_graph: Annotated[
-        bool, typer.Option("--cuda-graph", help="TensorRT / PyTorch: replay a CUDA graph.")
-    ] = False,
-    threads: Annotated[
-        int | None,
-        typer.Option(
-            help="CPU threads for inference; default: ONNX Runtime all cores, PyTorch all but one."
-        ),
-    ] = None,
-    units: Annotated[
-        Units,
-        typer.Option(help="Joint units of a checkpoint folder (exported artifacts: their spec's)."),
-    ] = Units.DEGREES,
-    rt_priority: Annotated[
-        int | None,
-        typer.Option(
-            min=0,
-            max=99,
-            help="SCHED_FIFO priority of the control thread where the system allows it "
-            "(Linux; non-root users need an rtprio limit); 0: normal priority. Default: 40.",
-        ),
-    ] = None,
+    fps: FpsOpt = None,
+    duration: DurationOpt = None,
+    dry_run: DryRunOpt = False,
+    force: ForceOpt = False,
+    max_relative_target: MaxRelativeTargetOpt = None,
+    strict_servo_errors: StrictServoErrorsOpt = False,
+    no_range_clamp: NoRangeClampOpt = False,
+    log: LogOpt = None,
+    n_action_steps: NActionStepsOpt = None,
+    temporal_ensemble_coeff: TemporalEnsembleCoeffOpt = None,
+    asynchronous: AsynchronousOpt = False,
+    device: DeviceOpt = Device.AUTO,
+    cuda_graph: CudaGraphOpt = False,
+    threads: ThreadsOpt = None,
+    units: UnitsOpt = Units.DEGREES,
+    rt_priority: RtPriorityOpt = None,
 ) -> None:
     """Run a policy on the SO-101: cameras + joints -> policy -> servos, at a fixed rate."""
     from act_tool.runtime.arm_kinds import ArmOptions
