@@ -20,7 +20,6 @@ import platform
 import subprocess
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from act_tool.hw.emulator import EmulatorConfig, VirtualArm, write_calibration_f
 from act_tool.hw.feetech import FeetechBus, Reg, SerialTransport
 from act_tool.hw.feetech.protocol import wire_time_s
 from act_tool.hw.so101 import ArmConfig, SO101Arm
+from act_tool.testing.memory import tick_memory
 
 IDS = (1, 2, 3, 4, 5, 6)
 WIRE_BYTES = 14 + 6 * 8 + 26
@@ -48,30 +48,14 @@ def measure(tick, n_ticks: int, warmup: int) -> dict[str, float]:
             times[i] = time.perf_counter() - t
     finally:
         gc.enable()
-    gc.collect()
-    n_alloc = 1000
-    peaks = np.zeros(n_alloc, dtype=np.int64)  # per tick: most traced bytes above the start
-    tracemalloc.start()
-    try:
-        for _ in range(50):
-            tick()
-        before, _ = tracemalloc.get_traced_memory()
-        for i in range(n_alloc):
-            current, _ = tracemalloc.get_traced_memory()
-            tracemalloc.reset_peak()
-            tick()
-            _, peak = tracemalloc.get_traced_memory()
-            peaks[i] = peak - current
-        after, _ = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    traced = tick_memory(tick, n=1000, warmup=0)
     return {
         "p50_ms": float(np.percentile(times, 50) * 1e3),
         "p99_ms": float(np.percentile(times, 99) * 1e3),
         "max_ms": float(times.max() * 1e3),
-        "kept_bytes_per_tick": (after - before) / n_alloc,
-        "transient_p50_bytes": float(np.median(peaks)),
-        "transient_max_bytes": float(peaks.max()),
+        "kept_bytes_per_tick": traced.kept / traced.n,
+        "transient_p50_bytes": float(np.median(traced.peaks)),
+        "transient_max_bytes": float(traced.peaks.max()),
     }
 
 

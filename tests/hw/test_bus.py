@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import os
-import tracemalloc
 import tty
 
 import numpy as np
 import pytest
 
+import act_tool.testing.memory
 from act_tool.hw.emulator import EmulatorConfig, Fault, VirtualArm
 from act_tool.hw.errors import (
     BusError,
@@ -374,28 +373,9 @@ def test_constructor_does_no_io():
 
 
 def tick_memory(tick, n: int = 1000) -> tuple[int, int]:
-    """(bytes kept over n ticks after warm-up, 99th percentile of one tick's transient peak),
-    traced. A percentile, not the max: tracemalloc also sees other threads' rare allocations,
-    while an allocation the tick itself makes shows on every tick."""
-    for _ in range(100):
-        tick()
-    gc.collect()
-    peaks = np.zeros(n, dtype=np.int64)
-    tracemalloc.start()
-    try:
-        for _ in range(50):
-            tick()
-        before, _ = tracemalloc.get_traced_memory()
-        for i in range(n):
-            current, _ = tracemalloc.get_traced_memory()
-            tracemalloc.reset_peak()
-            tick()
-            _, peak = tracemalloc.get_traced_memory()
-            peaks[i] = peak - current
-        after, _ = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return after - before, int(np.percentile(peaks, 99))
+    """(bytes kept over n ticks after warm-up, 99th percentile of one tick's transient peak)."""
+    traced = act_tool.testing.memory.tick_memory(tick, n)
+    return traced.kept, traced.peak_p99
 
 
 def test_tick_allocates_nothing_after_warm_up(bus: FeetechBus):
