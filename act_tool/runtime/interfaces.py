@@ -45,3 +45,16 @@ class Cameras(Protocol):
     def acquire(self, name: str) -> tuple[np.ndarray, float]: ...
     def buffers(self, name: str) -> Sequence[np.ndarray]: ...  # every array acquire may return
     def check(self) -> None: ...  # raise if a camera died or its newest frame is too old
+
+
+class Clock(Protocol):
+    """The time the loop's deadlines live on: the wall clock (RealClock), or a simulation's,
+    which advances only when the loop waits (act_tool.sim: each tick advances the physics by
+    exactly one period)."""
+
+    stop_reason: str  # why wait_until returned False
+
+    def now(self) -> float: ...
+
+    # Wait until `deadline`; False ends the run (an episode that is over, say).
+    def wait_until(self, deadline: float) -> bool: ...

@@ -1,6 +1,6 @@
 """The fixed-rate camera-to-servo loop.
 
-Each tick, on a perf_counter deadline grid at the configured fps, runs the stages of its plan
+Each tick, on a deadline grid at the configured fps, runs the stages of its plan
 (act_tool.runtime.telemetry states the stages and their order): the joints' sync-read is sent
 first, and the work that does not need its answers overlaps their wire time; on a query tick the
 newest frames reach the runner (act_tool.runtime.frame_feed), then the answers go straight into
@@ -14,8 +14,10 @@ camera, log and inference threads cannot delay its wake-up (realtime.py). A tick
 the next deadline is an overrun: counted, reported, and the grid skips the slots that passed
 (missed slots) instead of bursting to catch up or silently stretching. The one exception is async
 mode's wait for its first chunk (startup, nothing can move before it exists): the grid is shifted
-by that wait rather than counting it as an overrun. Whatever ends the loop (duration, Ctrl-C,
-SIGTERM, an exception in warm-up or in a tick, a camera or bus failure), torque is disabled and
+by that wait rather than counting it as an overrun. The grid lives on a Clock: the wall clock by
+default, or a simulation's (its time advances by a period while the loop waits, whatever the
+tick took, and it may end the run). Whatever ends the loop (duration, Ctrl-C, SIGTERM, the
+clock, an exception in warm-up or in a tick, a camera or bus failure), torque is disabled and
 the log is flushed before this returns or raises.
 """
 
@@ -32,8 +34,8 @@ import numpy as np
 from act_tool.runtime import preflight
 from act_tool.runtime.executor import make_executor
 from act_tool.runtime.frame_feed import FrameFeed
-from act_tool.runtime.interfaces import Arm, Cameras
-from act_tool.runtime.loop_config import LoopConfig, LoopError
+from act_tool.runtime.interfaces import Arm, Cameras, Clock
+from act_tool.runtime.loop_config import LoopConfig, LoopError, RealClock
 from act_tool.runtime.realtime import raise_priority
 from act_tool.runtime.runners.base import STATE, Runner
 from act_tool.runtime.scheduling import AsyncScheduler, SyncScheduler
@@ -44,7 +46,7 @@ C_TICK, C_OVERRUN, C_INFERRED, C_CPU, C_SLACK = (
     RAW_COL[n] for n in ("tick", "overrun", "inferred", "cpu", "slack")
 )
 
-__all__ = ["LoopConfig", "LoopError", "run_loop"]
+__all__ = ["LoopConfig", "LoopError", "RealClock", "run_loop"]
 
 Scheduler = SyncScheduler | AsyncScheduler
 
@@ -64,14 +66,16 @@ def run_loop(
     config: LoopConfig,
     log: Callable[[str], None] = print,
     telemetry: Telemetry | None = None,
+    clock: Clock | None = None,
 ) -> RunSummary:
     """Check the robot against the spec, then run the loop until the duration or Ctrl-C.
 
     `runner` is entered, `arm` connected, `cameras` started; `config` is resolved against the
     runner's spec. Returns the run's summary; raises PreflightError before any motion, or
     LoopError after stopping on a failure. `telemetry`: where the ticks are recorded (a new
-    ring by default).
+    ring by default). `clock`: where the deadlines live (the wall clock by default).
     """
+    clock = clock or RealClock(config.spin_s)
     config = config.resolve(runner.spec)
     state = _preflight(runner, arm, cameras, config, log)
     feed = FrameFeed(runner, cameras)
@@ -83,7 +87,7 @@ def run_loop(
     where = "during warm-up, before the first tick"
     failure: BaseException | None = None
     switch_interval = sys.getswitchinterval()
-    t0 = time.perf_counter()
+    t0 = clock.now()
     try:
         feed.observe(state)
         scheduler, latency = _warm_up(runner, config)
@@ -98,15 +102,15 @@ def run_loop(
         restore_priority, priority_note = raise_priority(config.rt_priority)
         log(priority_note)
         where = ""
-        t0 = time.perf_counter()
-        _Ticker(runner, arm, feed, scheduler, limit, config).run(telemetry, counters, t0)
+        t0 = clock.now()
+        _Ticker(runner, arm, feed, scheduler, limit, config).run(telemetry, counters, clock)
     except KeyboardInterrupt:
         counters.stop_reason = "interrupted (Ctrl-C)"
     except BaseException as e:
         failure = e
         counters.stop_reason = f"error{' ' + where if where else ''}: {e}"
     finally:
-        elapsed = time.perf_counter() - t0
+        elapsed = clock.now() - t0
         sys.setswitchinterval(switch_interval)
         torque_note = _shutdown(arm, scheduler, telemetry, feed, restore_priority, log)
         summary = telemetry.summary(
@@ -238,16 +242,21 @@ class _Ticker:
         row[M5] = perf()
         return M6
 
-    def run(self, telemetry: Telemetry, counters: _Counters, t0: float) -> None:
-        """Tick until the duration or the tick limit."""
-        perf, sleep, cpu_time = time.perf_counter, time.sleep, self.cpu
+    def run(self, telemetry: Telemetry, counters: _Counters, clock: Clock) -> None:
+        """Tick until the duration, the tick limit or the clock's end."""
+        perf, now, wait_until, cpu_time = time.perf_counter, clock.now, clock.wait_until, self.cpu
         arm, scheduler, action, config = self.arm, self.scheduler, self.action, self.config
-        period, spin, dry = 1.0 / config.fps, config.spin_s, config.dry_run
-        telemetry.t0 = deadline = t0
+        period, dry = 1.0 / config.fps, config.dry_run
+        telemetry.t0 = perf()  # the marks are wall-clock times
+        deadline = t0 = now()
         end = t0 + config.duration_s if config.duration_s is not None else math.inf
         max_ticks = config.max_ticks if config.max_ticks is not None else -1
         tick = slot = 0
-        while tick != max_ticks and perf() < end:
+        counters.stop_reason = "tick limit reached"
+        while tick != max_ticks:
+            if now() >= end:
+                counters.stop_reason = "duration reached"
+                break
             row = telemetry.row()
             row[M0] = perf()
             cpu_start = cpu_time()
@@ -260,7 +269,8 @@ class _Ticker:
                 last, inference_cpu, startup = self.plain(row, slot), 0.0, 0.0
             if not dry:
                 arm.write_goals(action)
-            row[last] = done = perf()
+            row[last] = perf()
+            done = now()
             row[C_CPU] = cpu_time() - cpu_start - inference_cpu
             row[C_TICK] = tick
             row[C_INFERRED] = query
@@ -277,12 +287,9 @@ class _Ticker:
             telemetry.commit()
             tick += 1
             counters.ticks = tick
-            remaining = deadline - perf()
-            if remaining > spin:
-                sleep(remaining - spin)
-            while perf() < deadline:
-                pass
-        counters.stop_reason = "duration reached" if tick != max_ticks else "tick limit reached"
+            if not wait_until(deadline):
+                counters.stop_reason = clock.stop_reason
+                break
 
 
 def _warm_up(runner: Runner, config: LoopConfig) -> tuple[Scheduler, float]:

@@ -3,6 +3,7 @@ LoopConfig from its options; values left None come from the policy's spec (`reso
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -11,6 +12,26 @@ from act_tool.runtime import preflight
 from act_tool.runtime.realtime import DEFAULT_PRIORITY
 from act_tool.runtime.telemetry import RunSummary
 from act_tool.spec import EngineSpec
+
+
+class RealClock:
+    """The wall clock (time.perf_counter): sleep most of the way to a deadline, then spin the
+    last `spin_s` for an accurate wake-up."""
+
+    stop_reason = ""
+    now = staticmethod(time.perf_counter)
+
+    def __init__(self, spin_s: float = 0.0005) -> None:
+        self.spin_s = spin_s
+
+    def wait_until(self, deadline: float) -> bool:
+        perf = time.perf_counter
+        remaining = deadline - perf()
+        if remaining > self.spin_s:
+            time.sleep(remaining - self.spin_s)
+        while perf() < deadline:
+            pass
+        return True
 
 
 class LoopError(ActToolError):
