@@ -174,6 +174,14 @@ class Twin:
         out[GRIPPER] = self.data.qvel[self._qvel[GRIPPER]] / (GRIPPER_HI - GRIPPER_LO) * 100.0
         return out
 
+    def joint_torques(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Each servo's output torque, as a fraction of its torque limit (-1..1; 0 when off):
+        what a servo's Present_Load reports, in its own scale."""
+        out = np.empty(len(JOINT_NAMES)) if out is None else out
+        limits = self.model.actuator_forcerange[self._actuators, 1]
+        np.divide(self.data.actuator_force[self._actuators], limits, out=out)
+        return out
+
     def set_torque(self, enabled: bool | Sequence[bool]) -> None:
         """Switches the servos' torque on or off, all at once or one flag per joint."""
         flags = [enabled] * len(JOINT_NAMES) if isinstance(enabled, bool) else list(enabled)

@@ -42,9 +42,11 @@ def test_goals_are_held_to_the_joint_ranges(twin):
 def test_torque_off_lets_the_arm_sag(twin):
     twin.reset(seed=1, joints=[0.0, 0.0, 0.0, 0.0, 0.0, 50.0])  # upper arm up, forearm out
     held = run_goals(twin, [twin.goals()] * 30)[-1]
+    assert abs(twin.joint_torques()[2]) > 0.01  # the elbow's servo holds the forearm up
     twin.set_torque([True, True, False, True, True, True])  # the elbow's servo off
     assert twin.torque() == (True, True, False, True, True, True)
     sagged = run_goals(twin, [twin.goals()] * 30)[-1]
+    assert twin.joint_torques()[2] == 0.0
     assert sagged[2] - held[2] > 20.0  # the forearm falls: elbow_flex grows (tip down)
     np.testing.assert_allclose(sagged[[0, 1, 3, 4]], held[[0, 1, 3, 4]], rtol=0, atol=1.0)
     twin.set_torque(True)
