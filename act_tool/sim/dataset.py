@@ -76,6 +76,8 @@ def _record_episode(twin: Twin, expert: ScriptedExpert, seed: int, ds, cfg, tick
     """Runs one episode into the dataset's buffer; True if the expert succeeded."""
     layout = twin.reset(seed)
     plan = expert.plan(layout)
+    # Reused every frame: without image-writer threads LeRobot has written each image to disk
+    # before add_frame returns.
     images = {cam: np.empty((cfg.height, cfg.width, 3), dtype=np.uint8) for cam in CAMERAS}
     state = np.empty(len(JOINT_KEYS))
     for goal in plan.goals:
