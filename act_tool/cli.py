@@ -15,6 +15,7 @@ from typer._click.exceptions import NoSuchOption  # typer (pinned) vendors click
 from typer.core import TyperCommand
 
 from act_tool.cli_common import fail
+from act_tool.cli_dataset_sim import dataset_sim
 from act_tool.cli_run import run
 from act_tool.errors import ActToolError
 from act_tool.robot_types import ROBOT_TYPES, Units
@@ -132,6 +133,7 @@ def train(
 
 dataset_app = typer.Typer(help="Make LeRobot datasets.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
+dataset_app.command("sim")(dataset_sim)
 
 
 @dataset_app.command("synth")

@@ -24,6 +24,7 @@ LAYERS = {
     "cli": 5,
     "cli_run": 5,
     "cli_common": 5,
+    "cli_dataset_sim": 5,
 }
 
 
