@@ -16,6 +16,8 @@ from typer.core import TyperCommand
 
 from act_tool.cli_common import fail
 from act_tool.cli_dataset_sim import dataset_sim
+from act_tool.cli_emulate import emulate
+from act_tool.cli_eval import eval_command
 from act_tool.cli_run import run
 from act_tool.errors import ActToolError
 from act_tool.robot_types import ROBOT_TYPES, Units
@@ -247,6 +249,7 @@ def export(
 
 
 app.command()(run)
+app.command("eval")(eval_command)
 
 
 @app.command()
@@ -322,74 +325,4 @@ def bench(
             typer.echo(f"{label}: {path}")
 
 
-# --- emulate (hardware layer) -------------------------------------------------------------------
-
-
-@app.command()
-def emulate(
-    robot_id: Annotated[
-        str | None,
-        typer.Option(help="Write a matching LeRobot calibration file for this robot id."),
-    ] = None,
-    calibration_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Folder for <robot-id>.json, like LeRobot's --robot.calibration_dir "
-            "(default: $HF_LEROBOT_HOME/calibration/robots/so_follower)."
-        ),
-    ] = None,
-    units: Annotated[
-        Units, typer.Option(help="Units of the positions printed by --watch.")
-    ] = Units.DEGREES,
-    wire_time: Annotated[
-        bool, typer.Option(help="Emulate 1 Mbps wire time and the servos' return delay.")
-    ] = True,
-    factory: Annotated[
-        bool, typer.Option(help="Servos with factory offsets and limits (not calibrated).")
-    ] = False,
-    watch: Annotated[bool, typer.Option(help="Print the joint positions every second.")] = False,
-) -> None:
-    """Run a virtual SO-101 (six STS3215 servos) on a pseudo-terminal until Ctrl-C."""
-    import sys
-    import time
-
-    from act_tool.hw.emulator import DEFAULT_CALIBRATION, EmulatorConfig, VirtualArm
-    from act_tool.hw.emulator.watch import positions_line
-    from act_tool.hw.so101.calibration import candidate_paths, save_calibration
-
-    if factory and robot_id is not None:
-        fail(
-            ActToolError(
-                "--factory servos hold factory offsets and limits, which no calibration file "
-                "describes: drop --robot-id (an uncalibrated arm, which act-tool and LeRobot "
-                "refuse until lerobot-calibrate has run), or drop --factory for a calibrated "
-                "virtual arm with a matching file"
-            )
-        )
-    config = EmulatorConfig(
-        calibration=None if factory else DEFAULT_CALIBRATION, wire_time=wire_time
-    )
-    if robot_id is not None:
-        path = (
-            calibration_dir / f"{robot_id}.json"
-            if calibration_dir is not None
-            else candidate_paths(robot_id)[0]
-        )
-        save_calibration(DEFAULT_CALIBRATION, path)
-        typer.echo(f"calibration file: {path}")
-    try:
-        with VirtualArm(config) as virtual:
-            typer.echo(f"virtual SO-101 on {virtual.port}  (Ctrl-C to stop)")
-            if robot_id is not None:
-                typer.echo(
-                    f"  act-tool / LeRobot: --robot.port={virtual.port} --robot.id={robot_id}"
-                )
-            sys.stdout.flush()
-            while virtual.is_alive:
-                time.sleep(1.0)
-                if watch:
-                    typer.echo(positions_line(virtual, DEFAULT_CALIBRATION, units))
-    except KeyboardInterrupt:
-        typer.echo("stopped")
-    except ActToolError as e:
-        fail(e)
+app.command()(emulate)

@@ -51,6 +51,9 @@ RobotIdOpt = Annotated[
 CalibrationOpt = Annotated[
     Path | None, typer.Option(help="LeRobot calibration file (instead of --robot-id).")
 ]
+SeedOpt = Annotated[
+    int, typer.Option(help="--port sim: the seed that lays out the cube and the bowl.")
+]
 BackendOpt = Annotated[
     Backend | None, typer.Option(help="Runner; default: from the artifact's type.")
 ]
@@ -132,6 +135,7 @@ def run(
     robot_id: RobotIdOpt = None,
     calibration: CalibrationOpt = None,
     backend: BackendOpt = None,
+    seed: SeedOpt = 0,
     fps: FpsOpt = None,
     duration: DurationOpt = None,
     dry_run: DryRunOpt = False,
@@ -166,6 +170,7 @@ def run(
                 calibration=calibration,
                 max_relative_target=max_relative_target,
                 strict_servo_errors=strict_servo_errors,
+                seed=seed,
             ),
             cameras=cameras,
             backend=backend.value if backend else None,

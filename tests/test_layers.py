@@ -25,6 +25,9 @@ LAYERS = {
     "cli_run": 5,
     "cli_common": 5,
     "cli_dataset_sim": 5,
+    "cli_eval": 5,
+    "cli_emulate": 5,
+    "eval": 4,
 }
 
 

@@ -98,8 +98,9 @@ class SourceKind:
     name: str
     syntax: str  # as help texts show it: "INDEX", "synthetic[:SEED]"
     matches: Callable[[str], bool]
-    # the source from the text after `NAME=` (position: the camera's place in --cameras)
-    parse: Callable[[str, int], CameraSource]
+    # the source from the text after `NAME=` (position: the camera's place in --cameras), or
+    # "module:function", imported when such a source is parsed
+    parse: Callable[[str, int], CameraSource] | str
     opener: Opener | str  # or "module:function", imported when a camera of this kind opens
 
 
@@ -169,7 +170,7 @@ def parse_source(text: str, position: int = 0) -> CameraSource:
     if not text:
         raise CameraError(f"Empty camera source: {source_help()}.")
     kind = next(k for k in SOURCE_KINDS.values() if k.matches(text))
-    return kind.parse(text, position)
+    return _resolve(kind.parse)(text, position)
 
 
 def parse_camera_args(text: str) -> dict[str, CameraSource]:
@@ -211,8 +212,12 @@ def open_reader(
         raise CameraError(
             f"Camera {name!r}: unknown source kind {source.kind!r} ({source_help()})."
         )
-    opener = kind.opener
-    if isinstance(opener, str):
-        module, _, function = opener.partition(":")
-        opener = getattr(importlib.import_module(module), function)
-    return opener(name, source, config, context or {})
+    return _resolve(kind.opener)(name, source, config, context or {})
+
+
+def _resolve(function: Any) -> Any:
+    """A callable, or the one a "module:function" string names (imported now)."""
+    if isinstance(function, str):
+        module, _, name = function.partition(":")
+        return getattr(importlib.import_module(module), name)
+    return function

@@ -1,10 +1,11 @@
 """Arm kinds: what `--port` reaches (a real SO-101 on a serial port, the virtual one, ...).
 
 An arm kind is one entry in ARM_KINDS: the robot type it is (a policy trained for another is
-refused), the `--port` word that selects it (None: a serial port), and a factory that makes the
-arm, not yet connected, plus what its cameras default to. A new kind is one module with a factory
-and one `register_arm_kind` call, as LeRobot registers robot configs by type. The control loop
-only sees the `Arm` protocol (act_tool.runtime.interfaces).
+refused), the `--port` word that selects it (None: a serial port), a factory that makes the arm,
+not yet connected, plus what its cameras default to, and the camera source kinds that exist only
+with it (the simulated arm's rendered cameras), registered with it. A new kind is one module
+with a factory and one `register_arm_kind` call, as LeRobot registers robot configs by type. The
+control loop only sees the `Arm` protocol (act_tool.runtime.interfaces).
 
     kind = arm_kind_for(options.port)
     robot = open_robot(kind, ArmRequest(options, spec, dry_run=False), stack, log)
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from act_tool.errors import ActToolError
+from act_tool.hw.camera_sources import SourceKind, register_source_kind, unregister_source_kind
 from act_tool.runtime.interfaces import SessionArm
 from act_tool.spec import EngineSpec
 
@@ -37,6 +39,7 @@ class ArmOptions:
     max_relative_target: float | None = None  # largest goal step from the present position
     strict_servo_errors: bool = False  # servo error bits stop the run (default: counted)
     wire_time: bool = True  # virtual arms: emulate the 1 Mbps wire time
+    seed: int = 0  # simulated arms: the cell's layout
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class ArmKind:
     factory: Factory | str  # or "module:function", imported when chosen
     summary: str = ""  # for help texts
     needs_calibration: bool = True  # --robot-id or --calibration required
+    camera_kinds: tuple[SourceKind, ...] = ()  # camera sources this arm brings
 
     def check(self, options: ArmOptions) -> None:
         """Usage errors, before anything loads."""
@@ -78,38 +82,62 @@ class ArmKind:
             )
 
 
-ARM_KINDS: dict[str, ArmKind] = {
-    kind.name: kind
-    for kind in (
-        ArmKind(
-            "so101_follower",
-            "so101_follower",
-            None,
-            "act_tool.runtime.so101_arms:open_so101",
-            "an SO-101 follower on a serial port",
+BUILT_IN: tuple[ArmKind, ...] = (
+    ArmKind(
+        "so101_follower",
+        "so101_follower",
+        None,
+        "act_tool.runtime.so101_arms:open_so101",
+        "an SO-101 follower on a serial port",
+    ),
+    ArmKind(
+        "so101_virtual",
+        "so101_follower",
+        "emulated",
+        "act_tool.runtime.so101_arms:open_virtual_so101",
+        "the virtual SO-101 (servo emulator on a pseudo-terminal), synthetic cameras",
+        needs_calibration=False,
+    ),
+    ArmKind(
+        "so101_sim",
+        "so101_follower",
+        "sim",
+        "act_tool.sim.arm:open_sim_so101",
+        "the SO-101 digital twin (MuJoCo physics behind the servo bus), rendered cameras",
+        needs_calibration=False,
+        camera_kinds=(
+            SourceKind(
+                "sim",
+                "sim[:front|handeye]",
+                lambda t: t == "sim" or t.startswith("sim:"),
+                "act_tool.sim.cameras:parse_sim_source",
+                "act_tool.sim.cameras:open_sim_camera",
+            ),
         ),
-        ArmKind(
-            "so101_virtual",
-            "so101_follower",
-            "emulated",
-            "act_tool.runtime.so101_arms:open_virtual_so101",
-            "the virtual SO-101 (servo emulator on a pseudo-terminal), synthetic cameras",
-            needs_calibration=False,
-        ),
-    )
-}
+    ),
+)
+
+ARM_KINDS: dict[str, ArmKind] = {}
 
 
 def register_arm_kind(kind: ArmKind) -> None:
-    """Add (or replace) an arm kind."""
+    """Add (or replace) an arm kind, and the camera source kinds it brings."""
     taken = [k.name for k in ARM_KINDS.values() if k.port == kind.port and k.name != kind.name]
     if kind.port is not None and taken:
         raise ActToolError(f"--port {kind.port} already selects the arm kind {taken[0]!r}")
     ARM_KINDS[kind.name] = kind
+    for source in kind.camera_kinds:
+        register_source_kind(source)
 
 
 def unregister_arm_kind(name: str) -> None:
-    ARM_KINDS.pop(name, None)
+    kind = ARM_KINDS.pop(name, None)
+    for source in kind.camera_kinds if kind is not None else ():
+        unregister_source_kind(source.name)
+
+
+for _kind in BUILT_IN:
+    register_arm_kind(_kind)
 
 
 def port_words() -> list[str]:

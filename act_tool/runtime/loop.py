@@ -301,6 +301,7 @@ def _warm_up(runner: Runner, config: LoopConfig) -> tuple[Scheduler, float]:
         t = time.perf_counter()
         runner.infer()
         latency = time.perf_counter() - t
+    runner.reset()  # a runner with state between calls starts the run afresh
     spec = runner.spec
     assert config.fps is not None and config.n_action_steps is not None  # resolved
     if config.asynchronous:

@@ -27,11 +27,19 @@ from act_tool.runtime.arm_kinds import ArmOptions, ArmRequest, Log, Robot
 from act_tool.spec import EngineSpec
 
 
-def so101_arm(options: ArmOptions, spec: EngineSpec, dry_run: bool, port: str) -> SO101Arm:
-    """An SO101Arm (not connected) in the policy's units."""
+def so101_arm(
+    options: ArmOptions,
+    spec: EngineSpec,
+    dry_run: bool,
+    port: str,
+    timeout_margin_s: float = ArmConfig.timeout_margin_s,
+) -> SO101Arm:
+    """An SO101Arm (not connected) in the policy's units. `timeout_margin_s`: how late an answer
+    may be beyond its wire time (a servo bus served by threads of a busy process needs more)."""
     return SO101Arm(
         ArmConfig(
             port=port,
+            timeout_margin_s=timeout_margin_s,
             robot_id=options.robot_id,
             calibration_path=options.calibration,
             units=spec.units,

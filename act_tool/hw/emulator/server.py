@@ -40,6 +40,11 @@ class VirtualBus:
         self._rx = bytearray()
         self._bus_free_at = 0.0
 
+    @property
+    def partial(self) -> int:
+        """Bytes of a packet received only in part (waiting for the rest)."""
+        return len(self._rx)
+
     def servo(self, servo_id: int) -> VirtualServo | None:
         for s in self.servos:
             if s.id == servo_id:

@@ -151,6 +151,11 @@ class Runner:
         self._infer()
         return self.outputs
 
+    def reset(self) -> None:
+        """Forget what earlier calls left behind, as LeRobot's policy.reset() does between
+        episodes. The loop calls it after warm-up. A runner whose output depends only on this
+        call's inputs (every exported artifact) keeps nothing."""
+
     def bind_input(self, name: str, array: np.ndarray) -> None:
         """The next `infer()` calls read input `name` from `array` (its spec'd shape and dtype,
         C-contiguous), which the caller leaves unchanged until infer returns. With

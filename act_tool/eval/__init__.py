@@ -1,0 +1,1 @@
+"""Evaluation: closed-loop episodes with the measures users report (act-tool eval)."""

@@ -1,0 +1,91 @@
+"""One evaluation job: a backend on some seeds, in this process or a spawned one (everything in
+a Job pickles, and the runner and the twin are made inside the job)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from act_tool.errors import ActToolError
+from act_tool.eval.evaluate import LEROBOT, EvalOptions, with_backend_threads
+from act_tool.eval.results import EpisodeResult
+from act_tool.runtime.runners import Runner, open_runner
+from act_tool.spec import EngineSpec
+
+LEROBOT_LABEL = "lerobot eager"
+
+
+@dataclass(frozen=True)
+class Job:
+    options: EvalOptions
+    backend: str  # a label from backends_for
+    seeds: list[int]
+
+
+def _target_runner(options: EvalOptions) -> Runner:
+    runner_options = with_backend_threads(options.runner, options.jobs)
+    return open_runner(options.target, options.backend, runner_options)
+
+
+def lerobot_checkpoint(options: EvalOptions, spec: EngineSpec) -> Path:
+    """The checkpoint LeRobot's policy comes from: --checkpoint, else the one the spec names."""
+    path = options.checkpoint or (Path(spec.source_checkpoint) if spec.source_checkpoint else None)
+    if path is None or not Path(path).exists():
+        named = f" (the spec names {spec.source_checkpoint})" if spec.source_checkpoint else ""
+        raise ActToolError(
+            f"--compare lerobot needs the LeRobot checkpoint{named}, and it is not on this "
+            "machine: pass --checkpoint PATH/pretrained_model"
+        )
+    return Path(path)
+
+
+def backends_for(options: EvalOptions, log: Callable[[str], None]) -> tuple[list[str], list[str]]:
+    """The labels of the backends to evaluate, the target's first; usage errors (a missing
+    checkpoint for LeRobot, a spec that does not fit the twin) before any episode runs."""
+    from act_tool.eval.sim_episodes import camera_sources
+
+    runner = _target_runner(options)
+    spec = runner.spec
+    camera_sources(spec, options.cameras)  # the policy's cameras fit the twin's
+    labels = [f"{runner.backend} {spec.precision}"]
+    notes = []
+    if LEROBOT in options.compare:
+        checkpoint = lerobot_checkpoint(options, spec)
+        labels.append(LEROBOT_LABEL)
+        notes.append(f"LeRobot's policy from {checkpoint}")
+    log(f"evaluating {', '.join(labels)} on seeds {options.seeds[0]}..{options.seeds[-1]}")
+    return labels, notes
+
+
+def _open(job: Job) -> Runner:
+    runner = _target_runner(job.options)
+    if job.backend != LEROBOT_LABEL:
+        return runner
+    from act_tool.eval.lerobot_runner import open_lerobot_runner
+
+    return open_lerobot_runner(lerobot_checkpoint(job.options, runner.spec), runner.spec)
+
+
+def _video(options: EvalOptions, backend: str, seed: int) -> Path | None:
+    if options.video_dir is None:
+        return None
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", backend).strip("_")
+    return Path(options.video_dir) / f"{slug}_seed{seed}.mp4"
+
+
+def run_job(job: Job, on_episode: Callable[[int], object] | None = None) -> list[EpisodeResult]:
+    """The job's episodes, in seed order."""
+    from act_tool.eval.sim_episodes import SimEpisodes
+
+    options = job.options
+    loop = replace(options.loop, duration_s=options.episode_time_s, rt_priority=0)
+    results = []
+    with _open(job) as runner, SimEpisodes(runner.spec, options.cameras) as sim:
+        for seed in job.seeds:
+            video = _video(options, job.backend, seed)
+            results.append(sim.episode(runner, seed, loop, options.settle_s, video))
+            if on_episode is not None:
+                on_episode(len(results))
+    return results

@@ -1,0 +1,48 @@
+"""The simulated SO-101 arm kind (`--port sim`): the twin on the wall clock behind the servo bus,
+driven by the same SO101Arm as the real arm, byte for byte; its cameras default to the twin's.
+
+The servos hold the virtual arm's default calibration (the file is written for the run), and
+the cell is laid out for `ArmOptions.seed`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+
+from act_tool.hw.emulator import DEFAULT_CALIBRATION, write_calibration_file
+from act_tool.runtime.arm_kinds import ArmRequest, Log, Robot
+from act_tool.runtime.so101_arms import so101_arm
+from act_tool.sim.bus import TwinBus
+from act_tool.sim.realtime import RealtimeTwin
+from act_tool.sim.twin import Twin, TwinConfig
+
+BUS_MARGIN_S = 0.1
+
+
+def twin_config_for(request: ArmRequest) -> TwinConfig:
+    """A twin that can render the policy's largest camera."""
+    cams = request.spec.cameras
+    return TwinConfig(
+        max_height=max([480, *(c.height for c in cams)]),
+        max_width=max([640, *(c.width for c in cams)]),
+    )
+
+
+def open_sim_so101(request: ArmRequest, stack: ExitStack, log: Log) -> Robot:
+    twin = Twin(twin_config_for(request))
+    layout = twin.reset(seed=request.options.seed)
+    bus = stack.enter_context(TwinBus(twin, DEFAULT_CALIBRATION, request.options.wire_time))
+    driver = stack.enter_context(RealtimeTwin(bus, camera_fps=30.0))
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="act-sim-")))
+    calibration = write_calibration_file("sim", root=folder)
+    log(
+        f"simulated SO-101 on {bus.port} (MuJoCo twin, seed {request.options.seed}: cube at "
+        f"{layout.cube_xy[0]:.3f}, {layout.cube_xy[1]:.3f} m)"
+    )
+    options = replace(request.options, port=bus.port, robot_id=None, calibration=calibration)
+    # the bus is served by a thread of this busy process (physics, renders, inference)
+    arm = so101_arm(options, request.spec, request.dry_run, bus.port, BUS_MARGIN_S)
+    return Robot(arm, default_source="sim", camera_context={"realtime_twin": driver})
