@@ -43,9 +43,9 @@ def gpu_info() -> dict[str, str] | None:
     """Name, driver and memory of the first NVIDIA GPU, from nvidia-smi (or, where there is none,
     as on a Jetson, its compute capability from the driver); None without one."""
     if shutil.which("nvidia-smi") is None:
-        from act_tool.runtime.runners.compat import cuda_compute_capability
+        from act_tool import gpu
 
-        cc = cuda_compute_capability()
+        cc = gpu.compute_capability()
         if cc is None:
             return None
         return {

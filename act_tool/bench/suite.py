@@ -66,7 +66,7 @@ def prepare_artifacts(
     notes: dict[str, str] = {}
     if opts.checkpoint is None or (onnx is not None and engines):
         return onnx, engines, notes
-    from act_tool.export.engine import available_builders
+    from act_tool import gpu
     from act_tool.export.pipeline import ExportOptions, run_export
     from act_tool.runtime.runners import compat
 
@@ -78,7 +78,7 @@ def prepare_artifacts(
     if engines or not gpu:
         return onnx, engines, notes
     facts = compat.probe_machine()
-    problems = {b: compat.builder_problem(b, facts) for b in available_builders()}
+    problems = {b: compat.builder_problem(b, facts) for b in gpu.installed_builders()}
     usable = [b for b, problem in problems.items() if not problem]
     if not usable:
         why = "; ".join(f"{b}: {p}" for b, p in problems.items()) or "TensorRT not installed"

@@ -69,10 +69,10 @@ def test_flop_count_without_onnx_matches_the_onnx_count(bench_onnx: Path, monkey
 
 
 def test_gpu_detection_needs_no_torch(monkeypatch):
-    from act_tool.export import engine
+    from act_tool import gpu
 
     monkeypatch.setitem(sys.modules, "torch", None)
-    monkeypatch.setattr(engine, "gpu_compute_capability", lambda: (8, 7))
+    monkeypatch.setattr(gpu, "_cc_from_driver", lambda: (8, 7))
     monkeypatch.setitem(sys.modules, "cuda.bindings", None)
     assert inference.cuda_available() is True  # a Jetson with TensorRT and no torch
 
@@ -122,7 +122,8 @@ def test_engine_without_a_spec_is_skipped_not_fatal(tmp_path):
 
 def test_a_failed_build_is_that_engine_s_result(monkeypatch, tmp_path, tiny_checkpoint):
     """fp16 fails to build: its row says why, fp32 is measured, the bench goes on."""
-    from act_tool.export import engine, pipeline
+    from act_tool import gpu
+    from act_tool.export import pipeline
 
     def fake_export(opts, log):
         if opts.fp16:
@@ -130,7 +131,7 @@ def test_a_failed_build_is_that_engine_s_result(monkeypatch, tmp_path, tiny_chec
         return fake_engine(opts.output, "fp32")
 
     monkeypatch.setattr(pipeline, "run_export", fake_export)
-    monkeypatch.setattr(engine, "available_builders", lambda: ["tensorrt-rtx"])
+    monkeypatch.setattr(gpu, "installed_builders", lambda: ["tensorrt-rtx"])
     monkeypatch.setattr(compat, "probe_machine", lambda: rtx_facts((8, 9)))
     opts = BenchOptions(checkpoint=tiny_checkpoint, onnx=tmp_path / "act.onnx")
     onnx, engines, notes = suite.prepare_artifacts(opts, tmp_path, True, lambda _m: None)
@@ -141,10 +142,11 @@ def test_a_failed_build_is_that_engine_s_result(monkeypatch, tmp_path, tiny_chec
 
 
 def test_no_engine_is_built_for_a_gpu_the_builder_cannot_serve(monkeypatch, tmp_path):
-    from act_tool.export import engine, pipeline
+    from act_tool import gpu
+    from act_tool.export import pipeline
 
     monkeypatch.setattr(pipeline, "run_export", lambda *a, **k: pytest.fail("built"))
-    monkeypatch.setattr(engine, "available_builders", lambda: ["tensorrt-rtx"])
+    monkeypatch.setattr(gpu, "installed_builders", lambda: ["tensorrt-rtx"])
     monkeypatch.setattr(compat, "probe_machine", lambda: rtx_facts((9, 0)))
     opts = BenchOptions(checkpoint=tmp_path, onnx=tmp_path / "act.onnx")
     _, engines, notes = suite.prepare_artifacts(opts, tmp_path, True, lambda _m: None)

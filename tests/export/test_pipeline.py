@@ -19,9 +19,9 @@ from act_tool.spec import EngineSpec, sha256_file, spec_path  # noqa: E402
 
 
 def have_rtx() -> bool:
-    from act_tool.export.engine import available_builders
+    from act_tool import gpu
 
-    return "tensorrt-rtx" in available_builders()
+    return "tensorrt-rtx" in gpu.installed_builders()
 
 
 @pytest.fixture(scope="module")

@@ -190,9 +190,9 @@ def test_missing_torch_names_the_extra(monkeypatch, tiny_checkpoint: Path):
 
 
 def _gpu_and_tensorrt() -> str | None:
-    from act_tool.export.engine import gpu_compute_capability
+    from act_tool import gpu
 
-    if gpu_compute_capability() is None:
+    if gpu.compute_capability() is None:
         return "no CUDA GPU on this machine"
     if not any(importlib.util.find_spec(m) for m in ("tensorrt", "tensorrt_rtx")):
         return "neither tensorrt nor tensorrt_rtx is installed"
