@@ -4,7 +4,6 @@ after every check passed: a failed export leaves no artifact behind."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import time
@@ -12,11 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from act_tool.errors import ActToolError, ParityError
-from act_tool.hw.so101.joints import JOINT_KEYS
-from act_tool.spec import CameraSpec, EngineSpec, spec_path
+from act_tool.spec import spec_path
 
 # FP32: the exported graph computes what LeRobot computes; only float rounding may differ.
 FP32_BOUND = 1e-4
@@ -53,81 +49,6 @@ class ExportResult:
     artifacts: list[Path] = field(default_factory=list)
     reports: dict[str, dict] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def feature_names(ckpt, dataset: Path | None, key: str, n: int) -> tuple[str, ...]:
-    """Names of a vector feature: from the dataset's info.json, else SO-101's, else numbered."""
-    if dataset is not None and (dataset / "meta" / "info.json").is_file():
-        info = json.loads((dataset / "meta" / "info.json").read_text())
-        names = info.get("features", {}).get(key, {}).get("names")
-        if isinstance(names, dict):  # older datasets: {"motors": [...]}
-            names = next(iter(names.values()), None)
-        if isinstance(names, list) and len(names) == n:
-            return tuple(str(x) for x in names)
-    if n == len(JOINT_KEYS):
-        return JOINT_KEYS
-    return tuple(f"{key}.{i}" for i in range(n))
-
-
-def dataset_fps(dataset: Path | None) -> int | None:
-    if dataset is None or not (dataset / "meta" / "info.json").is_file():
-        return None
-    return int(json.loads((dataset / "meta" / "info.json").read_text()).get("fps", 0)) or None
-
-
-# Without min/max in the checkpoint's stats (LeRobot <= 0.3 saved only what the normalization
-# mode uses, mean and std for ACT), a feature's range is taken as mean +- RANGE_STDS * std.
-RANGE_STDS = 3.0
-
-
-def feature_range(stats: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(min, max) of a vector feature from its saved stats. LeRobot >= 0.4 saves every dataset
-    statistic with the (un)normalizer (min, max, mean, std, quantiles); older checkpoints: mean and
-    std, then mean +- RANGE_STDS * std."""
-    if not n:
-        return np.zeros(0), np.zeros(0)
-    if "min" in stats and "max" in stats:
-        return np.ravel(stats["min"]), np.ravel(stats["max"])
-    mean, std = np.ravel(stats["mean"]), np.ravel(stats["std"])
-    return mean - RANGE_STDS * std, mean + RANGE_STDS * std
-
-
-def base_spec(ckpt, opts: ExportOptions) -> EngineSpec:
-    """The spec fields that come from the checkpoint and the options."""
-    from act_tool.export.parity import action_scale
-
-    cfg = ckpt.config
-    cameras = tuple(
-        CameraSpec(
-            key,
-            cfg.image_features[key].shape[1],
-            cfg.image_features[key].shape[2],
-            opts.channel_order,
-        )
-        for key in ckpt.camera_keys
-    )
-    n_state = cfg.robot_state_feature.shape[0] if ckpt.state_key else 0
-    n_action = cfg.action_feature.shape[0]
-    state_names = feature_names(ckpt, opts.dataset, "observation.state", n_state) if n_state else ()
-    lo, hi = feature_range(ckpt.stats.get("observation.state", {}), n_state)
-    action_lo, action_hi = feature_range(ckpt.stats.get("action", {}), n_action)
-    return EngineSpec(
-        artifact="",
-        cameras=cameras,
-        state_names=state_names,
-        action_names=feature_names(ckpt, opts.dataset, "action", n_action),
-        units=opts.units,
-        fps=opts.fps or dataset_fps(opts.dataset) or 30,
-        chunk_size=cfg.chunk_size,
-        n_action_steps=cfg.n_action_steps,
-        temporal_ensemble_coeff=cfg.temporal_ensemble_coeff,
-        state_min=tuple(float(x) for x in np.ravel(lo)),
-        state_max=tuple(float(x) for x in np.ravel(hi)),
-        source_checkpoint=str(ckpt.path.resolve()),
-        action_std=tuple(float(x) for x in action_scale(ckpt)),
-        action_min=tuple(float(x) for x in action_lo),
-        action_max=tuple(float(x) for x in action_hi),
-    )
 
 
 def export_onnx(module, inputs, path: Path, opset: int) -> None:
@@ -182,14 +103,10 @@ def check_parity(path, spec, observations, references, scale, bound, label, log)
 
 def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> ExportResult:
     from act_tool.export import engine
-    from act_tool.export.checkpoint import load_checkpoint
-    from act_tool.export.inference_module import ACTInference, example_inputs
-    from act_tool.export.parity import (
-        action_scale,
-        dataset_observations,
-        lerobot_chunks,
-        random_observations,
-    )
+    from act_tool.export.parity import dataset_observations, lerobot_chunks, random_observations
+    from act_tool.policy.checkpoint import load_checkpoint
+    from act_tool.policy.describe import action_scale, spec_from_checkpoint
+    from act_tool.policy.inference_module import ACTInference, example_inputs
 
     result = ExportResult()
     builder = engine.resolve_builder(opts.builder)  # fail early, before any slow work
@@ -200,7 +117,9 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
     for note in ckpt.notes:
         log(f"note: {note}")
     log(f"loaded {ckpt.layout} checkpoint {ckpt.path}")
-    spec = base_spec(ckpt, opts)
+    spec = spec_from_checkpoint(
+        ckpt, units=opts.units, channel_order=opts.channel_order, fps=opts.fps, dataset=opts.dataset
+    )
     observations = {"random": random_observations(ckpt, opts.n_random, opts.seed)}
     if opts.dataset is not None:
         observations[str(opts.dataset)] = dataset_observations(ckpt, opts.dataset, opts.n_dataset)

@@ -77,8 +77,9 @@ def act_tool_actions(onnx: Path, observations, coeff: float | None, n_action_ste
     ids=["chunk-100", "chunk-10", "ensemble-0.01"],
 )
 def test_actions_match_lerobot_select_action(request, fixture, coeff, n_steps, n_obs):
-    from act_tool.export.checkpoint import load_checkpoint
-    from act_tool.export.parity import action_scale, random_observations
+    from act_tool.export.parity import random_observations
+    from act_tool.policy.checkpoint import load_checkpoint
+    from act_tool.policy.describe import action_scale
 
     ckpt_path, onnx = request.getfixturevalue(fixture)
     ckpt = load_checkpoint(ckpt_path)

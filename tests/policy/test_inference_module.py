@@ -8,10 +8,10 @@ import pytest
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 
-from act_tool.export.checkpoint import load_checkpoint  # noqa: E402
-from act_tool.export.inference_module import ACTInference, example_inputs  # noqa: E402
 from act_tool.export.parity import lerobot_chunks, random_observations  # noqa: E402
 from act_tool.export.pipeline import export_onnx  # noqa: E402
+from act_tool.policy.checkpoint import load_checkpoint  # noqa: E402
+from act_tool.policy.inference_module import ACTInference, example_inputs  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("lerobot")
 
 from act_tool.errors import CheckpointError  # noqa: E402
-from act_tool.export.checkpoint import load_checkpoint, resolve_checkpoint_dir  # noqa: E402
+from act_tool.policy.checkpoint import load_checkpoint, resolve_checkpoint_dir  # noqa: E402
 
 
 def copy_ckpt(src: Path, dst: Path) -> Path:
