@@ -76,6 +76,9 @@ class EngineSpec:
     # The training range of each action (empty: unknown, e.g. a format-1 spec).
     action_min: tuple[float, ...] = ()
     action_max: tuple[float, ...] = ()
+    # FLOPs of one inference (a multiply-add is 2), counted on the FP32 graph at export; None:
+    # not counted (a spec written before the count existed).
+    flops: int | None = None
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:

@@ -119,3 +119,15 @@ def test_format_1_specs_still_load_without_an_action_range(tmp_path):
     spec = EngineSpec.read(path)
     assert (spec.action_min, spec.action_max, spec.format_version) == ((), (), 1)
     assert spec.state_min == (-1.0,) * 6
+
+
+def test_flops_is_optional_and_round_trips(tmp_path):
+    """Specs written before the FLOP count existed load with flops None."""
+    path = tmp_path / "act.onnx.json"
+    make_spec(flops=123_456_789).write(path)
+    assert EngineSpec.read(path).flops == 123_456_789
+    data = json.loads(make_spec().to_json())
+    assert data["flops"] is None
+    del data["flops"]
+    path.write_text(json.dumps(data))
+    assert EngineSpec.read(path).flops is None

@@ -15,7 +15,7 @@ from act_tool.bench import inference, suite
 from act_tool.bench.suite import BenchOptions, run_bench
 from act_tool.errors import BuilderError, MissingDependencyError
 from act_tool.runtime.runners import compat
-from act_tool.spec import sha256_file, spec_path
+from act_tool.spec import EngineSpec, sha256_file, spec_path
 
 HEAVY = ("torch", "onnx", "lerobot", "matplotlib")
 
@@ -44,9 +44,9 @@ def test_bench_runs_on_a_robot_computer(robot_computer, bench_onnx: Path, tmp_pa
     rows = {r["name"]: r for r in data["inference"]}
     assert rows["onnxruntime cpu"]["status"] == "ok", rows["onnxruntime cpu"]
     assert not [r for r in data["inference"] if r["status"] == "failed"]
-    # FLOPs counted without onnx, the CPU peak measured without onnx, and both say how.
+    # FLOPs from the spec (counted at export), the CPU peak measured without onnx; both say how.
     assert data["flops_per_inference"] > 1e8
-    assert "ONNX Runtime (onnx not installed)" in data["flops_note"]
+    assert data["flops_note"] == "counted at export (spec)"
     assert data["peak_flops"]["cpu_fp32"] > 0 and "matrix product" in data["peak_notes"]["cpu_fp32"]
     if not inference.cuda_available():
         assert data["peak_notes"]["cuda_fp32"] == "skipped: no CUDA GPU"
@@ -58,14 +58,21 @@ def test_bench_runs_on_a_robot_computer(robot_computer, bench_onnx: Path, tmp_pa
     assert "skipped: " in result.text
 
 
-def test_flop_count_without_onnx_matches_the_onnx_count(bench_onnx: Path, monkeypatch):
+def test_flops_come_from_the_spec_else_from_onnx(bench_onnx: Path, monkeypatch):
+    """Export stores onnx's count in the spec; bench reads it without onnx. A spec from before
+    the count: counted where onnx is installed, else no figure and how to get one."""
     pytest.importorskip("onnx")
-    from act_tool.bench import flops
+    from act_tool.export.flops import count_flops
 
-    with_onnx = flops.count_flops(bench_onnx)
+    spec = EngineSpec.read(spec_path(bench_onnx))
+    assert spec.flops == count_flops(bench_onnx)[0] > 1e8
     monkeypatch.setitem(sys.modules, "onnx", None)
-    without = flops.count_flops(bench_onnx)
-    assert without == with_onnx and with_onnx[0] > 1e8
+    assert suite.count_flops(spec, bench_onnx) == (spec.flops, "counted at export (spec)")
+    old = replace(spec, flops=None)
+    flops, why = suite.count_flops(old, bench_onnx)
+    assert flops is None and "export again" in why and "onnx is not installed" in why
+    monkeypatch.delitem(sys.modules, "onnx")
+    assert suite.count_flops(old, bench_onnx)[0] == spec.flops
 
 
 def test_gpu_detection_needs_no_torch(monkeypatch):
