@@ -12,6 +12,7 @@ from act_tool.export.parity import lerobot_chunks, random_observations  # noqa: 
 from act_tool.export.pipeline import export_onnx  # noqa: E402
 from act_tool.policy.checkpoint import load_checkpoint  # noqa: E402
 from act_tool.policy.inference_module import ACTInference, example_inputs  # noqa: E402
+from tests.tolerances import FP32_BOUND, assert_within  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,9 @@ def test_module_matches_lerobot_in_torch(ckpt, order):
         with torch.no_grad():
             ours = module(*inputs, torch.from_numpy(obs.state)[None])[0].numpy()
         assert ours.shape == ref.shape == (10, 6)
-        np.testing.assert_allclose(ours, ref, atol=1e-4 * ckpt.stats["action"]["std"].min())
+        # Same function, other order of float32 operations (folded affines, one concatenation):
+        # the FP32 parity bound of each action's std, as the export's gate holds the ONNX model.
+        assert_within(ours, ref, FP32_BOUND * ckpt.stats["action"]["std"], "module vs LeRobot")
         assert np.abs(ref).max() > 1.0  # real actions, not zeros
 
 
