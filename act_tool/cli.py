@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer._click.exceptions import NoSuchOption  # typer (pinned) vendors click
 from typer.core import TyperCommand
 
 from act_tool.cli_common import fail
@@ -43,20 +42,22 @@ def main() -> None:
 
 class LeRobotPassthrough(TyperCommand):
     """Only the arguments after `--` go to LeRobot (as ctx.args); an unknown option or a stray
-    argument before `--` is a usage error, so a typo never reaches LeRobot unnoticed."""
+    argument before `--` is a usage error, so a typo never reaches LeRobot unnoticed. (Click's
+    parser merges arguments from both sides of `--`, so the split is made before it parses.)"""
 
-    def parse_args(self, ctx, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         passthrough: list[str] = []
         if "--" in args:
             i = args.index("--")
             args, passthrough = args[:i], args[i + 1 :]
         try:
             super().parse_args(ctx, args)
-        except NoSuchOption as e:
-            e.message += (
-                " (LeRobot's own options go after --, e.g. "
-                "`act-tool train --dataset DIR -- --policy.dim_model=256`)"
-            )
+        except typer.TyperException as e:  # typer's public base of click's usage errors
+            if e.message.startswith("No such option"):
+                e.message += (
+                    " (LeRobot's own options go after --, e.g. "
+                    "`act-tool train --dataset DIR -- --policy.dim_model=256`)"
+                )
             raise
         ctx.args = passthrough
         return ctx.args

@@ -104,6 +104,9 @@ class EngineSpec:
     action_max: tuple[float, ...] = ()
     # LeRobot's robot type the policy was trained for ("so101_follower"); "": unknown (older).
     robot_type: str = ""
+    # FLOPs of one inference (a multiply-add is 2), counted on the FP32 graph at export; None:
+    # not counted (a spec written before the count existed).
+    flops: int | None = None
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:

@@ -63,9 +63,9 @@ def main() -> None:
     import onnxruntime as ort
     import torch
 
-    from act_tool.export.checkpoint import load_checkpoint
     from act_tool.export.parity import artifact_inputs, lerobot_chunks, random_observations
     from act_tool.export.pipeline import ExportOptions, run_export
+    from act_tool.policy.checkpoint import load_checkpoint
     from act_tool.spec import EngineSpec
     from act_tool.testing.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
 

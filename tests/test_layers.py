@@ -15,6 +15,8 @@ LAYERS = {
     "errors": 0,
     "spec": 0,
     "robot_types": 0,
+    "gpu": 0,
+    "policy": 1,
     "hw": 1,
     "runtime": 2,
     "sim": 2,

@@ -131,3 +131,15 @@ def test_format_2_specs_load_without_a_robot_type(tmp_path):
     path.write_text(json.dumps(data))
     spec = EngineSpec.read(path)
     assert (spec.robot_type, spec.format_version, spec.action_min) == ("", 2, (-2.0,) * 6)
+
+
+def test_flops_is_optional_and_round_trips(tmp_path):
+    """Specs written before the FLOP count existed load with flops None."""
+    path = tmp_path / "act.onnx.json"
+    make_spec(flops=123_456_789).write(path)
+    assert EngineSpec.read(path).flops == 123_456_789
+    data = json.loads(make_spec().to_json())
+    assert data["flops"] is None
+    del data["flops"]
+    path.write_text(json.dumps(data))
+    assert EngineSpec.read(path).flops is None

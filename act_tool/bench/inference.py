@@ -64,9 +64,9 @@ def have_module(name: str) -> bool:
 
 def cuda_available() -> bool:
     """A CUDA GPU here, found without torch (cuda-python, else the driver library)."""
-    from act_tool.runtime.runners.compat import cuda_compute_capability
+    from act_tool import gpu
 
-    return cuda_compute_capability() is not None
+    return gpu.compute_capability() is not None
 
 
 def torch_cuda_problem() -> str:

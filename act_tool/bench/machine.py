@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+# c = a @ b, float32, any sizes: written by onnx (tests/bench/test_peak_model.py checks it).
+PEAK_MODEL = Path(__file__).with_name("matmul.onnx")
 LIBRARIES = (
     "act-tool",
     "numpy",
@@ -43,9 +45,9 @@ def gpu_info() -> dict[str, str] | None:
     """Name, driver and memory of the first NVIDIA GPU, from nvidia-smi (or, where there is none,
     as on a Jetson, its compute capability from the driver); None without one."""
     if shutil.which("nvidia-smi") is None:
-        from act_tool.runtime.runners.compat import cuda_compute_capability
+        from act_tool import gpu
 
-        cc = cuda_compute_capability()
+        cc = gpu.compute_capability()
         if cc is None:
             return None
         return {
@@ -103,10 +105,7 @@ def describe() -> dict:
 def cpu_peak_flops(n: int = 2048, repeats: int = 5) -> tuple[float, str]:
     """Best achieved FP32 FLOP/s of an n x n matrix product on this CPU, and which library gave
     it: the faster of numpy's BLAS and ONNX Runtime's MLAS (which uses AVX-512 where OpenBLAS
-    wheels may not). The one-node MatMul model is written by act_tool.bench.onnx_wire, so no
-    `onnx` package is needed."""
-    from act_tool.bench.onnx_wire import matmul_model
-
+    wheels may not). ONNX Runtime runs PEAK_MODEL, shipped with act-tool (no `onnx` needed)."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
@@ -117,7 +116,7 @@ def cpu_peak_flops(n: int = 2048, repeats: int = 5) -> tuple[float, str]:
     except ImportError:
         pass
     else:
-        session = ort.InferenceSession(matmul_model(n), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(PEAK_MODEL), providers=["CPUExecutionProvider"])
         candidates["ONNX Runtime MLAS"] = lambda: session.run(None, {"a": a, "b": b})
     best, winner = float("inf"), ""
     for name, run in candidates.items():

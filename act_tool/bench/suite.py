@@ -6,8 +6,8 @@ cannot run here, or an engine that fails to build or load, is reported with its 
 stops the rest of the bench.
 
 On a robot computer (numpy, OpenCV, pyserial, ONNX Runtime; no torch, no onnx) bench still runs:
-FLOPs are counted through ONNX Runtime, the CPU peak uses a MatMul model written without onnx,
-and the GPU is found through cuda-python or the driver.
+FLOPs come from the artifact's spec (counted at export), the CPU peak runs a MatMul model shipped
+with act-tool, and the GPU is found through cuda-python or the driver.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def prepare_artifacts(
     notes: dict[str, str] = {}
     if opts.checkpoint is None or (onnx is not None and engines):
         return onnx, engines, notes
-    from act_tool.export.engine import available_builders
+    from act_tool import gpu
     from act_tool.export.pipeline import ExportOptions, run_export
     from act_tool.runtime.runners import compat
 
@@ -78,7 +78,7 @@ def prepare_artifacts(
     if engines or not gpu:
         return onnx, engines, notes
     facts = compat.probe_machine()
-    problems = {b: compat.builder_problem(b, facts) for b in available_builders()}
+    problems = {b: compat.builder_problem(b, facts) for b in gpu.installed_builders()}
     usable = [b for b, problem in problems.items() if not problem]
     if not usable:
         why = "; ".join(f"{b}: {p}" for b, p in problems.items()) or "TensorRT not installed"
@@ -139,21 +139,22 @@ def measure_stages(opts: BenchOptions, artifact: Path, log) -> dict[str, Any]:
     }
 
 
-def count_flops(onnx: Path | None) -> tuple[int | None, str]:
-    """FLOPs of one inference and how they were counted, or (None, why not)."""
+def count_flops(spec: EngineSpec, onnx: Path | None) -> tuple[int | None, str]:
+    """FLOPs of one inference and where they came from, or (None, why not): the spec's count
+    (made at export), else a count of the ONNX graph where the onnx package is installed."""
+    if spec.flops:
+        return spec.flops, "counted at export (spec)"
+    why = "not in the spec (exported before act-tool counted FLOPs; export again to add it)"
     if onnx is None:
-        return None, "skipped: no ONNX model to count from"
-    from act_tool.bench import flops
-
+        return None, f"skipped: {why}"
     try:
         import onnx as _onnx  # noqa: F401
     except ImportError:
-        method = "counted with ONNX Runtime (onnx not installed)"
-        counter = flops.count_flops_ort
-    else:
-        method, counter = "counted with onnx shape inference", flops.count_flops_onnx
+        return None, f"skipped: {why}, and onnx is not installed to count them"
+    from act_tool.export.flops import count_flops as count
+
     try:
-        return counter(onnx)[0], method
+        return count(onnx)[0], "counted with onnx shape inference (not in the spec)"
     except Exception as e:  # an odd graph: say so, keep benching
         return None, f"skipped: could not count FLOPs ({type(e).__name__}: {e})"
 
@@ -174,7 +175,7 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> BenchRe
         spec = EngineSpec.read(spec_path(spec_source))
         std = np.asarray(spec.action_std or (1.0,) * len(spec.action_names))
         observations = write_observations(spec, work / "observations.npz", opts.observations)
-        flops, flops_note = count_flops(onnx)
+        flops, flops_note = count_flops(spec, onnx)
         log("measuring the machine's peak (large matrix product) ...")
         peaks: dict[str, float | None] = {}
         peak_notes: dict[str, str] = {}

@@ -121,7 +121,7 @@ def lerobot_step(job: Job):
     import torch
     from lerobot.policies.utils import prepare_observation_for_inference
 
-    from act_tool.export.checkpoint import load_checkpoint
+    from act_tool.policy.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(Path(job.artifact))
     device = torch.device(job.device)

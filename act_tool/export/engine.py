@@ -9,8 +9,8 @@ gives an FP16 engine), never from builder flags (TensorRT 11 removed weak typing
   capability ("sm_89").
 - TensorRT-RTX builds ahead of time on the CPU, no GPU needed. By default (no compute capability
   set) its plans are portable across the RTX GPUs of NVIDIA's support matrix (8.6, 8.9, 12.0;
-  see runtime/runners/compat.py): `BuildInfo.target` is "portable". Turing (sm_75) needs an
-  explicit target.
+  see act_tool/gpu.py): `BuildInfo.target` is "portable". Turing (sm_75) needs an explicit
+  target.
 
 The plan is written under a temporary name beside its final path and renamed into place only
 when complete, so a failed or interrupted build never leaves a partial plan.
@@ -19,39 +19,21 @@ when complete, so a failed or interrupted build never leaves a partial plan.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib
-import importlib.util
 import os
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from act_tool import gpu
 from act_tool.errors import BuilderError
+from act_tool.gpu import INSTALL_HINTS, MODULES, PORTABLE, TENSORRT, TENSORRT_RTX, WARNING
 
-TENSORRT = "tensorrt"
-TENSORRT_RTX = "tensorrt-rtx"
 ONNX = "onnx"
-
-# Builder name -> Python module that provides it.
-_MODULES: dict[str, str] = {TENSORRT: "tensorrt", TENSORRT_RTX: "tensorrt_rtx"}
-_INSTALL_HINTS: dict[str, str] = {
-    TENSORRT: (
-        "pip install 'act-tool[tensorrt]' --extra-index-url https://pypi.nvidia.com "
-        "(needs NVIDIA's package index and a CUDA GPU to build)"
-    ),
-    TENSORRT_RTX: "pip install 'act-tool[rtx]' (builds portable engines without a GPU)",
-}
-PORTABLE = "portable"
-# Messages TensorRT-RTX logs on every builder creation that signal nothing wrong.
-_NOISE = ("Thread context has not been set",)
-_WARNING = 2  # trt.ILogger.Severity.WARNING; INTERNAL_ERROR 0 and ERROR 1 are worse
-_LOGGERS: dict[str, Any] = {}  # module name -> its process-wide CollectingLogger
 _BUILD_LOCK = threading.Lock()  # one build at a time: the logger is shared
 
 
@@ -67,43 +49,7 @@ class BuildInfo:
     warnings: tuple[str, ...]  # TensorRT's log messages of severity WARNING
 
 
-# --- which builders exist here ------------------------------------------------------------------
-
-
-def _module_available(module: str) -> bool:
-    """True when `module` can be imported (found on the path; not imported, so this is cheap)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def gpu_compute_capability() -> tuple[int, int] | None:
-    """The compute capability of CUDA device 0 via the driver library, or None without a GPU."""
-    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
-        try:
-            cuda = ctypes.CDLL(name)
-            break
-        except OSError:
-            continue
-    else:
-        return None
-    count, major, minor, device = ctypes.c_int(), ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
-    if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value < 1:
-        return None
-    if cuda.cuDeviceGet(ctypes.byref(device), 0) != 0:
-        return None
-    # CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, _MINOR = 76
-    if cuda.cuDeviceGetAttribute(ctypes.byref(major), 75, device) != 0:
-        return None
-    if cuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, device) != 0:
-        return None
-    return major.value, minor.value
-
-
-def available_builders() -> list[str]:
-    """The TensorRT builders installed here, enterprise first (import probing only)."""
-    return [name for name, module in _MODULES.items() if _module_available(module)]
+# --- which builder -----------------------------------------------------------------------------
 
 
 def resolve_builder(name: str | None) -> str:
@@ -115,8 +61,8 @@ def resolve_builder(name: str | None) -> str:
     if name == ONNX:
         return ONNX
     if name is None:
-        installed = available_builders()
-        if TENSORRT in installed and gpu_compute_capability() is not None:
+        installed = gpu.installed_builders()
+        if TENSORRT in installed and gpu.compute_capability() is not None:
             return TENSORRT
         if TENSORRT_RTX in installed:
             return TENSORRT_RTX
@@ -124,20 +70,20 @@ def resolve_builder(name: str | None) -> str:
             return resolve_builder(TENSORRT)  # raises the no-GPU error
         raise BuilderError(
             "No TensorRT builder is installed. Install one with "
-            f"{_INSTALL_HINTS[TENSORRT_RTX]}, or {_INSTALL_HINTS[TENSORRT]}; "
+            f"{INSTALL_HINTS[TENSORRT_RTX]}, or {INSTALL_HINTS[TENSORRT]}; "
             "or use --builder onnx to run the ONNX model without an engine."
         )
-    if name not in _MODULES:
-        choices = ", ".join([*_MODULES, ONNX])
+    if name not in MODULES:
+        choices = ", ".join([*MODULES, ONNX])
         raise BuilderError(f"Unknown builder {name!r}. Choose one of: {choices}.")
-    if not _module_available(_MODULES[name]):
-        others = [b for b in available_builders() if b != name]
+    if not gpu.module_installed(MODULES[name]):
+        others = [b for b in gpu.installed_builders() if b != name]
         instead = f"--builder {others[0]}" if others else "--builder onnx"
         raise BuilderError(
-            f"The {name} builder needs the Python module '{_MODULES[name]}', which is not "
-            f"installed. Install it with: {_INSTALL_HINTS[name]}; or use {instead} instead."
+            f"The {name} builder needs the Python module '{MODULES[name]}', which is not "
+            f"installed. Install it with: {INSTALL_HINTS[name]}; or use {instead} instead."
         )
-    if name == TENSORRT and gpu_compute_capability() is None:
+    if name == TENSORRT and gpu.compute_capability() is None:
         raise BuilderError(
             "Enterprise TensorRT builds engines on a CUDA GPU, and no GPU was found on this "
             "machine. Use --builder tensorrt-rtx (builds portable engines without a GPU) or "
@@ -149,36 +95,12 @@ def resolve_builder(name: str | None) -> str:
 # --- building -----------------------------------------------------------------------------------
 
 
-def shared_logger(trt: Any) -> Any:
-    """The one trt.ILogger this process gives `trt` (tensorrt or tensorrt_rtx).
-
-    TensorRT keeps the first logger registered in a process and ignores later ones (it warns
-    "The logger passed into createInferBuilder differs from one already registered"), so a
-    logger per build would hear nothing after the first. Runners that want their log collected
-    should pass this logger to trt.Runtime too. It keeps messages of severity WARNING or worse.
-    """
-    key = trt.__name__
-    if key not in _LOGGERS:
-
-        class CollectingLogger(trt.ILogger):
-            def __init__(self) -> None:
-                trt.ILogger.__init__(self)
-                self.messages: deque[tuple[int, str]] = deque(maxlen=1000)
-
-            def log(self, severity: Any, msg: str) -> None:
-                if not msg.startswith(_NOISE) and int(severity) <= _WARNING:
-                    self.messages.append((int(severity), msg))
-
-        _LOGGERS[key] = CollectingLogger()
-    return _LOGGERS[key]
-
-
 def _warnings(logger: Any) -> tuple[str, ...]:
-    return tuple(m for s, m in logger.messages if s == _WARNING)
+    return tuple(m for s, m in logger.messages if s == WARNING)
 
 
 def _errors(logger: Any) -> list[str]:
-    return [m for s, m in logger.messages if s < _WARNING]
+    return [m for s, m in logger.messages if s < WARNING]
 
 
 def _network_flags(trt: Any) -> int:
@@ -200,16 +122,20 @@ def _parser_errors(parser: Any) -> list[str]:
     return lines
 
 
-def _parse_targets(trt: Any, targets: Sequence[str]) -> list[Any]:
-    """ "sm_75" / "sm75" / "7.5" -> trt.ComputeCapability.SM75, with a helpful error otherwise."""
-    known = {n for n in dir(trt.ComputeCapability) if n.startswith("SM")}
+def _parse_targets(trt: Any, targets: Sequence[str]) -> list[tuple[gpu.CC, Any]]:
+    """ "sm_75" / "sm75" / "7.5" -> ((7, 5), trt.ComputeCapability.SM75); a helpful error for a
+    target this builder does not know."""
+    enum = trt.ComputeCapability
+    known = {
+        cc: getattr(enum, n) for n in dir(enum) if n.startswith("SM") and (cc := gpu.parse_cc(n))
+    }
     out = []
     for t in targets:
-        key = "SM" + t.lower().removeprefix("sm").lstrip("_").replace(".", "")
-        if key not in known:
-            choices = ", ".join(sorted(f"sm_{k[2:]}" for k in known))
+        cc = gpu.parse_cc(t)
+        if cc is None or cc not in known:
+            choices = ", ".join(gpu.cc_name(k) for k in sorted(known))
             raise BuilderError(f"Unknown compute capability {t!r}; this builder knows: {choices}.")
-        out.append(getattr(trt.ComputeCapability, key))
+        out.append((cc, known[cc]))
     return out
 
 
@@ -265,9 +191,9 @@ def build_engine(
             "for the GPU it runs on."
         )
 
-    trt = importlib.import_module(_MODULES[builder])
+    trt = importlib.import_module(MODULES[builder])
     with _BUILD_LOCK:
-        logger = shared_logger(trt)
+        logger = gpu.shared_logger(trt)
         logger.messages.clear()
         return _build_locked(
             trt, builder, logger, onnx_path, plan_path, workspace_mb, compute_capabilities
@@ -307,13 +233,13 @@ def _build_locked(
         if compute_capabilities:
             ccs = _parse_targets(trt, compute_capabilities)
             config.num_compute_capabilities = len(ccs)
-            for i, cc in enumerate(ccs):
-                if not config.set_compute_capability(cc, i):
-                    raise BuilderError(_failure(f"Could not target {cc.name}.", logger))
-            target = ",".join(f"sm_{cc.name[2:]}" for cc in ccs)
+            for i, (cc, enum) in enumerate(ccs):
+                if not config.set_compute_capability(enum, i):
+                    raise BuilderError(_failure(f"Could not target {gpu.cc_name(cc)}.", logger))
+            target = ",".join(gpu.cc_name(cc) for cc, _ in ccs)
     else:
-        cc = gpu_compute_capability()
-        target = f"sm_{cc[0]}{cc[1]}" if cc else "unknown"
+        cc = gpu.compute_capability()
+        target = gpu.cc_name(cc) if cc else "unknown"
 
     try:
         plan = trt_builder.build_serialized_network(network, config)
@@ -339,6 +265,6 @@ def _failure(headline: str, logger: Any) -> str:
     if any("differs from one already registered" in m for m in messages):
         log += (
             "\n  (TensorRT sent its log to a logger registered earlier in this process: use "
-            "act_tool.export.engine.shared_logger(trt) for every Builder and Runtime)"
+            "act_tool.gpu.shared_logger(trt) for every Builder and Runtime)"
         )
     return f"{headline}\nTensorRT log:\n{log}"

@@ -181,14 +181,36 @@ def convert_to_fp16(
                 node.input[j] = fp16_init(name)
             else:
                 node.input[j] = cast(name, TensorProto.FLOAT16)
-        for a in node.attribute:
-            if node.op_type == "Cast" and a.name == "to" and a.i == TensorProto.FLOAT:
-                a.i = TensorProto.FLOAT16
-            if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == TensorProto.FLOAT:
-                a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16)))
+        _attributes_to_fp16(node)
         new_nodes.append(node)
 
-    # Graph outputs keep FP32.
+    _outputs_stay_fp32(graph, new_nodes, is_fp16)
+    _drop_unused_initializers(graph, new_nodes, graph_inputs)
+    del graph.node[:]
+    graph.node.extend(_toposort(new_nodes, graph))
+    del graph.value_info[:]
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
+    counts = {"fp16_nodes": converted, "fp32_nodes": len(keep), "fp32_by_range": len(by_range)}
+    return {**counts, "casts": n_cast}
+
+
+def _attributes_to_fp16(node) -> None:
+    """A converted node's float attributes: a Cast to FP32 casts to FP16, constants become FP16."""
+    import onnx
+    from onnx import TensorProto, numpy_helper
+
+    for a in node.attribute:
+        if node.op_type == "Cast" and a.name == "to" and a.i == TensorProto.FLOAT:
+            a.i = TensorProto.FLOAT16
+        if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == TensorProto.FLOAT:
+            a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16)))
+
+
+def _outputs_stay_fp32(graph, new_nodes: list, is_fp16) -> None:
+    """Graph outputs keep FP32: an output an FP16 node produces is renamed and cast back."""
+    from onnx import TensorProto, helper
+
     for out in graph.output:
         if is_fp16(out.name):
             fp16_name = f"{out.name}__fp16out"
@@ -202,22 +224,14 @@ def convert_to_fp16(
             new_nodes.append(
                 helper.make_node("Cast", [fp16_name], [out.name], to=TensorProto.FLOAT)
             )
-    # Drop FP32 initializers nobody uses any more.
+
+
+def _drop_unused_initializers(graph, new_nodes: list, graph_inputs: set[str]) -> None:
+    """Drop the FP32 initializers no node reads any more (their FP16 copies replaced them)."""
     used = {name for n in new_nodes for name in n.input}
     for init in list(graph.initializer):
         if init.name not in used and init.name not in graph_inputs:
             graph.initializer.remove(init)
-    del graph.node[:]
-    graph.node.extend(_toposort(new_nodes, graph))
-    del graph.value_info[:]
-    onnx.checker.check_model(model)
-    onnx.save(model, str(dst))
-    return {
-        "fp16_nodes": converted,
-        "fp32_nodes": len(keep),
-        "fp32_by_range": len(by_range),
-        "casts": n_cast,
-    }
 
 
 def _toposort(nodes, graph) -> list:

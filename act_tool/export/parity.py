@@ -176,16 +176,6 @@ class ParityReport:
         return "\n".join(lines)
 
 
-def action_scale(ckpt) -> np.ndarray:
-    """The action std the errors are measured against (a range-based stand-in if none is stored)."""
-    stats = ckpt.stats["action"]
-    if "std" in stats:
-        return np.maximum(stats["std"], 1e-6)
-    if "min" in stats and "max" in stats:
-        return np.maximum((stats["max"] - stats["min"]) / 4.0, 1e-6)
-    return np.ones(ckpt.config.action_feature.shape[0])
-
-
 def compare(
     reference: np.ndarray,
     candidate: np.ndarray,

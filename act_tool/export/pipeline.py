@@ -4,26 +4,33 @@ after every check passed: a failed export leaves no artifact behind."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from act_tool.errors import ActToolError, ParityError
+from act_tool.export.flops import count_flops
 from act_tool.export.robot_type import find_robot_type
-from act_tool.robot_types import SO101_FOLLOWER
-from act_tool.spec import CameraSpec, EngineSpec, spec_path
+from act_tool.spec import EngineSpec, spec_path
 
-# FP32: the exported graph computes what LeRobot computes; only float rounding may differ.
+# Parity bounds, in units of the action std. Rounding error is, to first order, the unit
+# roundoff u (2^-24 in float32, 2^-11 in float16) times a gain G of the model and its inputs;
+# against a float64 evaluation of the inference module G is about 10-15 (tiny test model,
+# tests/policy/test_inference_module.py; the full-size export in benchmarks/results agrees:
+# FP32 parity 1.3e-6 = 2 x 11 u).
+# FP32: two float32 evaluations (ONNX Runtime, LeRobot) differ by up to 2 G u: 1e-4 = 2 x 840 u
+# allows gains ~60x the measured ones, while one constant off by 0.1 % already fails.
 FP32_BOUND = 1e-4
-# FP16: an 11-bit mantissa rounds each op's output by up to 4.9e-4 relative; through ResNet18 and
-# the transformer this accumulates to a few 1e-3 of the action std (measured: see README).
-# 2e-2 leaves room for that while a broken conversion (errors of order one std) still fails.
+# FP16: up to G u16 were every op rounded to FP16; LayerNorm, Softmax, the I/O math and the
+# products' accumulation stay FP32, so measured errors are ~1.1e-3 of the std (2.2 u16).
+# 2e-2 = 41 u16 covers gains ~4x the measured ones even for an all-FP16 graph (~20x the measured
+# errors), while a broken conversion (errors of order one std) fails.
 FP16_BOUND = 2e-2
 
 
@@ -55,81 +62,6 @@ class ExportResult:
     artifacts: list[Path] = field(default_factory=list)
     reports: dict[str, dict] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def feature_names(ckpt, dataset: Path | None, key: str, n: int) -> tuple[str, ...]:
-    """Names of a vector feature: from the dataset's info.json, else SO-101's, else numbered."""
-    if dataset is not None and (dataset / "meta" / "info.json").is_file():
-        info = json.loads((dataset / "meta" / "info.json").read_text())
-        names = info.get("features", {}).get(key, {}).get("names")
-        if isinstance(names, dict):  # older datasets: {"motors": [...]}
-            names = next(iter(names.values()), None)
-        if isinstance(names, list) and len(names) == n:
-            return tuple(str(x) for x in names)
-    if n == len(SO101_FOLLOWER.keys):
-        return SO101_FOLLOWER.keys
-    return tuple(f"{key}.{i}" for i in range(n))
-
-
-def dataset_fps(dataset: Path | None) -> int | None:
-    if dataset is None or not (dataset / "meta" / "info.json").is_file():
-        return None
-    return int(json.loads((dataset / "meta" / "info.json").read_text()).get("fps", 0)) or None
-
-
-# Without min/max in the checkpoint's stats (LeRobot <= 0.3 saved only what the normalization
-# mode uses, mean and std for ACT), a feature's range is taken as mean +- RANGE_STDS * std.
-RANGE_STDS = 3.0
-
-
-def feature_range(stats: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(min, max) of a vector feature from its saved stats. LeRobot >= 0.4 saves every dataset
-    statistic with the (un)normalizer (min, max, mean, std, quantiles); older checkpoints: mean and
-    std, then mean +- RANGE_STDS * std."""
-    if not n:
-        return np.zeros(0), np.zeros(0)
-    if "min" in stats and "max" in stats:
-        return np.ravel(stats["min"]), np.ravel(stats["max"])
-    mean, std = np.ravel(stats["mean"]), np.ravel(stats["std"])
-    return mean - RANGE_STDS * std, mean + RANGE_STDS * std
-
-
-def base_spec(ckpt, opts: ExportOptions) -> EngineSpec:
-    """The spec fields that come from the checkpoint and the options."""
-    from act_tool.export.parity import action_scale
-
-    cfg = ckpt.config
-    cameras = tuple(
-        CameraSpec(
-            key,
-            cfg.image_features[key].shape[1],
-            cfg.image_features[key].shape[2],
-            opts.channel_order,
-        )
-        for key in ckpt.camera_keys
-    )
-    n_state = cfg.robot_state_feature.shape[0] if ckpt.state_key else 0
-    n_action = cfg.action_feature.shape[0]
-    state_names = feature_names(ckpt, opts.dataset, "observation.state", n_state) if n_state else ()
-    lo, hi = feature_range(ckpt.stats.get("observation.state", {}), n_state)
-    action_lo, action_hi = feature_range(ckpt.stats.get("action", {}), n_action)
-    return EngineSpec(
-        artifact="",
-        cameras=cameras,
-        state_names=state_names,
-        action_names=feature_names(ckpt, opts.dataset, "action", n_action),
-        units=opts.units,
-        fps=opts.fps or dataset_fps(opts.dataset) or 30,
-        chunk_size=cfg.chunk_size,
-        n_action_steps=cfg.n_action_steps,
-        temporal_ensemble_coeff=cfg.temporal_ensemble_coeff,
-        state_min=tuple(float(x) for x in np.ravel(lo)),
-        state_max=tuple(float(x) for x in np.ravel(hi)),
-        source_checkpoint=str(ckpt.path.resolve()),
-        action_std=tuple(float(x) for x in action_scale(ckpt)),
-        action_min=tuple(float(x) for x in action_lo),
-        action_max=tuple(float(x) for x in action_hi),
-    )
 
 
 def export_onnx(module, inputs, path: Path, opset: int) -> None:
@@ -182,118 +114,151 @@ def check_parity(path, spec, observations, references, scale, bound, label, log)
     return figures
 
 
+@dataclass(frozen=True)
+class _Parity:
+    """What every parity check of one export compares against: LeRobot's chunks per source."""
+
+    spec: EngineSpec
+    observations: dict  # source -> list of parity.Observation
+    references: dict  # source -> LeRobot's chunks [N, chunk, A]
+    scale: np.ndarray  # the action std errors are measured against
+    log: Callable[[str], None]
+
+    def check(self, path: Path, bound: float, label: str) -> dict:
+        return check_parity(
+            path, self.spec, self.observations, self.references, self.scale, bound, label, self.log
+        )
+
+
 def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> ExportResult:
     from act_tool.export import engine
-    from act_tool.export.checkpoint import load_checkpoint
-    from act_tool.export.inference_module import ACTInference, example_inputs
-    from act_tool.export.parity import (
-        action_scale,
-        dataset_observations,
-        lerobot_chunks,
-        random_observations,
-    )
+    from act_tool.policy.inference_module import ACTInference, example_inputs
 
     result = ExportResult()
     builder = engine.resolve_builder(opts.builder)  # fail early, before any slow work
     out_dir = Path(opts.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    ckpt, parity = _load(opts, log)
+    result.seconds["load"] = time.perf_counter() - t0
+
+    with tempfile.TemporaryDirectory(prefix=".act-export-", dir=out_dir) as tmp:
+        staging = Path(tmp)
+        t0 = time.perf_counter()
+        module = ACTInference(ckpt, opts.channel_order).eval()
+        onnx32 = staging / "act.onnx"
+        export_onnx(module, example_inputs(module, ckpt, opts.seed), onnx32, opts.opset)
+        flops = count_flops(onnx32)[0]
+        result.seconds["onnx"] = time.perf_counter() - t0
+        log(
+            f"exported {onnx32.name} ({onnx32.stat().st_size / 1e6:.1f} MB, "
+            f"{flops / 1e9:.2f} GFLOP per inference) in {result.seconds['onnx']:.1f} s"
+        )
+        parity = replace(parity, spec=replace(parity.spec, flops=flops))
+        parity32 = parity.check(onnx32, FP32_BOUND, "FP32 ONNX")
+        result.reports["fp32"] = parity32
+        specs = {onnx32: parity.spec.with_artifact(onnx32, parity={"fp32_onnx": parity32})}
+        network = onnx32
+        if opts.fp16:
+            network = staging / "act.fp16.onnx"
+            specs[network] = _fp16(onnx32, network, parity, result)
+        if builder != "onnx":
+            plan = staging / "act.plan"
+            specs[plan] = _engine(network, specs[network], plan, builder, result, log)
+        _move_into_place(specs, out_dir, result)
+    return result
+
+
+def _load(opts: ExportOptions, log: Callable[[str], None]) -> tuple[Any, _Parity]:
+    """The checkpoint, and LeRobot's chunks on the parity observations (random, dataset)."""
+    from act_tool.export.parity import dataset_observations, lerobot_chunks, random_observations
+    from act_tool.policy.checkpoint import load_checkpoint
+    from act_tool.policy.describe import action_scale, spec_from_checkpoint
+
     ckpt = load_checkpoint(opts.checkpoint)
     for note in ckpt.notes:
         log(f"note: {note}")
     log(f"loaded {ckpt.layout} checkpoint {ckpt.path}")
     spec = replace(
-        base_spec(ckpt, opts),
+        spec_from_checkpoint(
+            ckpt,
+            units=opts.units,
+            channel_order=opts.channel_order,
+            fps=opts.fps,
+            dataset=opts.dataset,
+        ),
         robot_type=find_robot_type(ckpt.path, opts.dataset, opts.robot_type, log),
     )
     observations = {"random": random_observations(ckpt, opts.n_random, opts.seed)}
     if opts.dataset is not None:
         observations[str(opts.dataset)] = dataset_observations(ckpt, opts.dataset, opts.n_dataset)
     references = {src: lerobot_chunks(ckpt, obs) for src, obs in observations.items()}
-    scale = action_scale(ckpt)
-    result.seconds["load"] = time.perf_counter() - t0
+    return ckpt, _Parity(spec, observations, references, action_scale(ckpt), log)
 
-    with tempfile.TemporaryDirectory(prefix=".act-export-", dir=out_dir) as tmp:
-        staging = Path(tmp)
-        staged: list[Path] = []
 
-        t0 = time.perf_counter()
-        module = ACTInference(ckpt, opts.channel_order).eval()
-        onnx32 = staging / "act.onnx"
-        export_onnx(module, example_inputs(module, ckpt, opts.seed), onnx32, opts.opset)
-        result.seconds["onnx"] = time.perf_counter() - t0
-        log(
-            f"exported {onnx32.name} ({onnx32.stat().st_size / 1e6:.1f} MB) in "
-            f"{result.seconds['onnx']:.1f} s"
-        )
-        parity32 = check_parity(
-            onnx32, spec, observations, references, scale, FP32_BOUND, "FP32 ONNX", log
-        )
-        spec32 = spec.with_artifact(onnx32, parity={"fp32_onnx": parity32})
-        staged.append(onnx32)
-        result.reports["fp32"] = parity32
+def _fp16(onnx32: Path, onnx16: Path, parity: _Parity, result: ExportResult) -> EngineSpec:
+    """Convert to FP16 (ops whose measured values would overflow stay FP32), check parity, and
+    return the FP16 model's spec."""
+    from act_tool.export.activation_ranges import activation_ranges
+    from act_tool.export.fp16 import DATA_MAX, convert_to_fp16
+    from act_tool.export.parity import artifact_inputs
 
-        network, network_spec = onnx32, spec32
-        if opts.fp16:
-            from act_tool.export.fp16 import DATA_MAX, convert_to_fp16
+    t0 = time.perf_counter()
+    obs = [o for group in parity.observations.values() for o in group]
+    ranges = activation_ranges(onnx32, [artifact_inputs(o, parity.spec) for o in obs])
+    counts = convert_to_fp16(onnx32, onnx16, ranges)
+    result.seconds["fp16"] = time.perf_counter() - t0
+    parity.log(
+        f"converted to FP16: {counts['fp16_nodes']} ops in FP16, {counts['fp32_nodes']} "
+        f"kept in FP32 ({counts['fp32_by_range']} of them for values over "
+        f"{DATA_MAX:g} measured on the parity observations), {counts['casts']} casts"
+    )
+    parity16 = parity.check(onnx16, FP16_BOUND, "FP16 ONNX")
+    result.reports["fp16"] = parity16
+    figures = {"fp32_onnx": result.reports["fp32"], "fp16_onnx": parity16}
+    return parity.spec.with_artifact(
+        onnx16, precision="fp16", parity={**figures, "fp16_conversion": counts}
+    )
 
-            t0 = time.perf_counter()
-            onnx16 = staging / "act.fp16.onnx"
-            from act_tool.export.activation_ranges import activation_ranges
-            from act_tool.export.parity import artifact_inputs
 
-            feeds = [artifact_inputs(o, spec) for obs in observations.values() for o in obs]
-            ranges = activation_ranges(onnx32, feeds)
-            counts = convert_to_fp16(onnx32, onnx16, ranges)
-            result.seconds["fp16"] = time.perf_counter() - t0
-            log(
-                f"converted to FP16: {counts['fp16_nodes']} ops in FP16, {counts['fp32_nodes']} "
-                f"kept in FP32 ({counts['fp32_by_range']} of them for values over "
-                f"{DATA_MAX:g} measured on the parity observations), {counts['casts']} casts"
-            )
-            parity16 = check_parity(
-                onnx16, spec, observations, references, scale, FP16_BOUND, "FP16 ONNX", log
-            )
-            result.reports["fp16"] = parity16
-            network = onnx16
-            network_spec = spec.with_artifact(
-                onnx16,
-                precision="fp16",
-                parity={"fp32_onnx": parity32, "fp16_onnx": parity16, "fp16_conversion": counts},
-            )
-            staged.append(onnx16)
+def _engine(
+    network: Path,
+    network_spec: EngineSpec,
+    plan: Path,
+    builder: str,
+    result: ExportResult,
+    log: Callable[[str], None],
+) -> EngineSpec:
+    """Build the TensorRT engine from the network's ONNX; the plan's spec carries its figures."""
+    from act_tool.export import engine
 
-        specs = {onnx32: spec32, network: network_spec}
-        if builder != "onnx":
-            t0 = time.perf_counter()
-            plan = staging / "act.plan"
-            log(f"building TensorRT engine with {builder} from {network.name} ...")
-            info = engine.build_engine(network, plan, builder)
-            result.seconds["engine"] = time.perf_counter() - t0
-            log(
-                f"built {plan.name} ({info.plan_bytes / 1e6:.1f} MB, {builder} {info.version}, "
-                f"target {info.target}) in {info.build_seconds:.1f} s"
-            )
-            parity = dict(network_spec.parity)
-            parity["engine"] = (
-                f"built from {network.name}; its ONNX parity figures apply. Run `act-tool bench` "
-                "on the GPU to measure the engine itself."
-            )
-            specs[plan] = replace(
-                network_spec.with_artifact(
-                    plan, builder=builder, builder_version=info.version, target=info.target
-                ),
-                parity=parity,
-            )
-            staged.append(plan)
+    t0 = time.perf_counter()
+    log(f"building TensorRT engine with {builder} from {network.name} ...")
+    info = engine.build_engine(network, plan, builder)
+    result.seconds["engine"] = time.perf_counter() - t0
+    log(
+        f"built {plan.name} ({info.plan_bytes / 1e6:.1f} MB, {builder} {info.version}, "
+        f"target {info.target}) in {info.build_seconds:.1f} s"
+    )
+    parity = dict(network_spec.parity)
+    parity["engine"] = (
+        f"built from {network.name}; its ONNX parity figures apply. Run `act-tool bench` "
+        "on the GPU to measure the engine itself."
+    )
+    spec = network_spec.with_artifact(
+        plan, builder=builder, builder_version=info.version, target=info.target
+    )
+    return replace(spec, parity=parity)
 
-        for artifact in staged:
-            specs[artifact].write(spec_path(artifact))
-        # Every check passed: move artifacts, then their specs, into place.
-        for artifact in staged:
-            for src in (artifact, spec_path(artifact)):
-                dst = out_dir / src.name
-                shutil.move(str(src), str(dst))
-                if src == artifact:
-                    result.artifacts.append(dst)
-    return result
+
+def _move_into_place(specs: dict[Path, EngineSpec], out_dir: Path, result: ExportResult) -> None:
+    """Write each staged artifact's spec, then move artifacts and specs into `out_dir`. Called
+    only once every check passed."""
+    for artifact, spec in specs.items():
+        spec.write(spec_path(artifact))
+    for artifact in specs:
+        for src in (artifact, spec_path(artifact)):
+            dst = out_dir / src.name
+            shutil.move(str(src), str(dst))
+            if src == artifact:
+                result.artifacts.append(dst)

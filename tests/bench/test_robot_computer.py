@@ -15,7 +15,7 @@ from act_tool.bench import inference, suite
 from act_tool.bench.suite import BenchOptions, run_bench
 from act_tool.errors import BuilderError, MissingDependencyError
 from act_tool.runtime.runners import compat
-from act_tool.spec import sha256_file, spec_path
+from act_tool.spec import EngineSpec, sha256_file, spec_path
 
 HEAVY = ("torch", "onnx", "lerobot", "matplotlib")
 
@@ -44,9 +44,9 @@ def test_bench_runs_on_a_robot_computer(robot_computer, bench_onnx: Path, tmp_pa
     rows = {r["name"]: r for r in data["inference"]}
     assert rows["onnxruntime cpu"]["status"] == "ok", rows["onnxruntime cpu"]
     assert not [r for r in data["inference"] if r["status"] == "failed"]
-    # FLOPs counted without onnx, the CPU peak measured without onnx, and both say how.
+    # FLOPs from the spec (counted at export), the CPU peak measured without onnx; both say how.
     assert data["flops_per_inference"] > 1e8
-    assert "ONNX Runtime (onnx not installed)" in data["flops_note"]
+    assert data["flops_note"] == "counted at export (spec)"
     assert data["peak_flops"]["cpu_fp32"] > 0 and "matrix product" in data["peak_notes"]["cpu_fp32"]
     if not inference.cuda_available():
         assert data["peak_notes"]["cuda_fp32"] == "skipped: no CUDA GPU"
@@ -58,21 +58,28 @@ def test_bench_runs_on_a_robot_computer(robot_computer, bench_onnx: Path, tmp_pa
     assert "skipped: " in result.text
 
 
-def test_flop_count_without_onnx_matches_the_onnx_count(bench_onnx: Path, monkeypatch):
+def test_flops_come_from_the_spec_else_from_onnx(bench_onnx: Path, monkeypatch):
+    """Export stores onnx's count in the spec; bench reads it without onnx. A spec from before
+    the count: counted where onnx is installed, else no figure and how to get one."""
     pytest.importorskip("onnx")
-    from act_tool.bench import flops
+    from act_tool.export.flops import count_flops
 
-    with_onnx = flops.count_flops(bench_onnx)
+    spec = EngineSpec.read(spec_path(bench_onnx))
+    assert spec.flops == count_flops(bench_onnx)[0] > 1e8
     monkeypatch.setitem(sys.modules, "onnx", None)
-    without = flops.count_flops(bench_onnx)
-    assert without == with_onnx and with_onnx[0] > 1e8
+    assert suite.count_flops(spec, bench_onnx) == (spec.flops, "counted at export (spec)")
+    old = replace(spec, flops=None)
+    flops, why = suite.count_flops(old, bench_onnx)
+    assert flops is None and "export again" in why and "onnx is not installed" in why
+    monkeypatch.delitem(sys.modules, "onnx")
+    assert suite.count_flops(old, bench_onnx)[0] == spec.flops
 
 
 def test_gpu_detection_needs_no_torch(monkeypatch):
-    from act_tool.export import engine
+    from act_tool import gpu
 
     monkeypatch.setitem(sys.modules, "torch", None)
-    monkeypatch.setattr(engine, "gpu_compute_capability", lambda: (8, 7))
+    monkeypatch.setattr(gpu, "_cc_from_driver", lambda: (8, 7))
     monkeypatch.setitem(sys.modules, "cuda.bindings", None)
     assert inference.cuda_available() is True  # a Jetson with TensorRT and no torch
 
@@ -122,7 +129,8 @@ def test_engine_without_a_spec_is_skipped_not_fatal(tmp_path):
 
 def test_a_failed_build_is_that_engine_s_result(monkeypatch, tmp_path, tiny_checkpoint):
     """fp16 fails to build: its row says why, fp32 is measured, the bench goes on."""
-    from act_tool.export import engine, pipeline
+    from act_tool import gpu
+    from act_tool.export import pipeline
 
     def fake_export(opts, log):
         if opts.fp16:
@@ -130,7 +138,7 @@ def test_a_failed_build_is_that_engine_s_result(monkeypatch, tmp_path, tiny_chec
         return fake_engine(opts.output, "fp32")
 
     monkeypatch.setattr(pipeline, "run_export", fake_export)
-    monkeypatch.setattr(engine, "available_builders", lambda: ["tensorrt-rtx"])
+    monkeypatch.setattr(gpu, "installed_builders", lambda: ["tensorrt-rtx"])
     monkeypatch.setattr(compat, "probe_machine", lambda: rtx_facts((8, 9)))
     opts = BenchOptions(checkpoint=tiny_checkpoint, onnx=tmp_path / "act.onnx")
     onnx, engines, notes = suite.prepare_artifacts(opts, tmp_path, True, lambda _m: None)
@@ -141,10 +149,11 @@ def test_a_failed_build_is_that_engine_s_result(monkeypatch, tmp_path, tiny_chec
 
 
 def test_no_engine_is_built_for_a_gpu_the_builder_cannot_serve(monkeypatch, tmp_path):
-    from act_tool.export import engine, pipeline
+    from act_tool import gpu
+    from act_tool.export import pipeline
 
     monkeypatch.setattr(pipeline, "run_export", lambda *a, **k: pytest.fail("built"))
-    monkeypatch.setattr(engine, "available_builders", lambda: ["tensorrt-rtx"])
+    monkeypatch.setattr(gpu, "installed_builders", lambda: ["tensorrt-rtx"])
     monkeypatch.setattr(compat, "probe_machine", lambda: rtx_facts((9, 0)))
     opts = BenchOptions(checkpoint=tmp_path, onnx=tmp_path / "act.onnx")
     _, engines, notes = suite.prepare_artifacts(opts, tmp_path, True, lambda _m: None)

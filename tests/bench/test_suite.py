@@ -14,6 +14,7 @@ from act_tool.bench import inference  # noqa: E402
 from act_tool.bench.suite import BenchOptions, run_bench  # noqa: E402
 from act_tool.errors import ActToolError  # noqa: E402
 from act_tool.runtime.telemetry import STAGES  # noqa: E402
+from tests.tolerances import FP32_BOUND  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +43,11 @@ def test_json_parses_with_every_backend(bench):
         assert 0 < r["latency_ms"]["p50"] <= r["latency_ms"]["max"]
         assert len(r["samples_ms"]) == 5 and r["peak_rss_mb"] > 0
     assert by_name["lerobot eager"]["ratio_to_baseline"] == 1.0
-    # act-tool backends compute what LeRobot computes.
+    # act-tool backends compute what LeRobot computes: within the FP32 parity bound of the std
+    # (the ONNX model passed the export's gate; the torch module is held to it in tests/policy).
     for name in ("act-tool torch cpu", "onnxruntime cpu"):
         accuracy = by_name[name]["accuracy"]
-        assert 0 < accuracy["mean_rel"] <= accuracy["max_rel"] < 1e-4
+        assert 0 < accuracy["mean_rel"] <= accuracy["max_rel"] <= FP32_BOUND
     assert data["baseline"] == "lerobot eager" and data["baseline_note"] == ""
     assert "mean err/std" in result.text
     assert data["flops_per_inference"] > 1e8 and data["peak_flops"]["cpu_fp32"] > 0

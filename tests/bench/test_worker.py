@@ -64,13 +64,13 @@ def test_gpu_peak_without_torch_says_why(monkeypatch):
 
 
 def test_jetson_without_nvidia_smi_is_still_described(monkeypatch):
-    from act_tool.runtime.runners import compat
+    from act_tool import gpu
 
     monkeypatch.setattr(machine.shutil, "which", lambda _name: None)
-    monkeypatch.setattr(compat, "cuda_compute_capability", lambda: (8, 7))
+    monkeypatch.setattr(gpu, "compute_capability", lambda: (8, 7))
     info = machine.gpu_info()
     assert info is not None and info["compute_capability"] == "8.7"
-    monkeypatch.setattr(compat, "cuda_compute_capability", lambda: None)
+    monkeypatch.setattr(gpu, "compute_capability", lambda: None)
     assert machine.gpu_info() is None
 
 

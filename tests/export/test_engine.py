@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from act_tool import gpu
 from act_tool.errors import BuilderError
 from act_tool.export import engine
 from act_tool.export.engine import BuildInfo, build_engine, resolve_builder
@@ -80,11 +81,11 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 needs_rtx = pytest.mark.skipif(
-    "tensorrt-rtx" not in engine.available_builders(),
+    "tensorrt-rtx" not in gpu.installed_builders(),
     reason="tensorrt_rtx is not installed (pip install 'act-tool[rtx]')",
 )
 needs_enterprise = pytest.mark.skipif(
-    "tensorrt" not in engine.available_builders() or engine.gpu_compute_capability() is None,
+    "tensorrt" not in gpu.installed_builders() or gpu.compute_capability() is None,
     reason="enterprise TensorRT and a CUDA GPU are needed to build with it",
 )
 
@@ -118,7 +119,7 @@ def test_rtx_plan_deserializes_where_a_gpu_exists(models: dict[str, Path], tmp_p
 
     plan = tmp_path / "act.plan"
     build_engine(models["fp16"], plan, "tensorrt-rtx")
-    if engine.gpu_compute_capability() is None:
+    if gpu.compute_capability() is None:
         # Checked here: without a GPU, Runtime.deserialize_cuda_engine returns None (cudaError 35,
         # "CUDA driver version is insufficient") and get_engine_validity aborts reading the GPU's
         # properties; TensorRT-RTX only builds without a GPU, it cannot load a plan.
@@ -163,7 +164,7 @@ def test_build_failure_surfaces_the_builder_log(models: dict[str, Path], tmp_pat
 def test_logger_is_shared_so_every_build_is_heard(models: dict[str, Path], tmp_path: Path) -> None:
     import tensorrt_rtx as trt
 
-    assert engine.shared_logger(trt) is engine.shared_logger(trt)
+    assert gpu.shared_logger(trt) is gpu.shared_logger(trt)
     for i in range(2):  # a second build in the same process still reports its own parse errors
         with pytest.raises(BuilderError, match="NoSuchOp"):
             build_engine(models["broken"], tmp_path / f"{i}.plan", "tensorrt-rtx")
@@ -239,18 +240,11 @@ def test_write_replaces_an_old_plan_whole(tmp_path: Path) -> None:
 def installed(monkeypatch: pytest.MonkeyPatch):
     """Pretend a given set of modules is installed and a GPU is (or is not) present."""
 
-    def setup(modules: set[str], gpu: tuple[int, int] | None) -> None:
-        monkeypatch.setattr(engine, "_module_available", lambda m: m in modules)
-        monkeypatch.setattr(engine, "gpu_compute_capability", lambda: gpu)
+    def setup(modules: set[str], cc: tuple[int, int] | None) -> None:
+        monkeypatch.setattr(gpu, "module_installed", lambda m: m in modules)
+        monkeypatch.setattr(gpu, "compute_capability", lambda: cc)
 
     return setup
-
-
-def test_available_builders_enterprise_first(installed) -> None:
-    installed({"tensorrt", "tensorrt_rtx"}, None)
-    assert engine.available_builders() == ["tensorrt", "tensorrt-rtx"]
-    installed(set(), None)
-    assert engine.available_builders() == []
 
 
 def test_resolve_none_prefers_enterprise_with_gpu(installed) -> None:
@@ -322,11 +316,6 @@ def test_network_flags_with_and_without_strongly_typed() -> None:
     assert engine._network_flags(Without) == 0
 
 
-def test_gpu_probe_answers_without_raising() -> None:
-    cc = engine.gpu_compute_capability()
-    assert cc is None or (len(cc) == 2 and cc[0] >= 3)
-
-
 # --- enterprise TensorRT, where present -----------------------------------------------------------
 
 
@@ -338,7 +327,7 @@ def test_enterprise_builds_for_this_gpu(
 ) -> None:
     plan = tmp_path / "act.plan"
     info = build_engine(models[precision], plan, "tensorrt")
-    major, minor = engine.gpu_compute_capability() or (0, 0)
+    major, minor = gpu.compute_capability() or (0, 0)
     assert info.builder == "tensorrt"
     assert info.target == f"sm_{major}{minor}"
     assert plan.stat().st_size == info.plan_bytes > 0

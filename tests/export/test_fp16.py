@@ -13,7 +13,8 @@ ort = pytest.importorskip("onnxruntime")
 from act_tool.export.activation_ranges import activation_ranges  # noqa: E402
 from act_tool.export.fp16 import DATA_MAX, convert_to_fp16  # noqa: E402
 from act_tool.export.pipeline import ExportOptions, run_export  # noqa: E402
-from act_tool.spec import EngineSpec  # noqa: E402
+from act_tool.spec import EngineSpec, spec_path  # noqa: E402
+from tests.tolerances import FP32_BOUND, network_bound  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -79,4 +80,8 @@ def test_ranges_match_a_direct_computation(tiny_checkpoint, tmp_path):
     }
     ranges = activation_ranges(tmp_path / "act.onnx", [feeds])
     action = ort.InferenceSession(str(tmp_path / "act.onnx")).run(None, feeds)[0]
-    assert ranges["action"] == pytest.approx(float(np.abs(action).max()), rel=1e-6)
+    # The ranges' graph exposes every value as an output, so ONNX Runtime fuses less of it: other
+    # kernels, each run within the FP32 parity bound of LeRobot.
+    std = EngineSpec.read(spec_path(tmp_path / "act.onnx")).action_std
+    bound = float(network_bound(std, FP32_BOUND, FP32_BOUND).max())
+    assert abs(ranges["action"] - float(np.abs(action).max())) <= bound

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
 from dataclasses import replace
 from pathlib import Path
 
@@ -97,13 +94,6 @@ def test_rtx_support_is_limited_to_what_the_installed_library_knows():
     assert compat.rtx_gpu_problem((12, 1), newer, portable=False) == ""
 
 
-def test_installed_rtx_targets_are_read_from_its_enum():
-    if not importlib.util.find_spec("tensorrt_rtx"):
-        pytest.skip("tensorrt_rtx is not installed here")
-    targets = compat.rtx_targets()
-    assert targets and (8, 9) in targets and all(len(t) == 2 for t in targets)
-
-
 def test_explicit_targets(tmp_path):
     plan, spec = make_plan(tmp_path, target="sm_75,sm_86")
     check_plan(spec, plan, facts((7, 5)))
@@ -163,41 +153,3 @@ def test_plan_and_builder_problems_as_reasons(tmp_path):
     assert compat.builder_problem("tensorrt", facts((9, 0), trt="10.3.0")) == ""
     assert "act-tool[tensorrt]" in compat.builder_problem("tensorrt", facts((9, 0)))
     assert compat.builder_problem("tensorrt", facts(None, trt="10.3.0")) == "no CUDA GPU"
-
-
-def fake_cuda_bindings(monkeypatch, count_error: int, cc=(8, 7)) -> None:
-    """cuda.bindings.runtime answering cudaGetDeviceCount with `count_error` (0: success)."""
-    rt = types.ModuleType("cuda.bindings.runtime")
-    rt.cudaError_t = types.SimpleNamespace(cudaSuccess=0)
-    rt.cudaDeviceAttr = types.SimpleNamespace(
-        cudaDevAttrComputeCapabilityMajor="major", cudaDevAttrComputeCapabilityMinor="minor"
-    )
-    rt.cudaGetDeviceCount = lambda: (count_error, 1)
-    rt.cudaDeviceGetAttribute = lambda attr, dev: (0, cc[0] if attr == "major" else cc[1])
-    package = types.ModuleType("cuda.bindings")
-    package.runtime = rt
-    monkeypatch.setitem(sys.modules, "cuda", types.ModuleType("cuda"))
-    monkeypatch.setitem(sys.modules, "cuda.bindings", package)
-    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", rt)
-
-
-def test_gpu_found_without_torch_through_cuda_bindings(monkeypatch):
-    from act_tool.export import engine
-
-    monkeypatch.setitem(sys.modules, "torch", None)  # torch cannot be imported
-    monkeypatch.setattr(engine, "gpu_compute_capability", lambda: None)
-    fake_cuda_bindings(monkeypatch, 0, (8, 7))
-    assert compat.cuda_compute_capability() == (8, 7)
-
-
-def test_gpu_found_through_the_driver_when_cuda_bindings_cannot(monkeypatch):
-    """Bindings newer than the driver (cudaErrorInsufficientDriver) or absent: ask libcuda."""
-    from act_tool.export import engine
-
-    monkeypatch.setattr(engine, "gpu_compute_capability", lambda: (8, 7))
-    fake_cuda_bindings(monkeypatch, 35)
-    assert compat.cuda_compute_capability() == (8, 7)
-    monkeypatch.setitem(sys.modules, "cuda.bindings", None)
-    assert compat.cuda_compute_capability() == (8, 7)
-    monkeypatch.setattr(engine, "gpu_compute_capability", lambda: None)
-    assert compat.cuda_compute_capability() is None

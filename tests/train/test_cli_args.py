@@ -43,6 +43,9 @@ def test_unknown_options_before_double_dash_are_usage_errors(requests, args, mat
     r = CliRunner().invoke(app, ["train", *args])
     assert r.exit_code == 2 and match in r.output
     assert requests == []
+    text = " ".join(r.output.replace("│", " ").split())  # unwrapped from the error panel
+    hint = "LeRobot's own options go after --"
+    assert (hint in text) == match.startswith("No such option"), "the hint on unknown options"
 
 
 def test_owned_and_malformed_passthrough_fail_before_any_work(tmp_path):

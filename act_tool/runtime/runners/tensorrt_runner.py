@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from act_tool import gpu
 from act_tool.errors import require
 from act_tool.runtime.runners import compat
 from act_tool.runtime.runners.base import Runner, RunnerError
@@ -80,11 +81,9 @@ class TensorRTRunner(Runner):
         trt = importlib.import_module(module)
         self.library = f"{module} {trt.__version__}"
         self._cudart = require(
-            "cuda.bindings.runtime", compat.EXTRAS[self.spec.builder], "The TensorRT runner"
+            "cuda.bindings.runtime", gpu.EXTRAS[self.spec.builder], "The TensorRT runner"
         )
         cudart = self._cudart
-        from act_tool.export.engine import shared_logger
-
         self._call(cudart.cudaSetDevice(0), "cudaSetDevice")
         self.integrated = bool(
             self._call(
@@ -92,7 +91,7 @@ class TensorRTRunner(Runner):
                 "cudaDeviceGetAttribute(integrated)",
             )
         )
-        runtime = trt.Runtime(shared_logger(trt))
+        runtime = trt.Runtime(gpu.shared_logger(trt))
         self._engine = runtime.deserialize_cuda_engine(self.artifact.read_bytes())
         if self._engine is None:
             raise RunnerError(

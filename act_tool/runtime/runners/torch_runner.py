@@ -1,7 +1,7 @@
 """PyTorch runner straight from a LeRobot checkpoint: the reference, and the fallback for machines
 without TensorRT. The only runtime module that imports torch (and lerobot), and only when chosen.
 
-It runs act_tool.export.inference_module.ACTInference, the very module the artifacts are exported
+It runs act_tool.policy.inference_module.ACTInference, the very module the artifacts are exported
 from, so its inputs and outputs are the artifact's. Host buffers are numpy arrays that share memory
 with torch CPU tensors (`torch.from_numpy`). On a GPU: device tensors allocated once, optional FP16
 weights (inputs and output stay float32), and an optional CUDA graph of the whole step.
@@ -48,7 +48,7 @@ class TorchRunner(Runner):
 
     def _open(self) -> None:
         torch = require("torch", "export", "The PyTorch runner")
-        from act_tool.export.inference_module import ACTInference
+        from act_tool.policy.inference_module import ACTInference
 
         self._torch = torch
         want = self.options.device
@@ -165,17 +165,11 @@ def create_from_checkpoint(checkpoint: Path, options: RunnerOptions) -> TorchRun
     """Load a LeRobot checkpoint and describe it with the spec an export would write."""
     require("torch", "export", "The PyTorch runner")
     require("lerobot", "export", "Loading a LeRobot checkpoint")
-    from act_tool.export.checkpoint import load_checkpoint
-    from act_tool.export.pipeline import ExportOptions, base_spec
+    from act_tool.policy.checkpoint import load_checkpoint
+    from act_tool.policy.describe import spec_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint)
-    spec = base_spec(
-        ckpt,
-        ExportOptions(
-            checkpoint=checkpoint,
-            units=options.units,
-            channel_order=options.channel_order,
-            fps=options.fps,
-        ),
+    spec = spec_from_checkpoint(
+        ckpt, units=options.units, channel_order=options.channel_order, fps=options.fps
     )
     return TorchRunner(Path(checkpoint), spec, ckpt, options)

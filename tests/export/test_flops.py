@@ -8,7 +8,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from act_tool.bench.flops import count_flops, count_flops_ort  # noqa: E402
+from act_tool.export.flops import count_flops  # noqa: E402
 
 
 def test_tiny_graph_matches_hand_count(tmp_path):
@@ -49,16 +49,15 @@ def test_tiny_graph_matches_hand_count(tmp_path):
     add = 64 * 5
     softmax = 3 * 64 * 5
     layernorm = 8 * 64 * 5
-    for count in (count_flops, count_flops_ort):  # onnx shape inference; ONNX Runtime's profile
-        total, by_op = count(path)
-        assert by_op["Conv"] == conv == 14080
-        assert by_op["MatMul"] == matmul
-        assert by_op["Transpose"] == 0 and by_op["Reshape"] == 0
-        assert total == conv + relu + matmul + add + softmax + layernorm == 20736
+    total, by_op = count_flops(path)
+    assert by_op["Conv"] == conv == 14080
+    assert by_op["MatMul"] == matmul
+    assert by_op["Transpose"] == 0 and by_op["Reshape"] == 0
+    assert total == conv + relu + matmul + add + softmax + layernorm == 20736
 
 
-def test_gemm_and_pool_attributes_without_onnx(tmp_path):
-    """Gemm with transA and a bias, MaxPool's kernel: attributes read from the file's bytes."""
+def test_gemm_and_pool_attributes(tmp_path):
+    """Gemm with transA and a bias, MaxPool's kernel: the count reads the nodes' attributes."""
     rng = np.random.default_rng(1)
     inits = [
         numpy_helper.from_array(rng.standard_normal((7, 3)).astype(np.float32), "a"),  # [K, M]
@@ -84,6 +83,5 @@ def test_gemm_and_pool_attributes_without_onnx(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
     pool = (1 * 2 * 4 * 5) * (3 * 2)
     gemm = 2 * 3 * 7 * 5 + 3 * 5  # 2 * M * K * N + bias
-    for count in (count_flops, count_flops_ort):
-        total, by_op = count(path)
-        assert (by_op["MaxPool"], by_op["Gemm"], total) == (pool, gemm, pool + gemm + 15)
+    total, by_op = count_flops(path)
+    assert (by_op["MaxPool"], by_op["Gemm"], total) == (pool, gemm, pool + gemm + 15)

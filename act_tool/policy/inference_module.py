@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from act_tool.errors import CheckpointError
-from act_tool.export.checkpoint import Checkpoint
+from act_tool.policy.checkpoint import Checkpoint
 
 
 def affine(mode: str, stats: dict[str, np.ndarray], eps: float) -> tuple[np.ndarray, np.ndarray]:
