@@ -80,9 +80,12 @@ def run_job(job: Job, on_episode: Callable[[int], object] | None = None) -> list
     from act_tool.eval.sim_episodes import SimEpisodes
 
     options = job.options
-    loop = replace(options.loop, duration_s=options.episode_time_s, rt_priority=0)
     results = []
     with _open(job) as runner, SimEpisodes(runner.spec, options.cameras) as sim:
+        fps = options.loop.fps or runner.spec.fps
+        # a whole number of ticks: the twin's time is exact, float sums of periods are not
+        ticks = max(1, round(options.episode_time_s * fps))
+        loop = replace(options.loop, max_ticks=ticks, duration_s=None, rt_priority=0)
         for seed in job.seeds:
             video = _video(options, job.backend, seed)
             results.append(sim.episode(runner, seed, loop, options.settle_s, video))
