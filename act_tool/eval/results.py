@@ -29,6 +29,7 @@ class EpisodeResult:
     ticks: int
     duration_s: float  # episode time (the twin's, or the wall clock's on an arm)
     wall_s: float  # how long the episode took to run
+    sim_wall_s: float = 0.0  # of which the twin (physics, renders, the bus handing over)
     grasp_attempts: int = 0
     successful_grasps: int = 0
     steps_to_success: int | None = None  # the first tick the task was done

@@ -133,6 +133,7 @@ class SimEpisodes:
             ticks=summary.ticks,
             duration_s=clock.now(),
             wall_s=time.perf_counter() - started,
+            sim_wall_s=clock.wall_s,
             grasp_attempts=len(monitor.attempts),
             successful_grasps=monitor.successful_grasps,
             steps_to_success=monitor.first_success_tick,

@@ -10,6 +10,7 @@ done for `settle_s`, or when `on_tick` says so.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from act_tool.sim.bus import TwinBus
@@ -30,6 +31,7 @@ class LockstepClock:
         self.settle_s = settle_s
         self.on_tick = on_tick  # after each tick's physics; False ends the run
         self.stop_reason = ""
+        self.wall_s = 0.0  # wall-clock seconds spent advancing, rendering and judging
         self._now = 0.0
         self._done_since: float | None = None
 
@@ -42,6 +44,13 @@ class LockstepClock:
         self.monitor.update(self.bus.twin.cell_state())
 
     def wait_until(self, deadline: float) -> bool:
+        started = time.perf_counter()
+        try:
+            return self._advance(deadline)
+        finally:
+            self.wall_s += time.perf_counter() - started
+
+    def _advance(self, deadline: float) -> bool:
         self.bus.quiesce()
         if deadline > self._now:
             self.bus.advance(deadline - self._now)
