@@ -58,12 +58,16 @@ def dataset_observations(ckpt, dataset: Path, n: int) -> list[Observation]:
     """`n` frames spread evenly over a local LeRobot dataset."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+    from act_tool.policy.video_backend import video_backend
+
     dataset = Path(dataset)
     if not (dataset / "meta" / "info.json").is_file():
         raise ActToolError(
             f"{dataset}: not a local LeRobot dataset (no meta/info.json). Pass the dataset folder."
         )
-    ds = LeRobotDataset(repo_id=f"local/{dataset.name}", root=dataset)
+    ds = LeRobotDataset(
+        repo_id=f"local/{dataset.name}", root=dataset, video_backend=video_backend()
+    )
     missing = [k for k in ckpt.camera_keys if k not in ds.features]
     if missing:
         raise ActToolError(

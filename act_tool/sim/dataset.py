@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from act_tool.hw.so101.joints import JOINT_KEYS
+from act_tool.policy.video_backend import video_backend
 from act_tool.sim.detectors import episode_success
 from act_tool.sim.errors import SimError
 from act_tool.sim.expert import ScriptedExpert
@@ -130,6 +131,7 @@ def write_sim_dataset(
                 root=staging / "dataset",
                 robot_type="so101_follower",
                 use_videos=False,
+                video_backend=video_backend(),
             )
             _record(cfg, twin, expert, ds, result, on_frame, log)
             ds.finalize()

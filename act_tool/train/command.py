@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from act_tool.policy.video_backend import video_backend
 from act_tool.train.errors import TrainError
 
 LEROBOT_TRAIN_MODULE = "lerobot.scripts.lerobot_train"
@@ -183,6 +184,7 @@ def _settings(options: TrainOptions) -> dict[str, str]:
         s["dataset.repo_id"] = options.dataset_repo_id
         if options.dataset_root is not None:
             s["dataset.root"] = str(options.dataset_root)
+        s["dataset.video_backend"] = video_backend()  # quietly: see policy/video_backend.py
     if options.steps is not None:
         s["steps"] = str(options.steps)
     if options.batch_size is not None:

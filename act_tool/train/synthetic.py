@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from act_tool.policy.video_backend import video_backend
 from act_tool.robot_types import SO101_FOLLOWER
 from act_tool.train.errors import DatasetError
 from act_tool.train.scene import (
@@ -183,6 +184,7 @@ def write_synthetic_dataset(cfg: SynthConfig, log: Callable[[str], None] = lambd
         root=cfg.output,
         robot_type=SO101_FOLLOWER.name,
         use_videos=False,
+        video_backend=video_backend(),
     )
     rng = np.random.default_rng(cfg.seed)
     for episode in range(cfg.episodes):
