@@ -79,6 +79,7 @@ def test_a_seed_runs_the_same_twice_and_jobs_split_the_seeds_alike(eval_onnx):
         (dict(loop=LoopConfig(asynchronous=True)), "lockstep clock"),
         (dict(compare=("lerobot",), checkpoint=Path("/nonexistent/ckpt")), "--checkpoint"),
         (dict(json_path=Path("/proc/no/such/dir/eval.json")), "--json: cannot write"),
+        (dict(video_dir=Path("/proc/no/such/dir/videos")), "--video: cannot write"),
         (dict(cameras="front=sim,handeye=sim:side"), "twin has front, handeye"),
         (dict(cameras="wrist=sim,front=sim"), "cameras are front, handeye"),
     ],
