@@ -54,8 +54,9 @@ def one_round(root: Path, seconds: float, awake_ok: bool) -> dict[str, list[floa
             capture_output=True,
             text=True,
             cwd=cwd,
-            check=True,
         )
+    if done.returncode != 0:
+        raise SystemExit(f"a round of {root} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
