@@ -58,6 +58,21 @@ class RobotType:
         """LeRobot's observation/action keys: `shoulder_pan.pos`, ..."""
         return tuple(f"{j}.pos" for j in self.joints)
 
+    def dataset_features(
+        self, cameras: tuple[str, ...], height: int, width: int, video: bool = False
+    ) -> dict[str, dict]:
+        """LeRobot dataset features of this arm's episodes: state and action (float32, one per
+        joint key) and one image per camera (`video`: encoded as video, else stored frames)."""
+        vec = {"dtype": "float32", "shape": (len(self.keys),), "names": list(self.keys)}
+        features: dict[str, dict] = {"observation.state": dict(vec), "action": dict(vec)}
+        for cam in cameras:
+            features[f"observation.images.{cam}"] = {
+                "dtype": "video" if video else "image",
+                "shape": (height, width, 3),
+                "names": ["height", "width", "channels"],
+            }
+        return features
+
 
 SO101_FOLLOWER = RobotType(
     "so101_follower",

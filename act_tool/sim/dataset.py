@@ -23,6 +23,7 @@ import numpy as np
 
 from act_tool.hw.so101.joints import JOINT_KEYS
 from act_tool.policy.video_backend import video_backend
+from act_tool.robot_types import SO101_FOLLOWER
 from act_tool.sim.detectors import episode_success
 from act_tool.sim.errors import SimError
 from act_tool.sim.expert import ScriptedExpert
@@ -62,15 +63,7 @@ class SimDatasetResult:
 
 
 def _features(cfg: SimDatasetConfig) -> dict:
-    vec = {"dtype": "float32", "shape": (len(JOINT_KEYS),), "names": list(JOINT_KEYS)}
-    features: dict = {"observation.state": dict(vec), "action": dict(vec)}
-    for cam in CAMERAS:
-        features[f"observation.images.{cam}"] = {
-            "dtype": "image",
-            "shape": (cfg.height, cfg.width, 3),
-            "names": ["height", "width", "channels"],
-        }
-    return features
+    return SO101_FOLLOWER.dataset_features(tuple(CAMERAS), cfg.height, cfg.width)
 
 
 def _record_episode(twin: Twin, expert: ScriptedExpert, seed: int, ds, cfg, tick) -> bool:

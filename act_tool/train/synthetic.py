@@ -127,15 +127,7 @@ def scripted_trajectory(layout: EpisodeLayout, frames: int) -> tuple[np.ndarray,
 
 
 def _features(cfg: SynthConfig) -> dict:
-    vec = {"dtype": "float32", "shape": (len(JOINT_NAMES),), "names": list(JOINT_NAMES)}
-    features: dict = {"observation.state": dict(vec), "action": dict(vec)}
-    for cam in CAMERAS:
-        features[f"observation.images.{cam}"] = {
-            "dtype": "image",
-            "shape": (cfg.height, cfg.width, 3),
-            "names": ["height", "width", "channels"],
-        }
-    return features
+    return SO101_FOLLOWER.dataset_features(tuple(CAMERAS), cfg.height, cfg.width)
 
 
 def episode_frames(cfg: SynthConfig, layout: EpisodeLayout, rng: np.random.Generator):
