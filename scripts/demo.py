@@ -170,7 +170,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--output", type=Path, default=Path("demo-out"))
     ap.add_argument("--episodes", type=int, default=20, help="demonstrations (about 2 s each)")
-    ap.add_argument("--steps", type=int, default=1500, help="training steps (about 0.3 s each)")
+    ap.add_argument("--steps", type=int, default=1000, help="training steps (about 0.35 s each)")
     ap.add_argument("--eval-episodes", type=int, default=10, help="closed-loop episodes")
     args = ap.parse_args()
     out = args.output.resolve()
