@@ -16,6 +16,7 @@ from typer.core import TyperCommand
 from act_tool.cli_common import fail
 from act_tool.cli_dataset_sim import dataset_sim
 from act_tool.cli_emulate import emulate
+from act_tool.cli_engine import engine
 from act_tool.cli_eval import eval_command
 from act_tool.cli_run import run
 from act_tool.errors import ActToolError
@@ -251,6 +252,7 @@ def export(
 
 app.command()(run)
 app.command("eval")(eval_command)
+app.command()(engine)
 
 
 @app.command()

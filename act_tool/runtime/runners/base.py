@@ -125,6 +125,11 @@ class Runner:
         """One line for logs: backend and device."""
         return self.backend
 
+    @property
+    def on_gpu(self) -> bool:
+        """Whether infer() computes on a GPU (the self-check's bound then allows TF32)."""
+        return False
+
     def __enter__(self) -> Runner:
         try:
             self._open()

@@ -86,6 +86,10 @@ class OnnxRuntimeRunner(Runner):
         )
 
     @property
+    def on_gpu(self) -> bool:
+        return bool(self.providers) and self.providers[0] != "CPUExecutionProvider"
+
+    @property
     def spinning(self) -> bool:
         """Idle intra-op threads spin (ONNX Runtime's default: the next parallel region starts at
         once) unless the loop ticks beside inference at normal priority, where a spinning thread

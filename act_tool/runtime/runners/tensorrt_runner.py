@@ -60,6 +60,10 @@ class TensorRTRunner(Runner):
             parts.append("cuda-graph")
         return "tensorrt (" + ", ".join(p for p in parts if p) + ")"
 
+    @property
+    def on_gpu(self) -> bool:
+        return True
+
     # --- CUDA helpers ----------------------------------------------------------------------
 
     def _call(self, result: Any, what: str) -> Any:
