@@ -75,6 +75,12 @@ def run_self_check(runner: Runner, log: Log = print, skip: bool = False) -> Self
     Returns None only when the check file is missing and `skip` allows that."""
     t0 = time.perf_counter()
     artifact, spec = runner.artifact, runner.spec
+    if artifact.is_dir():
+        log(
+            "self-check: not needed for a checkpoint folder: the PyTorch runner computes with "
+            "LeRobot's own weights (check files belong to exported artifacts)"
+        )
+        return None
     path = artifact.with_name(spec.check_file) if spec.check_file else check_path(artifact)
     if not path.is_file():
         return _missing(artifact, path, spec, log, skip)
