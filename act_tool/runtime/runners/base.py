@@ -100,6 +100,8 @@ class Runner:
         self.input_specs, self.output_specs = io_specs(spec)
         self.inputs: dict[str, np.ndarray] = {}
         self.outputs: dict[str, np.ndarray] = {}
+        # the sha256 the artifact's bytes were verified to have when loaded ("" if not checked)
+        self.verified_sha256 = ""
         self._open_flag = False
 
     # --- subclass hooks --------------------------------------------------------------------
