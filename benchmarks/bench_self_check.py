@@ -27,6 +27,16 @@ from pathlib import Path
 import numpy as np
 
 
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def warm_up(runner, n: int) -> float:
     t = time.perf_counter()
     for _ in range(n):
@@ -82,7 +92,7 @@ def main() -> None:
     )
     out = {
         "machine": {
-            "cpu": platform.processor() or platform.machine(),
+            "cpu": cpu_model(),
             "cores": os.cpu_count(),
             "python": platform.python_version(),
         },
