@@ -135,7 +135,7 @@ def _missing(artifact: Path, path: Path, spec: EngineSpec, log: Log, skip: bool)
     why = (
         "its spec names it, but the file is gone"
         if spec.check_file
-        else "it was exported before act-tool wrote check files"
+        else "exported before act-tool wrote check files, or built from an ONNX without one"
     )
     raise MissingCheckFile(
         f"{artifact.name} has no check file ({path.name}: {why}), so its actions on this machine "
@@ -210,13 +210,19 @@ def _failure_text(
     spec, artifact = runner.spec, runner.artifact
     obs, dim = where
     action = spec.action_names[dim] if dim < len(spec.action_names) else f"#{dim}"
-    todo = [
-        f"rebuild the engine on this machine from its ONNX (act-tool engine "
-        f"{check.built_from or 'act.fp16.onnx'}, or act-tool export "
-        f"{spec.source_checkpoint or '<checkpoint>'} -o {artifact.parent})"
-    ]
+    folder = artifact.parent
+    if check.built_from:  # a plan: rebuild it here from the ONNX it came from
+        todo = [
+            f"rebuild the engine on this machine: act-tool engine {folder / check.built_from} "
+            f"-o {artifact}"
+        ]
+    else:
+        todo = [
+            f"export again on this machine: act-tool export "
+            f"{spec.source_checkpoint or '<checkpoint>'} -o {folder}"
+        ]
     if spec.precision != "fp32":
-        todo.append("try the FP32 model (act.onnx, or an engine built from it)")
+        todo.append(f"try the FP32 model ({folder / 'act.onnx'}, or an engine built from it)")
     elif on_gpu(runner):
         todo.append("run it on the CPU (--device cpu) to see whether this GPU is the cause")
     return (

@@ -135,8 +135,26 @@ def test_an_engine_beyond_its_bound_is_refused_with_what_to_do(artifact):
     figure = float(out.split("differs from LeRobot's actions by ")[1].split()[0])
     assert 1.5 * FP32_BOUND <= figure <= 2.5 * FP32_BOUND  # 2 bounds moved, FP32 noise ~1e-6
     assert "the bound for FP32 is 1e-04" in out
-    assert "Rebuild" in out or "rebuild the engine on this machine" in out
+    assert "What to do: export again on this machine: act-tool export" in out
     assert torque == []
+
+
+def test_an_engine_built_from_an_onnx_is_told_to_rebuild_here(artifact):
+    """A check that came with a plan names the ONNX to rebuild it from, on this machine."""
+    from act_tool.runtime.runners import open_runner
+    from act_tool.runtime.self_check import SelfCheckFailed, run_self_check
+
+    path = check_path(artifact)
+    check = CheckData.read(path)
+    moved = check.reference + check.scale.astype(np.float32)  # one std off
+    replace(check, reference=moved, built_from="act.fp16.onnx").write(path)
+    spec = EngineSpec.read(spec_path(artifact))
+    replace(spec, check_sha256=sha256_file(path)).write(spec_path(artifact))
+    with open_runner(artifact) as runner, pytest.raises(SelfCheckFailed) as failed:
+        run_self_check(runner, lambda _m: None)
+    message = str(failed.value)
+    assert f"act-tool engine {artifact.parent / 'act.fp16.onnx'} -o {artifact}" in message
+    assert "torque stays off" in message
 
 
 def test_an_edited_check_file_is_refused(artifact):
