@@ -16,8 +16,9 @@ from typer.core import TyperCommand
 from act_tool.cli_common import fail
 from act_tool.cli_dataset_sim import dataset_sim
 from act_tool.cli_emulate import emulate
+from act_tool.cli_engine import engine
 from act_tool.cli_eval import eval_command
-from act_tool.cli_run import run
+from act_tool.cli_run import SkipSelfCheckOpt, run
 from act_tool.errors import ActToolError
 from act_tool.robot_types import ROBOT_TYPES, Units
 from act_tool.spec import Builder, ChannelOrder
@@ -251,6 +252,7 @@ def export(
 
 app.command()(run)
 app.command("eval")(eval_command)
+app.command()(engine)
 
 
 @app.command()
@@ -293,6 +295,7 @@ def bench(
     plot: Annotated[
         Path | None, typer.Option(help="Write a PNG: latency per backend, tick stages.")
     ] = None,
+    skip_self_check: SkipSelfCheckOpt = False,
 ) -> None:
     """Latency, accuracy and memory of every backend here, and of each control-tick stage."""
     from act_tool.bench.suite import BenchOptions, run_bench
@@ -314,6 +317,7 @@ def bench(
                 tick_seconds=seconds,
                 json_path=json_path,
                 plot_path=plot,
+                skip_self_check=skip_self_check,
             ),
             log=typer.echo,
         )

@@ -17,6 +17,7 @@ from act_tool.cli_run import (
     MaxRelativeTargetOpt,
     NActionStepsOpt,
     NoRangeClampOpt,
+    SkipSelfCheckOpt,
     TemporalEnsembleCoeffOpt,
     ThreadsOpt,
     UnitsOpt,
@@ -80,6 +81,7 @@ def eval_command(
     device: DeviceOpt = Device.AUTO,
     threads: ThreadsOpt = None,
     units: UnitsOpt = Units.DEGREES,
+    skip_self_check: SkipSelfCheckOpt = False,
 ) -> None:
     """Evaluate a policy in closed loop: episode success, grasps, attempts, per backend."""
     from act_tool.eval.evaluate import EvalOptions
@@ -111,6 +113,7 @@ def eval_command(
             video_dir=video,
             json_path=json_path,
             jobs=jobs,
+            skip_self_check=skip_self_check,
         )
         report = _run_with_progress(options)
     except ActToolError as e:

@@ -68,6 +68,17 @@ DryRunOpt = Annotated[
         help="Run everything but the servo writes; torque stays off (the arm is limp).",
     ),
 ]
+SkipSelfCheckOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-self-check",
+        help="Start even though the artifact has no check file (exported before act-tool "
+        "wrote them, or the file was lost): its actions on this machine are then NOT checked "
+        "against LeRobot's before the arm moves. A check file that is present is always run; "
+        "a failing check, a check file of another artifact or a changed artifact is never "
+        "overridden.",
+    ),
+]
 ForceOpt = Annotated[
     bool,
     typer.Option("--force", help="Start even when the arm lies outside the training range."),
@@ -152,6 +163,7 @@ def run(
     threads: ThreadsOpt = None,
     units: UnitsOpt = Units.DEGREES,
     rt_priority: RtPriorityOpt = None,
+    skip_self_check: SkipSelfCheckOpt = False,
 ) -> None:
     """Run a policy on the SO-101: cameras + joints -> policy -> servos, at a fixed rate."""
     from act_tool.runtime.arm_kinds import ArmOptions
@@ -193,6 +205,7 @@ def run(
                 log_path=log,
                 rt_priority=DEFAULT_PRIORITY if rt_priority is None else rt_priority,
             ),
+            skip_self_check=skip_self_check,
         )
         summary = run_session(options, log=typer.echo)
     except LoopError as e:

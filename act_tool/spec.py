@@ -25,8 +25,9 @@ from typing import Any
 from act_tool.errors import SpecError
 from act_tool.robot_types import Units
 
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)  # 1: no action range; 1-2: no robot type
+FORMAT_VERSION = 4
+# 1: no action range; 1-2: no robot type; 1-3: no check file
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 
 class ChannelOrder(StrEnum):
@@ -107,6 +108,10 @@ class EngineSpec:
     # FLOPs of one inference (a multiply-add is 2), counted on the FP32 graph at export; None:
     # not counted (a spec written before the count existed).
     flops: int | None = None
+    # The self-check file beside the artifact (`act.onnx.check.npz`) and its sha256; "": none
+    # (a spec written before check files existed).
+    check_file: str = ""
+    check_sha256: str = ""
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:

@@ -29,6 +29,7 @@ LAYERS = {
     "cli_dataset_sim": 5,
     "cli_eval": 5,
     "cli_emulate": 5,
+    "cli_engine": 5,
     "eval": 4,
 }
 

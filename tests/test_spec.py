@@ -111,8 +111,9 @@ def test_write_leaves_no_temporary(tmp_path):
 def test_format_1_specs_still_load_without_an_action_range(tmp_path):
     """Specs written before the action range existed (format 1) load, with the range empty."""
     data = json.loads(make_spec().to_json())
-    assert data["format_version"] == 3 and data["action_min"] == [-2.0] * 6
+    assert data["format_version"] == 4 and data["action_min"] == [-2.0] * 6
     del data["action_min"], data["action_max"], data["robot_type"]
+    del data["check_file"], data["check_sha256"]
     data["format_version"] = 1
     path = tmp_path / "old.json"
     path.write_text(json.dumps(data))
@@ -125,7 +126,7 @@ def test_format_1_specs_still_load_without_an_action_range(tmp_path):
 def test_format_2_specs_load_without_a_robot_type(tmp_path):
     data = json.loads(make_spec(robot_type="so101_follower").to_json())
     assert data["robot_type"] == "so101_follower"
-    del data["robot_type"]
+    del data["robot_type"], data["check_file"], data["check_sha256"]
     data["format_version"] = 2
     path = tmp_path / "v2.json"
     path.write_text(json.dumps(data))
@@ -143,3 +144,15 @@ def test_flops_is_optional_and_round_trips(tmp_path):
     del data["flops"]
     path.write_text(json.dumps(data))
     assert EngineSpec.read(path).flops is None
+
+
+def test_format_3_specs_load_without_a_check_file(tmp_path):
+    """Specs written before check files existed (format 3) load with no check file named."""
+    data = json.loads(make_spec(check_file="act.onnx.check.npz", check_sha256="ab" * 32).to_json())
+    assert (data["format_version"], data["check_file"]) == (4, "act.onnx.check.npz")
+    del data["check_file"], data["check_sha256"]
+    data["format_version"] = 3
+    path = tmp_path / "v3.json"
+    path.write_text(json.dumps(data))
+    spec = EngineSpec.read(path)
+    assert (spec.check_file, spec.check_sha256, spec.format_version) == ("", "", 3)

@@ -178,7 +178,13 @@ def engine_candidates(
 
 
 def run_worker(
-    c: Candidate, observations: Path, work: Path, warmup: int, repeats: int, timeout_s: float
+    c: Candidate,
+    observations: Path,
+    work: Path,
+    warmup: int,
+    repeats: int,
+    timeout_s: float,
+    skip_self_check: bool = False,
 ) -> dict:
     stem = work / c.name.replace(" ", "_").replace("+", "_")
     job = Job(
@@ -191,6 +197,7 @@ def run_worker(
         c.device,
         c.fp16,
         c.cuda_graph,
+        skip_self_check,
     )
     job.write(stem.with_suffix(".job.json"))
     try:
@@ -231,6 +238,7 @@ def measure(
     repeats: int = 50,
     timeout_s: float = 900,
     log: Callable[[str], None] = print,
+    skip_self_check: bool = False,
 ) -> list[BackendResult]:
     results: list[BackendResult] = []
     baseline_actions = baseline_p50 = None
@@ -241,7 +249,9 @@ def measure(
             log(f"  {c.name:<32} skipped: {c.skipped}")
             continue
         log(f"  {c.name:<32} measuring ({warmup} warm-up, {repeats} runs) ...")
-        raw = run_worker(c, observations, work, warmup, repeats, timeout_s)
+        raw = run_worker(c, observations, work, warmup, repeats, timeout_s, skip_self_check)
+        if raw.get("self_check"):
+            log(f"  {c.name:<32} {raw['self_check']}")
         if "error" in raw:
             r.status, r.reason = "failed", raw["error"]
             log(f"  {c.name:<32} FAILED: {r.reason}")

@@ -42,6 +42,7 @@ class BenchOptions:
     move: bool = False  # a real arm: drive it (else a dry run: no writes, torque off)
     json_path: Path | None = None
     plot_path: Path | None = None
+    skip_self_check: bool = False  # measure artifacts that have no check file
 
     def __post_init__(self) -> None:
         if self.checkpoint is None and self.onnx is None and self.engine is None:
@@ -115,6 +116,7 @@ def measure_stages(opts: BenchOptions, artifact: Path, log) -> dict[str, Any]:
                 cameras=opts.cameras,
                 # a dry run also connects with torque off: the arm stays limp
                 loop=LoopConfig(duration_s=opts.tick_seconds, dry_run=dry),
+                skip_self_check=opts.skip_self_check,
             ),
             log=lambda _msg: None,
         )
@@ -187,8 +189,22 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> BenchRe
                 peaks[key], peak_notes[key] = None, "skipped: no CUDA GPU"
         cands = candidates(opts.checkpoint, onnx, engines, gpu, engine_notes)
         log("inference:")
+        if opts.skip_self_check:
+            log(
+                "WARNING: --skip-self-check: artifacts without a check file are measured without "
+                "checking their actions against LeRobot's first (a present check file still runs)"
+            )
         results = measure(
-            cands, observations, work, std, flops, peaks, opts.warmup, opts.repeats, log=log
+            cands,
+            observations,
+            work,
+            std,
+            flops,
+            peaks,
+            opts.warmup,
+            opts.repeats,
+            log=log,
+            skip_self_check=opts.skip_self_check,
         )
         baseline = next((r.name for r in results if r.status == "ok"), "none")
         baseline_note = report.baseline_note(results, baseline)

@@ -31,6 +31,7 @@ class Job:
     device: str = "cpu"
     fp16: bool = False
     cuda_graph: bool = False
+    skip_self_check: bool = False  # an artifact without a check file: measure it anyway
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))
@@ -168,6 +169,11 @@ def runner_step(job: Job, stack):
         device=job.device, fp16=job.fp16, cuda_graph=job.cuda_graph, threads=os.cpu_count()
     )
     runner = stack.enter_context(open_runner(Path(job.artifact), job.backend, options))
+    checked = []
+    if job.backend != "torch":  # an exported artifact: the self-check, before any timing
+        from act_tool.runtime.self_check import run_self_check
+
+        run_self_check(runner, checked.append, job.skip_self_check)
     orders = {c.key: c.channel_order for c in runner.spec.cameras}
 
     def load(frames: dict[str, np.ndarray], state: np.ndarray | None) -> None:
@@ -179,7 +185,7 @@ def runner_step(job: Job, stack):
     def step() -> np.ndarray:
         return runner.infer()["action"][0]
 
-    return load, step, runner.description
+    return load, step, runner.description, " ".join(checked)
 
 
 def run(job: Job) -> dict:
@@ -188,6 +194,7 @@ def run(job: Job) -> dict:
     frames, states = load_observations(job.observations)
     n = len(frames)
     latencies: list[float] = []
+    self_check = ""
     outputs: list[np.ndarray] = []
     memory = GpuMemory(job)
     with contextlib.ExitStack() as stack:
@@ -198,7 +205,7 @@ def run(job: Job) -> dict:
             def timed(i: int) -> np.ndarray:
                 return lstep(frames[i % n], states[i % n])
         else:
-            load, rstep, description = runner_step(job, stack)
+            load, rstep, description, self_check = runner_step(job, stack)
 
             def timed(i: int) -> np.ndarray:
                 load(frames[i % n], states[i % n])  # not timed: input copy is a loop stage
@@ -231,6 +238,7 @@ def run(job: Job) -> dict:
         "peak_rss_mb": peak_rss_mb(),
         "gpu_peak_mb": gpu_peak_mb,
         "gpu_memory_note": memory.note,
+        "self_check": self_check,
     }
 
 

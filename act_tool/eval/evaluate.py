@@ -47,6 +47,7 @@ class EvalOptions:
     video_dir: Path | None = None
     json_path: Path | None = None
     jobs: int = 1
+    skip_self_check: bool = False  # evaluate an artifact that has no check file
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -134,7 +135,7 @@ def evaluate(
         if progress:
             progress(backend, 0, len(seeds))
         if len(jobs) == 1:
-            results = run_job(jobs[0], _reporter(progress, backend, len(seeds)))
+            results = run_job(jobs[0], _reporter(progress, backend, len(seeds)), log)
         else:
             context = get_context("spawn")  # a fresh interpreter: its own OpenGL context
             with ProcessPoolExecutor(len(jobs), mp_context=context) as pool:

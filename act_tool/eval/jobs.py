@@ -75,20 +75,30 @@ def _video(options: EvalOptions, backend: str, seed: int) -> Path | None:
     return Path(options.video_dir) / f"{slug}_seed{seed}.mp4"
 
 
-def run_job(job: Job, on_episode: Callable[[int], object] | None = None) -> list[EpisodeResult]:
-    """The job's episodes, in seed order."""
+def run_job(
+    job: Job,
+    on_episode: Callable[[int], object] | None = None,
+    log: Callable[[str], None] = print,
+) -> list[EpisodeResult]:
+    """The job's episodes, in seed order. The target's runner is self-checked first, in the
+    process that runs it (said by the job with the first seed only)."""
     from act_tool.eval.sim_episodes import SimEpisodes
+    from act_tool.runtime.self_check import run_self_check
 
     options = job.options
     results = []
-    with _open(job) as runner, SimEpisodes(runner.spec, options.cameras) as sim:
+    with _open(job) as runner:
+        if job.backend != LEROBOT_LABEL:  # before the twin is even built
+            first = job.seeds[0] == options.seeds[0]
+            run_self_check(runner, log if first else lambda _m: None, options.skip_self_check)
         fps = options.loop.fps or runner.spec.fps
         # a whole number of ticks: the twin's time is exact, float sums of periods are not
         ticks = max(1, round(options.episode_time_s * fps))
         loop = replace(options.loop, max_ticks=ticks, duration_s=None, rt_priority=0)
-        for seed in job.seeds:
-            video = _video(options, job.backend, seed)
-            results.append(sim.episode(runner, seed, loop, options.settle_s, video))
-            if on_episode is not None:
-                on_episode(len(results))
+        with SimEpisodes(runner.spec, options.cameras) as sim:
+            for seed in job.seeds:
+                video = _video(options, job.backend, seed)
+                results.append(sim.episode(runner, seed, loop, options.settle_s, video))
+                if on_episode is not None:
+                    on_episode(len(results))
     return results

@@ -17,6 +17,7 @@ import numpy as np
 from act_tool.errors import ActToolError, ParityError
 from act_tool.export.flops import count_flops
 from act_tool.export.robot_type import find_robot_type
+from act_tool.runtime.check_file import check_path
 from act_tool.spec import EngineSpec, spec_path
 
 # Parity bounds, in units of the action std. Rounding error is, to first order, the unit
@@ -165,6 +166,7 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
         if builder != "onnx":
             plan = staging / "act.plan"
             specs[plan] = _engine(network, specs[network], plan, builder, result, log)
+        specs = _write_checks(specs, parity, network)
         _move_into_place(specs, out_dir, result)
     return result
 
@@ -231,6 +233,7 @@ def _engine(
 ) -> EngineSpec:
     """Build the TensorRT engine from the network's ONNX; the plan's spec carries its figures."""
     from act_tool.export import engine
+    from act_tool.export.engine_from_onnx import plan_spec
 
     t0 = time.perf_counter()
     log(f"building TensorRT engine with {builder} from {network.name} ...")
@@ -240,24 +243,38 @@ def _engine(
         f"built {plan.name} ({info.plan_bytes / 1e6:.1f} MB, {builder} {info.version}, "
         f"target {info.target}) in {info.build_seconds:.1f} s"
     )
-    parity = dict(network_spec.parity)
-    parity["engine"] = (
-        f"built from {network.name}; its ONNX parity figures apply. Run `act-tool bench` "
-        "on the GPU to measure the engine itself."
-    )
-    spec = network_spec.with_artifact(
-        plan, builder=builder, builder_version=info.version, target=info.target
-    )
-    return replace(spec, parity=parity)
+    return plan_spec(network_spec, plan, network.name, info)
+
+
+def _write_checks(
+    specs: dict[Path, EngineSpec], parity: _Parity, network: Path
+) -> dict[Path, EngineSpec]:
+    """Each staged artifact's self-check file (act_tool.export.check_files), staged beside it;
+    returns the specs naming them. The plan gets the check of the ONNX it was built from."""
+    from act_tool.export.check_files import make_check, pick, plan_check, write_check
+
+    obs, refs, sources = pick(parity.observations, parity.references)
+    checks = {}
+    for artifact, spec in specs.items():
+        if artifact.suffix != ".plan":
+            bound = FP16_BOUND if spec.precision == "fp16" else FP32_BOUND
+            # On a GPU FP32 products may run in TF32, which rounds as FP16 does.
+            checks[artifact] = make_check(
+                artifact, spec, obs, refs, sources, parity.scale, bound, FP16_BOUND
+            )
+    for artifact in specs:
+        if artifact.suffix == ".plan":
+            checks[artifact] = plan_check(checks[network], network, artifact)
+    return {a: write_check(checks[a], a, spec) for a, spec in specs.items()}
 
 
 def _move_into_place(specs: dict[Path, EngineSpec], out_dir: Path, result: ExportResult) -> None:
-    """Write each staged artifact's spec, then move artifacts and specs into `out_dir`. Called
-    only once every check passed."""
+    """Write each staged artifact's spec, then move artifacts, check files and specs into
+    `out_dir`. Called only once every check passed."""
     for artifact, spec in specs.items():
         spec.write(spec_path(artifact))
     for artifact in specs:
-        for src in (artifact, spec_path(artifact)):
+        for src in (artifact, check_path(artifact), spec_path(artifact)):
             dst = out_dir / src.name
             shutil.move(str(src), str(dst))
             if src == artifact:

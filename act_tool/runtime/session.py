@@ -30,6 +30,7 @@ from act_tool.runtime.arm_kinds import (
 from act_tool.runtime.loop import run_loop
 from act_tool.runtime.loop_config import LoopConfig
 from act_tool.runtime.runners import RunnerOptions, open_runner
+from act_tool.runtime.self_check import run_self_check
 from act_tool.runtime.telemetry import RunSummary
 from act_tool.spec import EngineSpec
 
@@ -44,6 +45,8 @@ class RunOptions:
     backend: str | None = None  # default: from the artifact's type
     runner: RunnerOptions = field(default_factory=RunnerOptions)
     loop: LoopConfig = field(default_factory=LoopConfig)
+    # run without the self-check when the artifact has no check file (act_tool.runtime.self_check)
+    skip_self_check: bool = False
 
 
 def open_cameras(
@@ -93,6 +96,10 @@ def run(opts: RunOptions, log: Log = print) -> RunSummary:
     with ExitStack() as stack:
         stack.enter_context(runner)
         log(f"loaded {opts.engine} with {runner.description}; executing {loop.mode()}")
+        # before the arm is even connected: a refused engine never sees torque on
+        if run_self_check(runner, log, opts.skip_self_check) is not None:
+            # its inferences paid the first-run costs: one more measures the latency
+            loop = replace(loop, warmup=min(loop.warmup, 1))
         robot = open_robot(kind, ArmRequest(opts.arm, spec, loop.dry_run), stack, log)
         cameras = open_cameras(
             opts.cameras, robot.default_source, spec, loop.fps, robot.camera_context

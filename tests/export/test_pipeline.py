@@ -19,25 +19,6 @@ from act_tool.policy import describe  # noqa: E402
 from act_tool.spec import EngineSpec, sha256_file, spec_path  # noqa: E402
 
 
-def have_rtx() -> bool:
-    from act_tool import gpu
-
-    return "tensorrt-rtx" in gpu.installed_builders()
-
-
-@pytest.fixture(scope="module")
-def exported(tiny_checkpoint, tiny_dataset, tmp_path_factory):
-    """One full export (FP32 + FP16 + engine when TensorRT-RTX is here) shared by the checks."""
-    out = tmp_path_factory.mktemp("export")
-    builder = "tensorrt-rtx" if have_rtx() else "onnx"
-    logs: list[str] = []
-    result = run_export(
-        ExportOptions(tiny_checkpoint, out, fp16=True, builder=builder, dataset=tiny_dataset),
-        log=logs.append,
-    )
-    return out, result, "\n".join(logs), builder
-
-
 def test_artifacts_and_specs_are_written(exported):
     out, result, _, builder = exported
     names = {p.name for p in result.artifacts}

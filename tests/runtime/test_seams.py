@@ -89,7 +89,13 @@ def test_a_session_with_a_registered_arm_source_and_backend(tmp_path, stripes, f
     with registered(kind):
         assert "fake" in port_words() and "stripes" in source_help()
         summary = run(
-            RunOptions(artifact, ArmOptions("fake"), backend="fake", loop=LoopConfig(max_ticks=12)),
+            RunOptions(
+                artifact,
+                ArmOptions("fake"),
+                backend="fake",
+                loop=LoopConfig(max_ticks=12),
+                skip_self_check=True,  # a made-up artifact: no check file
+            ),
             log=lambda _m: None,
         )
     arm = arms[0]

@@ -100,6 +100,8 @@ class Runner:
         self.input_specs, self.output_specs = io_specs(spec)
         self.inputs: dict[str, np.ndarray] = {}
         self.outputs: dict[str, np.ndarray] = {}
+        # the sha256 the artifact's bytes were verified to have when loaded ("" if not checked)
+        self.verified_sha256 = ""
         self._open_flag = False
 
     # --- subclass hooks --------------------------------------------------------------------
@@ -124,6 +126,11 @@ class Runner:
     def description(self) -> str:
         """One line for logs: backend and device."""
         return self.backend
+
+    @property
+    def on_gpu(self) -> bool:
+        """Whether infer() computes on a GPU (the self-check's bound then allows TF32)."""
+        return False
 
     def __enter__(self) -> Runner:
         try:

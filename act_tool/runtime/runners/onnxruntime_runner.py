@@ -86,6 +86,10 @@ class OnnxRuntimeRunner(Runner):
         )
 
     @property
+    def on_gpu(self) -> bool:
+        return bool(self.providers) and self.providers[0] != "CPUExecutionProvider"
+
+    @property
     def spinning(self) -> bool:
         """Idle intra-op threads spin (ONNX Runtime's default: the next parallel region starts at
         once) unless the loop ticks beside inference at normal priority, where a spinning thread
@@ -97,8 +101,9 @@ class OnnxRuntimeRunner(Runner):
 
     def _open(self) -> None:
         ort = import_onnxruntime()
-        if self.options.verify:
+        if self.options.verify and self.spec.sha256:
             self.spec.verify_artifact(self.artifact)
+            self.verified_sha256 = self.spec.sha256
         so = ort.SessionOptions()
         so.log_severity_level = 3
         so.intra_op_num_threads = intra_op_threads(self.options)

@@ -60,6 +60,10 @@ class TensorRTRunner(Runner):
             parts.append("cuda-graph")
         return "tensorrt (" + ", ".join(p for p in parts if p) + ")"
 
+    @property
+    def on_gpu(self) -> bool:
+        return True
+
     # --- CUDA helpers ----------------------------------------------------------------------
 
     def _call(self, result: Any, what: str) -> Any:
@@ -78,6 +82,7 @@ class TensorRTRunner(Runner):
 
     def _open(self) -> None:
         module = compat.check_plan(self.spec, self.artifact, compat.probe_machine())
+        self.verified_sha256 = self.spec.sha256  # check_plan verified the bytes against it
         trt = importlib.import_module(module)
         self.library = f"{module} {trt.__version__}"
         self._cudart = require(
