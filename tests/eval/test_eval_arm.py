@@ -28,7 +28,9 @@ FPS = 30  # the tiny policy's
 def options(onnx: Path, **kw) -> ArmEvalOptions:
     base = dict(episodes=3, episode_time_s=0.5, reset_time_s=0.0)
     base.update(kw)
-    run = RunOptions(onnx, ArmOptions("emulated"), loop=LoopConfig(warmup=1, rt_priority=0, force=True))
+    run = RunOptions(
+        onnx, ArmOptions("emulated"), loop=LoopConfig(warmup=1, rt_priority=0, force=True)
+    )
     return ArmEvalOptions(run, **base)
 
 
