@@ -18,6 +18,8 @@ from act_tool.cli_run import (
     CalibrationOpt,
     CudaGraphOpt,
     DeviceOpt,
+    DisplayOpt,
+    DisplaySaveOpt,
     DryRunOpt,
     ForceOpt,
     FpsOpt,
@@ -140,6 +142,8 @@ def eval_command(
     record: RecordOpt = None,
     task: TaskOpt = None,
     resume: ResumeOpt = False,
+    display: DisplayOpt = False,
+    display_save: DisplaySaveOpt = None,
 ) -> None:
     """Evaluate a policy in closed loop: episode success (with --sim: grasps, attempts, per
     backend; on an arm: the operator's verdicts and interventions)."""
@@ -156,7 +160,7 @@ def eval_command(
         return
     arm_only = {"--record": record, "--verdicts": verdicts, "--robot-id": robot_id,
                 "--calibration": calibration, "--dry-run": dry_run, "--async": asynchronous,
-                "--log": log}  # fmt: skip
+                "--log": log, "--display": display, "--display-save": display_save}  # fmt: skip
     given = [flag for flag, value in arm_only.items() if value]
     if given:
         fail(ActToolError(f"{', '.join(given)}: for an arm (--port), not --sim"))

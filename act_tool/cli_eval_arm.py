@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from act_tool.cli_common import fail
-from act_tool.cli_run import open_recorder, run_options
+from act_tool.cli_run import open_display, open_recorder, run_options
 from act_tool.errors import ActToolError
 from act_tool.spec import atomic_write_text
 
@@ -26,7 +26,7 @@ def eval_on_arm(args: dict[str, Any]) -> None:
     from act_tool.eval.keys import NoKeys, TerminalKeys
     from act_tool.runtime.loop_config import LoopError
 
-    recorder = None
+    recorder = viewer = None
     try:
         for flag, name in (("--compare", "compare"), ("--video", "video"),
                            ("--checkpoint", "checkpoint")):  # fmt: skip
@@ -46,10 +46,12 @@ def eval_on_arm(args: dict[str, Any]) -> None:
         )
         _check_json(args["json_path"])
         recorder = open_recorder(args["record"], args["task"], args["resume"])
+        viewer = open_display(args["display"], args["display_save"])
         keys = TerminalKeys() if TerminalKeys.available() else NoKeys()
         if isinstance(keys, NoKeys) and options.verdicts is None:
             typer.echo("note: stdin is no terminal: no keys; verdicts stay unknown (--verdicts)")
-        report = run_arm_eval(options, typer.echo, keys, recorder)
+        observers = [viewer] if viewer is not None else []
+        report = run_arm_eval(options, typer.echo, keys, recorder, observers)
     except LoopError as e:
         if e.summary is not None:
             typer.echo(e.summary.table())
@@ -57,8 +59,9 @@ def eval_on_arm(args: dict[str, Any]) -> None:
     except ActToolError as e:
         fail(e)
     finally:
-        if recorder is not None:
-            recorder.close()
+        for observer in (recorder, viewer):
+            if observer is not None:
+                observer.close()
     typer.echo(report.text())
     if args["json_path"] is not None:
         data = {"target": str(args["target"]), "port": args["port"], **report.to_dict()}

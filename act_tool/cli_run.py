@@ -142,6 +142,32 @@ ResumeOpt = Annotated[
 ]
 
 
+DisplayOpt = Annotated[
+    bool,
+    typer.Option(
+        "--display",
+        help="Stream cameras, joints, goals, the predicted chunk and stage latencies to a rerun "
+        "viewer (the `display` extra).",
+    ),
+]
+DisplaySaveOpt = Annotated[
+    Path | None,
+    typer.Option("--display-save", help="--display into this .rrd file instead of a viewer."),
+]
+
+
+OBSERVER_ARGS = ("record", "task", "resume", "display", "display_save")  # not run_options
+
+
+def open_display(display: bool, save: Path | None):
+    """The rerun live view for --display / --display-save (None without them)."""
+    if not display and save is None:
+        return None
+    from act_tool.eval.display import RerunDisplay
+
+    return RerunDisplay(save, log=typer.echo)
+
+
 def open_recorder(record: Path | None, task: str | None, resume: bool):
     """The dataset recorder for --record (None without it); usage errors before anything runs."""
     if record is None:
@@ -248,19 +274,22 @@ def run(
     record: RecordOpt = None,
     task: TaskOpt = None,
     resume: ResumeOpt = False,
+    display: DisplayOpt = False,
+    display_save: DisplaySaveOpt = None,
 ) -> None:
     """Run a policy on the SO-101: cameras + joints -> policy -> servos, at a fixed rate."""
-    arguments = {k: v for k, v in locals().items() if k not in ("record", "task", "resume")}
+    arguments = {k: v for k, v in locals().items() if k not in OBSERVER_ARGS}
     from act_tool.runtime.loop_config import LoopError
     from act_tool.runtime.session import run as run_session
 
     try:
         options = run_options(**arguments)
         recorder = open_recorder(record, task, resume)
+        viewer = open_display(display, display_save)
     except ActToolError as e:
         fail(e)
     try:
-        observers = [recorder] if recorder is not None else []
+        observers = [o for o in (recorder, viewer) if o is not None]
         summary = run_session(options, log=typer.echo, observers=observers)
         if recorder is not None:
             recorder.save_episode()
@@ -274,8 +303,9 @@ def run(
         typer.echo("interrupted before the loop started; torque is off")
         raise typer.Exit(130) from None
     finally:
-        if recorder is not None:
-            recorder.close()
+        for observer in (recorder, viewer):
+            if observer is not None:
+                observer.close()
     typer.echo(summary.table())
     if log is not None:
         typer.echo(f"per-tick log: {log}")
