@@ -95,6 +95,7 @@ class ArmEvalReport:
     episodes: list[EpisodeResult] = field(default_factory=list)
     rerecorded: int = 0  # episodes discarded by the operator (left arrow) and run again
     stopped: bool = False  # the operator stopped the session (Esc)
+    interrupted: bool = False  # Ctrl-C (or SIGTERM): the episode under way was not kept
     ignored_keys: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,6 +112,7 @@ class ArmEvalReport:
             "mean_episode_s": sum(durations) / len(durations) if durations else None,
             "rerecorded": self.rerecorded,
             "stopped_by_operator": self.stopped,
+            "interrupted": self.interrupted,
             "per_episode": [e.to_dict() for e in self.episodes],
         }
 
@@ -139,6 +141,8 @@ class ArmEvalReport:
             lines.append(f"re-recorded: {self.rerecorded}")
         if self.stopped:
             lines.append("stopped by the operator (Esc)")
+        if self.interrupted:
+            lines.append("interrupted (Ctrl-C): the episode under way was not kept")
         return "\n".join(lines)
 
 
@@ -209,6 +213,8 @@ def run_arm_eval(
                     s.runner, s.arm, s.cameras, loop, log, clock=clock, observers=everyone
                 )
                 torque_on = False  # the loop ends with torque off
+                if summary.stop_reason.startswith("interrupted"):
+                    raise KeyboardInterrupt
                 if events.rerecord and not events.stop:
                     report.rerecorded += 1
                     if recorder is not None:
@@ -222,6 +228,10 @@ def run_arm_eval(
                 if not last or (events.verdict is None and not isinstance(keys, NoKeys)):
                     torque_on = _reset_period(options, s, home, events, keys, n, log, last)
                 report.episodes.append(_result(n, summary, events, options))
+        except KeyboardInterrupt:  # the arm closes with torque off (torque_guard)
+            report.interrupted = True
+            if recorder is not None:
+                recorder.discard_episode()
         finally:
             events.enter(Phase.IDLE)
             keys.close()

@@ -203,3 +203,29 @@ def test_cli_eval_arm_usage_errors(tiny_onnx, args, message):
     )
     assert result.exit_code != 0
     assert message in result.output
+
+
+class CtrlC:
+    """Ctrl-C at a tick of the n-th run of the loop (the loop turns it into its stop reason)."""
+
+    def __init__(self, run: int, tick: int) -> None:
+        self.run, self.tick, self.runs = run, tick, -1
+
+    def begin(self, spec, fps, cameras):
+        self.runs += 1
+
+    def on_tick(self, view):
+        if self.runs == self.run and view.tick == self.tick:
+            raise KeyboardInterrupt
+
+    def end(self, stop_reason):
+        pass
+
+
+def test_ctrl_c_ends_the_session_keeping_the_finished_episodes(tiny_onnx, spy):
+    report = run_arm_eval(
+        options(tiny_onnx, episodes=3), lambda _m: None, observers=[CtrlC(run=1, tick=2)]
+    )
+    assert report.interrupted and len(report.episodes) == 1
+    assert spy["session"].arm.torque_enabled is False
+    assert "interrupted (Ctrl-C)" in report.text()
