@@ -83,13 +83,11 @@ class RerunDisplay:
 
     def on_tick(self, view: TickView) -> None:
         self._ticks += 1
-        frames = None
-        if view.frames is not None:
+        frames: Any = None
+        if view.frames is not None:  # rewritten on the loop's next query tick: copy now
             frames = {n: view.frames[n][0].copy() for n in self._names}
         elif view.tick % self._image_every == 0:
-            out = {n: np.empty((1, *s), np.uint8) for n, s in self._shapes.items()}
-            view.cameras.read_into(out)
-            frames = {n: out[n][0] for n in self._names}
+            frames = view.cameras  # each camera's newest, read on the display's thread
         chunk = None if view.chunk is None else view.chunk.copy()
         entry = (self._ticks, self._episode, view.state.copy(), view.goal.copy(), chunk,
                  view.marks.copy(), frames)  # fmt: skip
@@ -132,7 +130,12 @@ class RerunDisplay:
                     stream.log(f"chunk/{joint}", rr.BarChart(chunk[:, j]))
             stages = derive(marks[None], marks[MARK0], marks[MARK0])[0, -len(STAGES) :]
             for name, seconds in zip(STAGES, stages, strict=True):
-                stream.log(f"latency_ms/{name}", rr.Scalars(float(seconds) * 1e3))
+                if name != "slack":  # not known yet when the tick is shown
+                    stream.log(f"latency_ms/{name}", rr.Scalars(float(seconds) * 1e3))
+            if frames is not None and not isinstance(frames, dict):
+                out = {n: np.empty((1, *s), np.uint8) for n, s in self._shapes.items()}
+                frames.read_into(out)
+                frames = {n: out[n][0] for n in self._names}
             for name, bgr in (frames or {}).items():
                 stream.log(f"cameras/{name}", rr.Image(bgr[..., ::-1], color_model="RGB"))
             self.shown += 1

@@ -34,7 +34,7 @@ from act_tool.runtime.observers import TickView
 from act_tool.spec import EngineSpec
 
 Log = Callable[[str], None]
-QUEUE_SECONDS = 2.0  # the queue holds this much of the control rate's frames
+QUEUE_SECONDS = 1.0  # the queue holds this much of the control rate's frames
 
 
 class RecordingError(ActToolError):
@@ -206,7 +206,9 @@ class DatasetRecorder:
         self._thread: threading.Thread | None = None
         self._sink: Sink | None = None
         self._names: tuple[str, ...] = ()
-        self._shapes: dict[str, tuple[int, ...]] = {}
+        self._free: queue.SimpleQueue = queue.SimpleQueue()  # frame buffers not in use
+        self._grab: queue.SimpleQueue = queue.SimpleQueue()  # to the grabber thread
+        self._grabber: threading.Thread | None = None
 
     # --- tick observer (control thread) ---------------------------------------------------
 
@@ -217,7 +219,16 @@ class DatasetRecorder:
             size = self.queue_size or max(8, int(QUEUE_SECONDS * fps))
             self._queue = queue.Queue(maxsize=size)
             self._names = tuple(c.name for c in spec.cameras)
-            self._shapes = {n: tuple(c.config.shape) for n, c in cameras.cameras.items()}
+            shapes = {n: (1, *c.config.shape) for n, c in cameras.cameras.items()}
+            # Frame buffers, reused: no allocation (and no page faults) on the control thread.
+            self._free = queue.SimpleQueue()
+            for _ in range(size + 1):
+                buffers = {n: np.empty(shape, np.uint8) for n, shape in shapes.items()}
+                for b in buffers.values():
+                    b.fill(0)  # touch the pages now
+                self._free.put(buffers)
+            self._grabber = threading.Thread(target=self._copy, name="grabber", daemon=True)
+            self._grabber.start()
             self._thread = threading.Thread(target=self._write, name="recorder", daemon=True)
             self._thread.start()
         self.episode_dropped = self.episode_frames = 0
@@ -227,17 +238,20 @@ class DatasetRecorder:
             raise RecordingError(f"recording into {self.root} failed: {self.error}")
         q = self._queue
         assert q is not None
-        if q.full():
+        try:
+            buffers = self._free.get_nowait()  # none free: the writer holds them all
+        except queue.Empty:
             self.dropped += 1
             self.episode_dropped += 1
             return
-        if view.frames is not None:
-            frames = {n: view.frames[n][0].copy() for n in self._names}
-        else:
-            out = {n: np.empty((1, *s), np.uint8) for n, s in self._shapes.items()}
-            view.cameras.read_into(out)
-            frames = {n: out[n][0] for n in self._names}
-        q.put_nowait(("frame", (frames, view.state.astype(np.float32), view.goal.astype(np.float32))))  # fmt: skip
+        cameras = None
+        if view.frames is not None:  # the loop rewrites them on its next query tick: copy now
+            for name in self._names:
+                np.copyto(buffers[name], view.frames[name])
+        else:  # each camera's newest, copied on the grabber thread (a few ms from now)
+            cameras = view.cameras
+        state, goal = view.state.astype(np.float32), view.goal.astype(np.float32)
+        self._grab.put(("frame", (buffers, state, goal, cameras)))
         self.episode_frames += 1
 
     def end(self, stop_reason: str) -> None:
@@ -271,6 +285,8 @@ class DatasetRecorder:
                 self.log(f"warning: {e}")
             self._thread.join(timeout=60.0)
             self._thread = None
+            if self._grabber is not None:
+                self._grabber.join(timeout=5.0)
         if self.dropped:
             self.log(f"recording: {self.dropped} frames not kept over the session (writer behind)")
 
@@ -278,14 +294,33 @@ class DatasetRecorder:
         if self._queue is None:
             return
         done = threading.Event()
-        self._queue.put((what, done))  # blocking: outside the control tick
+        self._grab.put((what, done))  # in order with the frames before it
         while not done.wait(0.5):
             if self._thread is None or not self._thread.is_alive():
                 break
         if self.error is not None:
             raise RecordingError(f"recording into {self.root} failed: {self.error}")
 
-    # --- the writer thread ---------------------------------------------------------------
+    # --- the grabber and writer threads --------------------------------------------------
+
+    def _copy(self) -> None:
+        """Plain ticks' frames: each camera's newest, copied off the control thread; then
+        everything on to the writer, in order."""
+        q = self._queue
+        assert q is not None
+        while True:
+            what, payload = self._grab.get()
+            if what == "frame":
+                buffers, state, goal, cameras = payload
+                if cameras is not None:
+                    try:
+                        cameras.read_into(buffers)
+                    except Exception as e:  # a camera that died: the loop says so too
+                        self.error = self.error or e
+                payload = (buffers, state, goal)
+            q.put((what, payload))
+            if what == "close":
+                return
 
     def _write(self) -> None:
         q, sink = self._queue, self._sink
@@ -300,17 +335,21 @@ class DatasetRecorder:
                 with contextlib.suppress(Exception):  # the sink may be what broke
                     sink.discard_episode()
             finally:
-                if what != "frame":
+                if what == "frame":
+                    self._free.put(payload[0])  # the buffers are free again
+                else:
                     payload.set()
             if what == "close":
                 return
 
     def _apply(self, sink: Sink, what: str, payload: Any) -> None:
         if what == "frame":
-            frames, state, goal = payload
+            buffers, state, goal = payload
             frame = {"task": self.task, "observation.state": state, "action": goal}
-            for name, bgr in frames.items():
-                frame[f"observation.images.{name}"] = bgr[..., ::-1]  # LeRobot's RGB
+            for name in self._names:  # LeRobot's RGB, a copy of its own: the buffer goes back
+                frame[f"observation.images.{name}"] = np.ascontiguousarray(
+                    buffers[name][0, ..., ::-1]
+                )
             sink.add_frame(frame)
         elif what == "save":
             sink.save_episode()

@@ -302,10 +302,12 @@ class _Ticker:
                 last, inference_cpu, startup = self.plain(row, slot), 0.0, 0.0
             goal = action if dry else arm.write_goals(action)
             row[last] = perf()
-            done = now()
-            row[C_CPU] = cpu_time() - cpu_start - inference_cpu
             row[C_TICK] = tick
             row[C_INFERRED] = query
+            if self.observers:  # their time counts in the tick (cpu, slack, overruns)
+                self.notify(row, tick, query, goal)
+            done = now()
+            row[C_CPU] = cpu_time() - cpu_start - inference_cpu
             deadline += period + startup  # async's first-chunk wait shifts the grid
             slot += 1
             if done > deadline:
@@ -316,8 +318,6 @@ class _Ticker:
                     slot += 1
                     counters.missed += 1
             row[C_SLACK] = deadline - done
-            if self.observers:
-                self.notify(row, tick, query, goal)
             telemetry.commit()
             tick += 1
             counters.ticks = tick

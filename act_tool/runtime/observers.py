@@ -35,7 +35,10 @@ class TickView:
     # camera -> (1,H,W,3) uint8 BGR the policy saw; None on ticks it saw none (read `cameras`)
     frames: Mapping[str, np.ndarray] | None
     chunk: np.ndarray | None  # (chunk, actions) a chunk that arrived this tick, else None
-    marks: np.ndarray  # the tick's raw telemetry row (act_tool.runtime.telemetry RAW layout)
+    # the tick's raw telemetry row (act_tool.runtime.telemetry RAW layout): its stage marks are
+    # complete, and its tick and inferred columns; cpu and slack are not yet (the observers' own
+    # time is part of the tick)
+    marks: np.ndarray
     cameras: Cameras
 
 
