@@ -147,10 +147,6 @@ def eval_command(
 ) -> None:
     """Evaluate a policy in closed loop: episode success (with --sim: grasps, attempts, per
     backend; on an arm: the operator's verdicts and interventions)."""
-    from act_tool.eval.evaluate import EvalOptions
-    from act_tool.runtime.loop_config import LoopConfig
-    from act_tool.runtime.runners import RunnerOptions
-
     if sim == (port is not None):
         fail(ActToolError("give --sim (the digital twin) or --port (an arm), one of them"))
     if port is not None:
@@ -158,43 +154,50 @@ def eval_command(
 
         eval_on_arm(dict(locals()))
         return
-    arm_only = {"--record": record, "--verdicts": verdicts, "--robot-id": robot_id,
-                "--calibration": calibration, "--dry-run": dry_run, "--async": asynchronous,
-                "--log": log, "--display": display, "--display-save": display_save}  # fmt: skip
-    given = [flag for flag, value in arm_only.items() if value]
+    _eval_in_twin(dict(locals()))
+
+
+def _eval_in_twin(a: dict) -> None:
+    """--sim: episodes in the digital twin (act_tool.eval.evaluate), from eval's arguments."""
+    from act_tool.eval.evaluate import EvalOptions
+    from act_tool.runtime.loop_config import LoopConfig
+    from act_tool.runtime.runners import RunnerOptions
+
+    arm_only = ("record", "verdicts", "robot_id", "calibration", "dry_run", "asynchronous", "log",
+                "display", "display_save")  # fmt: skip
+    given = ["--" + k.replace("_", "-") for k in arm_only if a[k]]
     if given:
         fail(ActToolError(f"{', '.join(given)}: for an arm (--port), not --sim"))
-    episodes = 20 if episodes is None else episodes
-    episode_time = 12.0 if episode_time is None else episode_time
-    if max_relative_target is not None:
+    if a["max_relative_target"] is not None:
         fail(ActToolError("--max-relative-target is for a real arm; the twin's runs go without"))
+    backend, compare = a["backend"], a["compare"]
     try:
         options = EvalOptions(
-            target=target,
-            episodes=episodes,
-            seed=seed,
-            episode_time_s=episode_time,
+            target=a["target"],
+            episodes=20 if a["episodes"] is None else a["episodes"],
+            seed=a["seed"],
+            episode_time_s=12.0 if a["episode_time"] is None else a["episode_time"],
             backend=backend.value if backend else None,
-            runner=RunnerOptions(device=device, threads=threads, units=units),
+            runner=RunnerOptions(device=a["device"], threads=a["threads"], units=a["units"]),
             loop=LoopConfig(
-                n_action_steps=n_action_steps,
-                temporal_ensemble_coeff=temporal_ensemble_coeff,
-                force=force,
-                clamp_to_training_range=not no_range_clamp,
+                n_action_steps=a["n_action_steps"],
+                temporal_ensemble_coeff=a["temporal_ensemble_coeff"],
+                force=a["force"],
+                clamp_to_training_range=not a["no_range_clamp"],
                 warmup=1,
             ),
-            cameras=cameras,
+            cameras=a["cameras"],
             compare=(compare.value,) if compare else (),
-            checkpoint=checkpoint,
-            video_dir=video,
-            json_path=json_path,
-            jobs=jobs,
+            checkpoint=a["checkpoint"],
+            video_dir=a["video"],
+            json_path=a["json_path"],
+            jobs=a["jobs"],
         )
         report = _run_with_progress(options)
     except ActToolError as e:
         fail(e)
     typer.echo(report.text())
-    for label, path in (("per-episode results", json_path), ("videos", video)):
+    for label, path in (("per-episode results", a["json_path"]), ("videos", a["video"])):
         if path is not None:
             typer.echo(f"{label}: {path}")
 

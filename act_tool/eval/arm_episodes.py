@@ -29,7 +29,8 @@ from act_tool.runtime.interfaces import SessionArm
 from act_tool.runtime.loop import run_loop
 from act_tool.runtime.loop_config import RealClock
 from act_tool.runtime.observers import TickObserver
-from act_tool.runtime.session import RunOptions, open_session
+from act_tool.runtime.session import RunOptions, Session, open_session
+from act_tool.runtime.telemetry import RunSummary
 
 Log = Callable[[str], None]
 HOME_SPEED = 30.0  # units/s: the fastest joint's speed on the way home (degrees, gripper 0..100)
@@ -240,7 +241,9 @@ def run_arm_eval(
     return report
 
 
-def _result(n: int, summary, events: SessionEvents, options: ArmEvalOptions) -> EpisodeResult:
+def _result(
+    n: int, summary: RunSummary, events: SessionEvents, options: ArmEvalOptions
+) -> EpisodeResult:
     verdict = events.verdict
     if verdict is None and options.verdicts is not None:
         verdict = options.verdicts[n]
@@ -256,7 +259,16 @@ def _result(n: int, summary, events: SessionEvents, options: ArmEvalOptions) -> 
     )
 
 
-def _reset_period(options, s, home, events, keys, n: int, log: Log, last: bool = False) -> bool:
+def _reset_period(
+    options: ArmEvalOptions,
+    s: Session,
+    home: np.ndarray,
+    events: SessionEvents,
+    keys: KeySource,
+    n: int,
+    log: Log,
+    last: bool = False,
+) -> bool:
     """Between episodes: torque off (or the arm back home) for up to --reset-time; → ends it.
     After the last episode, only a window for the verdict (no motion). Returns whether torque
     is on."""

@@ -14,6 +14,8 @@ stages); timelines "tick" (over the session) and "episode".
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -119,6 +121,8 @@ class RerunDisplay:
 
     def _show(self) -> None:
         rr, stream = self.rr, self._stream
+        with contextlib.suppress(OSError, AttributeError):  # Linux: per-thread niceness
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while (entry := self._queue.get()) is not None:
             tick, episode, state, goal, chunk, marks, frames = entry
             stream.set_time("tick", sequence=tick)

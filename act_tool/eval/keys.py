@@ -2,7 +2,7 @@
 
     right arrow  end the episode (or the reset period) now
     left arrow   re-record the episode (discard it, run it again)
-    Esc          stop the session after this episode (it is discarded, the earlier ones kept)
+    Esc          end the episode and the session (the episode is kept, as LeRobot's record does)
     s / f        the episode's verdict: success / failure (during it or its reset period)
     i            count a human intervention in the episode
 

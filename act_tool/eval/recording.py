@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import shutil
 import tempfile
@@ -34,6 +35,7 @@ from act_tool.runtime.observers import TickView
 from act_tool.spec import EngineSpec
 
 Log = Callable[[str], None]
+WRITER_NICE = 10  # the writer's (and its encoders') niceness
 QUEUE_SECONDS = 1.0  # the queue holds this much of the control rate's frames
 
 
@@ -325,6 +327,10 @@ class DatasetRecorder:
     def _write(self) -> None:
         q, sink = self._queue, self._sink
         assert q is not None and sink is not None
+        # Linux: this thread, and the encoder threads it starts, yield to the control loop (and
+        # on a small machine to the servo bus); nice values are per thread there.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
         while True:
             what, payload = q.get()
             try:

@@ -122,12 +122,7 @@ def run_loop(
         elapsed = clock.now() - t0
         sys.setswitchinterval(switch_interval)
         torque_note = _shutdown(arm, scheduler, telemetry, feed, restore_priority, log)
-        for observer in begun:
-            try:
-                observer.end(counters.stop_reason)
-            except Exception as e:  # the run's own failure, if any, is the one to raise
-                log(f"warning: {type(observer).__name__} could not finish: {e}")
-                failure = failure or e
+        failure = failure or _end_observers(begun, counters.stop_reason, log)
         summary = telemetry.summary(
             elapsed,
             config.fps,
@@ -144,6 +139,20 @@ def run_loop(
         where = where or f"at tick {counters.ticks} ({elapsed:.2f} s)"
         raise LoopError(f"stopped {where}: {failure}. {torque_note}", summary) from failure
     return summary
+
+
+def _end_observers(
+    observers: list[TickObserver], stop_reason: str, log: Callable[[str], None]
+) -> Exception | None:
+    """Tell the observers the run ended; returns the first failure among them, if any."""
+    failure = None
+    for observer in observers:
+        try:
+            observer.end(stop_reason)
+        except Exception as e:
+            log(f"warning: {type(observer).__name__} could not finish: {e}")
+            failure = failure or e
+    return failure
 
 
 def _preflight(
