@@ -35,7 +35,9 @@ def case(name: str, seconds: float, folder: Path, record: bool, display: bool) -
     viewer = RerunDisplay(folder / f"{name}.rrd", log=said.append) if display else None
     observers = tuple(o for o in (recorder, viewer) if o is not None)
     config = LoopConfig(duration_s=seconds, warmup=1, n_action_steps=100)
-    captured = run_case(idle_runner(spec, 0.0), config, wire_time=True, observers=observers)
+    captured = run_case(
+        idle_runner(spec, 0.0), config, wire_time=True, keep_going=True, observers=observers
+    )
     save_s = 0.0
     if recorder is not None:
         t = time.perf_counter()
@@ -54,6 +56,7 @@ def case(name: str, seconds: float, folder: Path, record: bool, display: bool) -
         "not_kept": recorder.dropped if recorder is not None else None,
         "save_s": save_s,
         "display_dropped": viewer.dropped if viewer is not None else None,
+        "error": captured.error,
     }
 
 
@@ -88,6 +91,9 @@ def main() -> None:
             f"| {r['case']} | {r['ticks']} | {pct(r['cpu'])} | {extra:+.3f} | {r['overruns']} | "
             f"{kept} | {r['save_s']:.1f} | {dropped} |"
         )
+    for r in results:
+        if r["error"]:
+            lines.append(f"\n{r['case']}: the loop stopped early: {r['error']}")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
