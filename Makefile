@@ -10,7 +10,7 @@ DEMO_DIR ?= demo-out
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[export,rtx,bench,dev,sim]'
+	$(BIN)/python -m pip install --quiet -e '.[export,rtx,bench,dev,sim,display]'
 	@touch $(STAMP)
 
 test: $(STAMP)

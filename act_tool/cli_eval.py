@@ -1,5 +1,7 @@
 """`act-tool eval`: closed-loop episodes with the measures users report (registered on the app in
-act_tool/cli.py). With --sim, in the digital twin through the whole deployed stack."""
+act_tool/cli.py). With --sim, in the digital twin through the whole deployed stack, judged by the
+twin's detectors; with --port, on an arm (a real SO-101, `emulated` or `sim`), judged by the
+operator (act_tool.cli_eval_arm)."""
 
 from __future__ import annotations
 
@@ -11,19 +13,35 @@ import typer
 
 from act_tool.cli_common import fail
 from act_tool.cli_run import (
+    AsynchronousOpt,
     BackendOpt,
+    CalibrationOpt,
+    CudaGraphOpt,
     DeviceOpt,
+    DisplayOpt,
+    DisplaySaveOpt,
+    DryRunOpt,
     ForceOpt,
+    FpsOpt,
+    LogOpt,
     MaxRelativeTargetOpt,
     NActionStepsOpt,
     NoRangeClampOpt,
+    RecordOpt,
+    ResumeOpt,
+    RobotIdOpt,
+    RtPriorityOpt,
     SkipSelfCheckOpt,
+    StrictServoErrorsOpt,
+    TaskOpt,
     TemporalEnsembleCoeffOpt,
     ThreadsOpt,
     UnitsOpt,
 )
 from act_tool.errors import ActToolError
+from act_tool.eval.arm_episodes import ResetMode
 from act_tool.robot_types import Units
+from act_tool.runtime.arm_kinds import port_words
 from act_tool.runtime.runners.options import Device
 
 
@@ -43,7 +61,18 @@ def eval_command(
         bool,
         typer.Option("--sim", help="Evaluate in the digital twin of the SO-101 cell (MuJoCo)."),
     ] = False,
-    episodes: Annotated[int, typer.Option(help="Episodes per backend.")] = 20,
+    port: Annotated[
+        str | None,
+        typer.Option(
+            help="Evaluate on an arm: its serial port (/dev/ttyACM0, COM24), or "
+            + " / ".join(repr(w) for w in port_words())
+            + "; the operator judges each episode (keys, or --verdicts)."
+        ),
+    ] = None,
+    episodes: Annotated[
+        int | None,
+        typer.Option(help="Episodes (per backend with --sim); default 20 / 10 on an arm."),
+    ] = None,
     seed: Annotated[
         int,
         typer.Option(
@@ -52,8 +81,26 @@ def eval_command(
         ),
     ] = 1000,
     episode_time: Annotated[
-        float, typer.Option(help="Seconds per episode (twin time); the expert needs 8.2.")
-    ] = 12.0,
+        float | None,
+        typer.Option(
+            help="Seconds per episode; default 12 with --sim (twin time; the expert needs 8.2), "
+            "60 on an arm."
+        ),
+    ] = None,
+    reset_time: Annotated[
+        float, typer.Option(help="--port: seconds between episodes for the operator to reset.")
+    ] = 20.0,
+    reset: Annotated[
+        ResetMode,
+        typer.Option(
+            help="--port: between episodes, torque off (the arm limp), or back to the pose the "
+            "arm had at the start (home), holding there."
+        ),
+    ] = ResetMode.OFF,
+    verdicts: Annotated[
+        str | None,
+        typer.Option(help="--port, headless: the verdict per episode, e.g. s,f,s (? unknown)."),
+    ] = None,
     compare: Annotated[
         Compare | None, typer.Option(help="Also run LeRobot's own policy on the same seeds.")
     ] = None,
@@ -63,7 +110,10 @@ def eval_command(
     ] = None,
     cameras: Annotated[
         str | None,
-        typer.Option(help="Map policy cameras to the twin's, e.g. wrist_cam=sim:handeye."),
+        typer.Option(
+            help="--sim: map policy cameras to the twin's, e.g. wrist_cam=sim:handeye; "
+            "--port: NAME=SOURCE,... as for run."
+        ),
     ] = None,
     video: Annotated[
         Path | None, typer.Option(help="Folder for an MP4 per episode (cameras side by side).")
@@ -82,44 +132,75 @@ def eval_command(
     threads: ThreadsOpt = None,
     units: UnitsOpt = Units.DEGREES,
     skip_self_check: SkipSelfCheckOpt = False,
+    robot_id: RobotIdOpt = None,
+    calibration: CalibrationOpt = None,
+    fps: FpsOpt = None,
+    dry_run: DryRunOpt = False,
+    strict_servo_errors: StrictServoErrorsOpt = False,
+    log: LogOpt = None,
+    asynchronous: AsynchronousOpt = False,
+    cuda_graph: CudaGraphOpt = False,
+    rt_priority: RtPriorityOpt = None,
+    record: RecordOpt = None,
+    task: TaskOpt = None,
+    resume: ResumeOpt = False,
+    display: DisplayOpt = False,
+    display_save: DisplaySaveOpt = None,
 ) -> None:
-    """Evaluate a policy in closed loop: episode success, grasps, attempts, per backend."""
+    """Evaluate a policy in closed loop: episode success (with --sim: grasps, attempts, per
+    backend; on an arm: the operator's verdicts and interventions)."""
+    if sim == (port is not None):
+        fail(ActToolError("give --sim (the digital twin) or --port (an arm), one of them"))
+    if port is not None:
+        from act_tool.cli_eval_arm import eval_on_arm
+
+        eval_on_arm(dict(locals()))
+        return
+    _eval_in_twin(dict(locals()))
+
+
+def _eval_in_twin(a: dict) -> None:
+    """--sim: episodes in the digital twin (act_tool.eval.evaluate), from eval's arguments."""
     from act_tool.eval.evaluate import EvalOptions
     from act_tool.runtime.loop_config import LoopConfig
     from act_tool.runtime.runners import RunnerOptions
 
-    if not sim:
-        fail(ActToolError("give --sim: evaluation in the digital twin (the arm: act-tool run)"))
-    if max_relative_target is not None:
+    arm_only = ("record", "verdicts", "robot_id", "calibration", "dry_run", "asynchronous", "log",
+                "display", "display_save")  # fmt: skip
+    given = ["--" + k.replace("_", "-") for k in arm_only if a[k]]
+    if given:
+        fail(ActToolError(f"{', '.join(given)}: for an arm (--port), not --sim"))
+    if a["max_relative_target"] is not None:
         fail(ActToolError("--max-relative-target is for a real arm; the twin's runs go without"))
+    backend, compare = a["backend"], a["compare"]
     try:
         options = EvalOptions(
-            target=target,
-            episodes=episodes,
-            seed=seed,
-            episode_time_s=episode_time,
+            target=a["target"],
+            episodes=20 if a["episodes"] is None else a["episodes"],
+            seed=a["seed"],
+            episode_time_s=12.0 if a["episode_time"] is None else a["episode_time"],
             backend=backend.value if backend else None,
-            runner=RunnerOptions(device=device, threads=threads, units=units),
+            runner=RunnerOptions(device=a["device"], threads=a["threads"], units=a["units"]),
             loop=LoopConfig(
-                n_action_steps=n_action_steps,
-                temporal_ensemble_coeff=temporal_ensemble_coeff,
-                force=force,
-                clamp_to_training_range=not no_range_clamp,
+                n_action_steps=a["n_action_steps"],
+                temporal_ensemble_coeff=a["temporal_ensemble_coeff"],
+                force=a["force"],
+                clamp_to_training_range=not a["no_range_clamp"],
                 warmup=1,
             ),
-            cameras=cameras,
+            cameras=a["cameras"],
             compare=(compare.value,) if compare else (),
-            checkpoint=checkpoint,
-            video_dir=video,
-            json_path=json_path,
-            jobs=jobs,
-            skip_self_check=skip_self_check,
+            checkpoint=a["checkpoint"],
+            video_dir=a["video"],
+            json_path=a["json_path"],
+            jobs=a["jobs"],
+            skip_self_check=a["skip_self_check"],
         )
         report = _run_with_progress(options)
     except ActToolError as e:
         fail(e)
     typer.echo(report.text())
-    for label, path in (("per-episode results", json_path), ("videos", video)):
+    for label, path in (("per-episode results", a["json_path"]), ("videos", a["video"])):
         if path is not None:
             typer.echo(f"{label}: {path}")
 

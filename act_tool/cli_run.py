@@ -137,6 +137,127 @@ RtPriorityOpt = Annotated[
         "(Linux; non-root users need an rtprio limit); 0: normal priority. Default: 40.",
     ),
 ]
+RecordOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--record",
+        help="Save each episode (the frames the policy saw, the state read, the goal written) "
+        "as a LeRobot dataset in this folder.",
+    ),
+]
+TaskOpt = Annotated[
+    str | None, typer.Option(help="--record: the task text stored with every frame.")
+]
+ResumeOpt = Annotated[
+    bool, typer.Option("--resume", help="--record: append to the existing dataset in the folder.")
+]
+
+
+DisplayOpt = Annotated[
+    bool,
+    typer.Option(
+        "--display",
+        help="Stream cameras, joints, goals, the predicted chunk and stage latencies to a rerun "
+        "viewer (the `display` extra).",
+    ),
+]
+DisplaySaveOpt = Annotated[
+    Path | None,
+    typer.Option("--display-save", help="--display into this .rrd file instead of a viewer."),
+]
+
+
+OBSERVER_ARGS = ("record", "task", "resume", "display", "display_save")  # not run_options
+
+
+def open_display(display: bool, save: Path | None):
+    """The rerun live view for --display / --display-save (None without them)."""
+    if not display and save is None:
+        return None
+    from act_tool.eval.display import RerunDisplay
+
+    return RerunDisplay(save, log=typer.echo)
+
+
+def open_recorder(record: Path | None, task: str | None, resume: bool):
+    """The dataset recorder for --record (None without it); usage errors before anything runs."""
+    if record is None:
+        if task is not None or resume:
+            raise ActToolError("--task and --resume go with --record DIR")
+        return None
+    if task is None:
+        raise ActToolError("--record needs --task TEXT (what the episodes do)")
+    from act_tool.eval.recording import DatasetRecorder
+
+    return DatasetRecorder(record, task, resume, log=typer.echo)
+
+
+def run_options(
+    engine: Path,
+    port: str,
+    cameras: str | None = None,
+    robot_id: str | None = None,
+    calibration: Path | None = None,
+    backend: Backend | None = None,
+    seed: int = 0,
+    fps: float | None = None,
+    duration: float | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    max_relative_target: float | None = None,
+    strict_servo_errors: bool = False,
+    no_range_clamp: bool = False,
+    log: Path | None = None,
+    n_action_steps: int | None = None,
+    temporal_ensemble_coeff: float | None = None,
+    asynchronous: bool = False,
+    device: Device = Device.AUTO,
+    cuda_graph: bool = False,
+    threads: int | None = None,
+    units: Units = Units.DEGREES,
+    rt_priority: int | None = None,
+    skip_self_check: bool = False,
+):
+    """`run`'s options (shared with `eval --port`) in their option groups: a RunOptions."""
+    from act_tool.runtime.arm_kinds import ArmOptions
+    from act_tool.runtime.loop_config import LoopConfig
+    from act_tool.runtime.realtime import DEFAULT_PRIORITY
+    from act_tool.runtime.runners import RunnerOptions
+    from act_tool.runtime.session import RunOptions
+
+    return RunOptions(
+        engine=engine,
+        arm=ArmOptions(
+            port=port,
+            robot_id=robot_id,
+            calibration=calibration,
+            max_relative_target=max_relative_target,
+            strict_servo_errors=strict_servo_errors,
+            seed=seed,
+        ),
+        cameras=cameras,
+        backend=backend.value if backend else None,
+        runner=RunnerOptions(
+            device=device,
+            threads=threads,
+            cuda_graph=cuda_graph,
+            units=units,
+            fps=int(fps) if fps else None,
+        ),  # fmt: skip
+        loop=LoopConfig(
+            fps=fps,
+            n_action_steps=n_action_steps,
+            temporal_ensemble_coeff=temporal_ensemble_coeff,
+            asynchronous=asynchronous,
+            duration_s=duration,
+            dry_run=dry_run,
+            force=force,
+            clamp_to_training_range=not no_range_clamp,
+            log_path=log,
+            rt_priority=DEFAULT_PRIORITY if rt_priority is None else rt_priority,
+        ),
+        skip_self_check=skip_self_check,
+    )
 
 
 def run(
@@ -164,50 +285,28 @@ def run(
     units: UnitsOpt = Units.DEGREES,
     rt_priority: RtPriorityOpt = None,
     skip_self_check: SkipSelfCheckOpt = False,
+    record: RecordOpt = None,
+    task: TaskOpt = None,
+    resume: ResumeOpt = False,
+    display: DisplayOpt = False,
+    display_save: DisplaySaveOpt = None,
 ) -> None:
     """Run a policy on the SO-101: cameras + joints -> policy -> servos, at a fixed rate."""
-    from act_tool.runtime.arm_kinds import ArmOptions
-    from act_tool.runtime.loop_config import LoopConfig, LoopError
-    from act_tool.runtime.realtime import DEFAULT_PRIORITY
-    from act_tool.runtime.runners import RunnerOptions
-    from act_tool.runtime.session import RunOptions
+    arguments = {k: v for k, v in locals().items() if k not in OBSERVER_ARGS}
+    from act_tool.runtime.loop_config import LoopError
     from act_tool.runtime.session import run as run_session
 
     try:
-        options = RunOptions(
-            engine=engine,
-            arm=ArmOptions(
-                port=port,
-                robot_id=robot_id,
-                calibration=calibration,
-                max_relative_target=max_relative_target,
-                strict_servo_errors=strict_servo_errors,
-                seed=seed,
-            ),
-            cameras=cameras,
-            backend=backend.value if backend else None,
-            runner=RunnerOptions(
-                device=device,
-                threads=threads,
-                cuda_graph=cuda_graph,
-                units=units,
-                fps=int(fps) if fps else None,
-            ),
-            loop=LoopConfig(
-                fps=fps,
-                n_action_steps=n_action_steps,
-                temporal_ensemble_coeff=temporal_ensemble_coeff,
-                asynchronous=asynchronous,
-                duration_s=duration,
-                dry_run=dry_run,
-                force=force,
-                clamp_to_training_range=not no_range_clamp,
-                log_path=log,
-                rt_priority=DEFAULT_PRIORITY if rt_priority is None else rt_priority,
-            ),
-            skip_self_check=skip_self_check,
-        )
-        summary = run_session(options, log=typer.echo)
+        options = run_options(**arguments)
+        recorder = open_recorder(record, task, resume)
+        viewer = open_display(display, display_save)
+    except ActToolError as e:
+        fail(e)
+    try:
+        observers = [o for o in (recorder, viewer) if o is not None]
+        summary = run_session(options, log=typer.echo, observers=observers)
+        if recorder is not None:
+            recorder.save_episode()
     except LoopError as e:
         if e.summary is not None:
             typer.echo(e.summary.table())
@@ -217,6 +316,10 @@ def run(
     except KeyboardInterrupt:
         typer.echo("interrupted before the loop started; torque is off")
         raise typer.Exit(130) from None
+    finally:
+        for observer in (recorder, viewer):
+            if observer is not None:
+                observer.close()
     typer.echo(summary.table())
     if log is not None:
         typer.echo(f"per-tick log: {log}")

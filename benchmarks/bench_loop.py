@@ -126,11 +126,13 @@ def run_case(
     wire_time: bool,
     keep_going: bool = False,
     awake: bool = False,
+    observers: tuple = (),
 ) -> Captured:
     """One loop run of `runner` (not yet entered) on the virtual arm with synthetic cameras.
     `keep_going`: a loop that stops on an error returns what it ran, with the error. `awake`:
     the virtual arm busy-polls on the last core and this process runs on the others (servo
-    firmware is always awake; a sleeping emulator's wake-up would count as our time)."""
+    firmware is always awake; a sleeping emulator's wake-up would count as our time).
+    `observers`: tick observers (a recorder, a live view) shown every tick."""
     spec = runner.spec
     telemetry = Telemetry(config.ring_capacity, config.log_path)
     with ExitStack() as stack:
@@ -165,7 +167,9 @@ def run_case(
         error = ""
         lines: list[str] = []
         try:
-            summary = run_loop(runner, arm, cams, config, lines.append, telemetry)
+            summary = run_loop(
+                runner, arm, cams, config, lines.append, telemetry, observers=observers
+            )
         except LoopError as e:
             if not keep_going or e.summary is None:
                 raise

@@ -28,6 +28,7 @@ LAYERS = {
     "cli_common": 5,
     "cli_dataset_sim": 5,
     "cli_eval": 5,
+    "cli_eval_arm": 5,
     "cli_emulate": 5,
     "cli_engine": 5,
     "eval": 4,

@@ -41,6 +41,8 @@ class FrameFeed:
                 self._frames[cam.name] = staging
                 self._rgb.append((staging, dst))
         self.staged = bool(self._rgb)
+        # camera name -> the BGR frame the last `read` gave the policy (observers copy it)
+        self.seen: dict[str, np.ndarray] = dict(self._frames)
 
     def read(self) -> None:
         """The newest frames into the runner. Bound: the runner reads the acquired buffer, which
@@ -49,8 +51,11 @@ class FrameFeed:
         scheduler wants an observation, and the worker is idle then."""
         if self.bound:
             runner, cameras = self.runner, self.cameras
+            seen = self.seen
             for name, key in self._to_bind:
-                runner.bind_input(key, cameras.acquire(name)[0])
+                frame = cameras.acquire(name)[0]
+                runner.bind_input(key, frame)
+                seen[name] = frame
         else:
             self.cameras.read_into(self._frames)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +36,7 @@ from act_tool.runtime.executor import make_executor
 from act_tool.runtime.frame_feed import FrameFeed
 from act_tool.runtime.interfaces import Arm, Cameras, Clock
 from act_tool.runtime.loop_config import LoopConfig, LoopError, RealClock
+from act_tool.runtime.observers import TickObserver, TickView
 from act_tool.runtime.realtime import raise_priority
 from act_tool.runtime.runners.base import STATE, Runner
 from act_tool.runtime.scheduling import AsyncScheduler, SyncScheduler
@@ -67,6 +68,7 @@ def run_loop(
     log: Callable[[str], None] = print,
     telemetry: Telemetry | None = None,
     clock: Clock | None = None,
+    observers: Sequence[TickObserver] = (),
 ) -> RunSummary:
     """Check the robot against the spec, then run the loop until the duration or Ctrl-C.
 
@@ -74,6 +76,8 @@ def run_loop(
     runner's spec. Returns the run's summary; raises PreflightError before any motion, or
     LoopError after stopping on a failure. `telemetry`: where the ticks are recorded (a new
     ring by default). `clock`: where the deadlines live (the wall clock by default).
+    `observers`: shown every tick after the goals are written (act_tool.runtime.observers);
+    their `end` is called after torque off, however the run ended.
     """
     clock = clock or RealClock(config.spin_s)
     config = config.resolve(runner.spec)
@@ -88,7 +92,11 @@ def run_loop(
     failure: BaseException | None = None
     switch_interval = sys.getswitchinterval()
     t0 = clock.now()
+    begun: list[TickObserver] = []
     try:
+        for observer in observers:
+            observer.begin(runner.spec, config.fps or 0.0, cameras)
+            begun.append(observer)
         feed.observe(state)
         scheduler, latency = _warm_up(runner, config)
         log(
@@ -103,7 +111,8 @@ def run_loop(
         log(priority_note)
         where = ""
         t0 = clock.now()
-        _Ticker(runner, arm, feed, scheduler, limit, config).run(telemetry, counters, clock)
+        ticker = _Ticker(runner, arm, feed, scheduler, limit, config, tuple(observers))
+        ticker.run(telemetry, counters, clock)
     except KeyboardInterrupt:
         counters.stop_reason = "interrupted (Ctrl-C)"
     except BaseException as e:
@@ -113,6 +122,7 @@ def run_loop(
         elapsed = clock.now() - t0
         sys.setswitchinterval(switch_interval)
         torque_note = _shutdown(arm, scheduler, telemetry, feed, restore_priority, log)
+        failure = failure or _end_observers(begun, counters.stop_reason, log)
         summary = telemetry.summary(
             elapsed,
             config.fps,
@@ -129,6 +139,20 @@ def run_loop(
         where = where or f"at tick {counters.ticks} ({elapsed:.2f} s)"
         raise LoopError(f"stopped {where}: {failure}. {torque_note}", summary) from failure
     return summary
+
+
+def _end_observers(
+    observers: list[TickObserver], stop_reason: str, log: Callable[[str], None]
+) -> Exception | None:
+    """Tell the observers the run ended; returns the first failure among them, if any."""
+    failure = None
+    for observer in observers:
+        try:
+            observer.end(stop_reason)
+        except Exception as e:
+            log(f"warning: {type(observer).__name__} could not finish: {e}")
+            failure = failure or e
+    return failure
 
 
 def _preflight(
@@ -192,14 +216,32 @@ class _Ticker:
         scheduler: Scheduler,
         limit: Callable[[np.ndarray], None] | None,
         config: LoopConfig,
+        observers: tuple[TickObserver, ...] = (),
     ) -> None:
         self.arm, self.feed, self.scheduler, self.limit = arm, feed, scheduler, limit
+        self.observers = observers
+        self._chunks_seen = 0
         self.config = config
         self.state_in = runner.inputs[STATE][0]  # a query tick reads the joints straight in
         # other ticks read them here: the async worker may be reading the runner's inputs
         self.present = np.zeros(len(arm.joint_names), dtype=np.float32)
         self.action = np.zeros(len(runner.spec.action_names), dtype=np.float32)
         self.cpu = time.thread_time  # the control thread's CPU time: no waiting, no other process
+        self.view = TickView(0, False, self.present, self.action, None, None, np.zeros(0),
+                             feed.cameras)  # fmt: skip
+
+    def notify(self, row: np.ndarray, tick: int, query: bool, goal: np.ndarray) -> None:
+        """Show the tick to the observers (references; see act_tool.runtime.observers)."""
+        view, scheduler = self.view, self.scheduler
+        view.tick, view.query, view.goal, view.marks = tick, query, goal, row
+        view.state = self.state_in if query else self.present
+        view.frames = self.feed.seen if query else None
+        view.chunk = None
+        if scheduler.chunks != self._chunks_seen:
+            self._chunks_seen = scheduler.chunks
+            view.chunk = scheduler.last_chunk
+        for observer in self.observers:
+            observer.on_tick(view)
 
     def query(self, row: np.ndarray, slot: int) -> tuple[int, float, float]:
         """A tick whose observation goes to the policy. Returns (last mark, the inference call's
@@ -267,13 +309,14 @@ class _Ticker:
                 last, inference_cpu, startup = self.query(row, slot)
             else:
                 last, inference_cpu, startup = self.plain(row, slot), 0.0, 0.0
-            if not dry:
-                arm.write_goals(action)
+            goal = action if dry else arm.write_goals(action)
             row[last] = perf()
-            done = now()
-            row[C_CPU] = cpu_time() - cpu_start - inference_cpu
             row[C_TICK] = tick
             row[C_INFERRED] = query
+            if self.observers:  # their time counts in the tick (cpu, slack, overruns)
+                self.notify(row, tick, query, goal)
+            done = now()
+            row[C_CPU] = cpu_time() - cpu_start - inference_cpu
             deadline += period + startup  # async's first-chunk wait shifts the grid
             slot += 1
             if done > deadline:

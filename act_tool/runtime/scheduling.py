@@ -54,6 +54,8 @@ class SyncScheduler:
         # Ensembling splits each step around inference (EnsembleExecutor.prepare / finish).
         self._ensemble = executor if isinstance(executor, EnsembleExecutor) else None
         self._chunk: np.ndarray | None = None  # this tick's chunk, for finish
+        self.last_chunk: np.ndarray | None = None  # the newest chunk (observers read it)
+        self.chunks = 0  # chunks collected so far
         self.inferences = 0
         self.skipped = 0
         self.starved = 0
@@ -76,6 +78,8 @@ class SyncScheduler:
         if self._result is not None:
             chunk = self._result[ACTION][0]  # the runner leaves it alone until its next run
             self._result = None
+            self.last_chunk = chunk
+            self.chunks += 1
             if self._ensemble is not None:
                 self._chunk = chunk
             else:
@@ -113,6 +117,7 @@ class AsyncScheduler:
         self._go = threading.Event()
         self._done = threading.Event()
         self._stop = False
+        self.chunks = 0  # chunks collected so far; the newest is `last_chunk`
         self.inferences = 0
         self.skipped = 0  # actions skipped at chunk switches (their time had passed)
         self.starved = 0  # ticks that held the last action waiting for a chunk
@@ -176,7 +181,12 @@ class AsyncScheduler:
                 self._t_current = self._t_pending
                 self._ready = False
             self._have = True
+            self.chunks += 1
             self.skipped += max(0, tick - self._t_current)
+
+    @property
+    def last_chunk(self) -> np.ndarray:
+        return self._current
 
     def next_action(self, tick: int, out: np.ndarray) -> np.ndarray:
         index = tick - self._t_current

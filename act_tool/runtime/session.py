@@ -10,8 +10,8 @@ synthetic cameras, so the whole loop runs on this machine), LoopConfig to the lo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,12 @@ from act_tool.runtime.arm_kinds import (
     check_robot_type,
     open_robot,
 )
+from act_tool.runtime.interfaces import SessionArm
 from act_tool.runtime.loop import run_loop
 from act_tool.runtime.loop_config import LoopConfig
+from act_tool.runtime.observers import TickObserver
 from act_tool.runtime.runners import RunnerOptions, open_runner
+from act_tool.runtime.runners.base import Runner
 from act_tool.runtime.self_check import run_self_check
 from act_tool.runtime.telemetry import RunSummary
 from act_tool.spec import EngineSpec
@@ -76,8 +79,21 @@ def open_cameras(
     return CameraSet(sources, configs, context)
 
 
-def run(opts: RunOptions, log: Log = print) -> RunSummary:
-    """Run the policy on the arm until the duration or Ctrl-C; see the module docstring."""
+@dataclass
+class Session:
+    """What `open_session` holds open: the runner (entered), the arm (connected, torque on
+    unless a dry run), the cameras (started) and the loop's config resolved for the spec."""
+
+    runner: Runner
+    arm: SessionArm
+    cameras: CameraSet
+    loop: LoopConfig
+
+
+@contextmanager
+def open_session(opts: RunOptions, log: Log = print) -> Iterator[Session]:
+    """Open the runner, the arm and the cameras as `run` does; on exit the arm ends with torque
+    off whatever happens (torque_guard), and the arm's report is logged."""
     kind = arm_kind_for(opts.arm.port)
     kind.check(opts.arm)
     loop = opts.loop
@@ -107,8 +123,15 @@ def run(opts: RunOptions, log: Log = print) -> RunSummary:
         stack.enter_context(cameras)
         arm = stack.enter_context(torque_guard(robot.arm))
         try:
-            return run_loop(runner, arm, cameras, loop, log)
+            yield Session(runner, arm, cameras, loop)
         finally:
             if report := arm.report():
                 log(report)
+
+
+def run(opts: RunOptions, log: Log = print, observers: Sequence[TickObserver] = ()) -> RunSummary:
+    """Run the policy on the arm until the duration or Ctrl-C; see the module docstring.
+    `observers`: shown every tick (a recorder, a live view: act_tool.runtime.observers)."""
+    with open_session(opts, log) as s:
+        return run_loop(s.runner, s.arm, s.cameras, s.loop, log, observers=observers)
     raise AssertionError("unreachable")

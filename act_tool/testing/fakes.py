@@ -109,6 +109,9 @@ class FakeArm:
     def disable_torque(self) -> None:
         self.torque = False
 
+    def enable_torque(self) -> None:
+        self.torque = True
+
 
 class FakeCameras:
     """One camera, `front`, asked for h x w frames; `delivered` is the shape it really sends.

@@ -270,6 +270,13 @@ class SO101Arm:
         if errors:
             log.warning("disabling torque: %s", "; ".join(errors))
 
+    def enable_torque(self) -> None:
+        """Torque on again after `disable_torque` (goal = present first: the arm holds where
+        it is). Refused on an arm connected for a dry run."""
+        if not self.config.torque_on_connect:
+            raise SafetyError("this arm was connected for a dry run: torque stays off")
+        self._enable_torque()
+
     @property
     def torque_enabled(self) -> bool:
         return self._torque_on

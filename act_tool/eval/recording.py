@@ -1,0 +1,365 @@
+"""`--record DIR`: each episode of `eval` (or the run of `run`) saved as a LeRobot dataset.
+
+Per tick the recorder (a tick observer, act_tool.runtime.observers) copies the frames the policy
+saw (on ticks where it saw none, each camera's newest), the state read and the goal written, and
+hands them to a writer thread through a bounded queue; the control tick never waits for it. When
+the queue is full the tick's frame is not kept: counted, reported per episode and in the end
+(never silently). The writer uses LeRobot's dataset API (`LeRobotDataset.create` / `resume`,
+`add_frame`, `save_episode`, `finalize`) with the feature layout of `act-tool dataset sim`
+(observation.images.<camera> as video, observation.state, action, the joints' names), videos
+encoded while the episode runs (streaming encoding).
+
+Each saved episode is finalized at once, so an interrupted session leaves every finished
+episode readable. A new dataset is written under a temporary name beside DIR and renamed to DIR
+when its first episode is complete; `--resume` appends to an existing one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from act_tool.errors import ActToolError
+from act_tool.runtime.interfaces import Cameras
+from act_tool.runtime.observers import TickView
+from act_tool.spec import EngineSpec
+
+Log = Callable[[str], None]
+WRITER_NICE = 10  # the writer's (and its encoders') niceness
+QUEUE_SECONDS = 1.0  # the queue holds this much of the control rate's frames
+
+
+class RecordingError(ActToolError):
+    pass
+
+
+def features(spec: EngineSpec) -> dict[str, dict]:
+    """The dataset's features for a policy's spec (act-tool dataset sim's layout, as video)."""
+
+    def vector(names) -> dict:  # fmt: skip
+        return {"dtype": "float32", "shape": (len(names),), "names": list(names)}
+
+    out: dict[str, dict] = {
+        "observation.state": vector(spec.state_names),
+        "action": vector(spec.action_names),
+    }
+    for cam in spec.cameras:
+        out[f"observation.images.{cam.name}"] = {
+            "dtype": "video",
+            "shape": (cam.height, cam.width, 3),
+            "names": ["height", "width", "channels"],
+        }
+    return out
+
+
+def check_destination(root: Path, resume: bool) -> None:
+    """Usage errors before the arm moves: an existing DIR needs --resume, --resume needs one."""
+    info = root / "meta" / "info.json"
+    if resume and not info.exists():
+        raise RecordingError(
+            f"--resume: {root} holds no LeRobot dataset (no meta/info.json); drop --resume to "
+            "create it"
+        )
+    if not resume and root.exists():
+        raise RecordingError(
+            f"--record {root} already exists: add --resume to append episodes, or choose another "
+            "folder"
+        )
+
+
+def _lerobot():
+    try:
+        import logging
+
+        logging.getLogger("lerobot.utils.import_utils").setLevel(logging.ERROR)
+        import datasets
+        from lerobot.datasets.lerobot_dataset import LeRobotDataset
+    except ImportError as e:
+        raise RecordingError(
+            f"--record writes LeRobot datasets and LeRobot is not installed ({e}): install the "
+            "`export` extra (pip install 'act-tool[export]')"
+        ) from e
+    datasets.disable_progress_bars()
+    return LeRobotDataset
+
+
+class Sink(Protocol):
+    """Where the writer thread puts frames (LeRobotSink; tests use slow fakes)."""
+
+    def add_frame(self, frame: dict[str, Any]) -> None: ...
+    def save_episode(self) -> None: ...
+    def discard_episode(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class LeRobotSink:
+    """A LeRobot dataset at `root`, opened on the first frame; see the module docstring."""
+
+    def __init__(self, root: Path, spec: EngineSpec, fps: float, resume: bool) -> None:
+        self.root, self.spec, self.fps, self.resume = root, spec, int(round(fps)), resume
+        self._api = _lerobot()
+        self._ds: Any = None
+        self._staging: Path | None = None
+        if resume:
+            self._check_compatible()
+
+    def _check_compatible(self) -> None:
+        info = json.loads((self.root / "meta" / "info.json").read_text())
+        theirs = {k: tuple(v["shape"]) for k, v in info["features"].items()}
+        ours = {k: tuple(v["shape"]) for k, v in features(self.spec).items()}
+        wrong = [k for k, shape in ours.items() if theirs.get(k) != shape]
+        if wrong or info.get("fps") != self.fps:
+            raise RecordingError(
+                f"--resume: {self.root} was recorded at {info.get('fps')} fps with "
+                f"{sorted(theirs)}; this policy records at {self.fps} fps with different "
+                f"{', '.join(wrong) or 'rate'}: record into another folder"
+            )
+
+    def _open(self) -> Any:
+        api = self._api
+        if self.resume or self.root.exists():
+            return api.resume(f"local/{self.root.name}", root=self.root, streaming_encoding=True)
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        self._staging = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.", dir=self.root.parent))
+        return api.create(
+            f"local/{self.root.name}",
+            self.fps,
+            features(self.spec),
+            root=self._staging / "dataset",
+            robot_type=self.spec.robot_type or "so101_follower",
+            use_videos=True,
+            streaming_encoding=True,
+        )
+
+    def add_frame(self, frame: dict[str, Any]) -> None:
+        if self._ds is None:
+            self._ds = self._open()
+        self._ds.add_frame(frame)
+
+    def save_episode(self) -> None:
+        ds = self._ds
+        if ds is None or not ds.has_pending_frames():
+            return
+        ds.save_episode()
+        ds.finalize()  # readable now, whatever happens next
+        self._ds = None
+        if self._staging is not None:
+            (self._staging / "dataset").rename(self.root)
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
+
+    def discard_episode(self) -> None:
+        if self._ds is not None and self._ds.has_pending_frames():
+            self._ds.clear_episode_buffer()
+
+    def close(self) -> None:
+        if self._ds is not None:
+            self.discard_episode()
+            if self._staging is None:
+                self._ds.finalize()
+            self._ds = None
+        if self._staging is not None:  # no episode was completed: nothing to keep
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
+
+
+SinkFactory = Callable[[Path, EngineSpec, float, bool], Sink]
+
+
+class DatasetRecorder:
+    """The tick observer that records episodes (see the module docstring).
+
+    recorder = DatasetRecorder(Path("data/evals"), "Put the cube in the bowl.")
+    run_loop(..., observers=[recorder]); recorder.save_episode(); recorder.close()
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        task: str,
+        resume: bool = False,
+        log: Log = print,
+        queue_size: int | None = None,
+        sink_factory: SinkFactory = LeRobotSink,
+    ) -> None:
+        if not task.strip():
+            raise RecordingError("--task: say what the episodes do (stored with every frame)")
+        check_destination(root, resume)
+        if sink_factory is LeRobotSink:
+            _lerobot()  # a missing LeRobot is a usage error now, not after the first episode
+        self.root, self.task, self.resume, self.log = root, task, resume, log
+        self.queue_size, self.sink_factory = queue_size, sink_factory
+        self.dropped = 0  # frames not kept over the session
+        self.episode_dropped = 0
+        self.episode_frames = 0  # frames queued in the current episode
+        self.saved: list[int] = []  # frames per saved episode
+        self.error: BaseException | None = None
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._sink: Sink | None = None
+        self._names: tuple[str, ...] = ()
+        self._free: queue.SimpleQueue = queue.SimpleQueue()  # frame buffers not in use
+        self._grab: queue.SimpleQueue = queue.SimpleQueue()  # to the grabber thread
+        self._grabber: threading.Thread | None = None
+
+    # --- tick observer (control thread) ---------------------------------------------------
+
+    def begin(self, spec: EngineSpec, fps: float, cameras: Cameras) -> None:
+        """Each episode's start; the first opens the sink and starts the writer thread."""
+        if self._thread is None:
+            self._sink = self.sink_factory(self.root, spec, fps, self.resume)
+            size = self.queue_size or max(8, int(QUEUE_SECONDS * fps))
+            self._queue = queue.Queue(maxsize=size)
+            self._names = tuple(c.name for c in spec.cameras)
+            shapes = {n: (1, *c.config.shape) for n, c in cameras.cameras.items()}
+            # Frame buffers, reused: no allocation (and no page faults) on the control thread.
+            self._free = queue.SimpleQueue()
+            for _ in range(size + 1):
+                buffers = {n: np.empty(shape, np.uint8) for n, shape in shapes.items()}
+                for b in buffers.values():
+                    b.fill(0)  # touch the pages now
+                self._free.put(buffers)
+            self._grabber = threading.Thread(target=self._copy, name="grabber", daemon=True)
+            self._grabber.start()
+            self._thread = threading.Thread(target=self._write, name="recorder", daemon=True)
+            self._thread.start()
+        self.episode_dropped = self.episode_frames = 0
+
+    def on_tick(self, view: TickView) -> None:
+        if self.error is not None:
+            raise RecordingError(f"recording into {self.root} failed: {self.error}")
+        q = self._queue
+        assert q is not None
+        try:
+            buffers = self._free.get_nowait()  # none free: the writer holds them all
+        except queue.Empty:
+            self.dropped += 1
+            self.episode_dropped += 1
+            return
+        cameras = None
+        if view.frames is not None:  # the loop rewrites them on its next query tick: copy now
+            for name in self._names:
+                np.copyto(buffers[name], view.frames[name])
+        else:  # each camera's newest, copied on the grabber thread (a few ms from now)
+            cameras = view.cameras
+        state, goal = view.state.astype(np.float32), view.goal.astype(np.float32)
+        self._grab.put(("frame", (buffers, state, goal, cameras)))
+        self.episode_frames += 1
+
+    def end(self, stop_reason: str) -> None:
+        pass
+
+    # --- episodes (the session's thread, outside the loop) --------------------------------
+
+    def save_episode(self) -> None:
+        """Keep the episode: waits until it is on disk; raises RecordingError if it failed."""
+        self._command("save")
+        if self.episode_dropped:
+            self.log(
+                f"warning: recording fell behind: {self.episode_dropped} of "
+                f"{self.episode_frames + self.episode_dropped} frames of this episode were not "
+                "kept (the dataset's episode is shorter than the run)"
+            )
+        self.saved.append(self.episode_frames)
+        self.log(
+            f"recorded episode {len(self.saved)} ({self.episode_frames} frames) in {self.root}"
+        )
+
+    def discard_episode(self) -> None:
+        self._command("discard")
+
+    def close(self) -> None:
+        """Stop the writer; an episode not saved is dropped, the saved ones stay readable."""
+        if self._thread is not None:
+            try:
+                self._command("close")
+            except RecordingError as e:
+                self.log(f"warning: {e}")
+            self._thread.join(timeout=60.0)
+            self._thread = None
+            if self._grabber is not None:
+                self._grabber.join(timeout=5.0)
+        if self.dropped:
+            self.log(f"recording: {self.dropped} frames not kept over the session (writer behind)")
+
+    def _command(self, what: str) -> None:
+        if self._queue is None:
+            return
+        done = threading.Event()
+        self._grab.put((what, done))  # in order with the frames before it
+        while not done.wait(0.5):
+            if self._thread is None or not self._thread.is_alive():
+                break
+        if self.error is not None:
+            raise RecordingError(f"recording into {self.root} failed: {self.error}")
+
+    # --- the grabber and writer threads --------------------------------------------------
+
+    def _copy(self) -> None:
+        """Plain ticks' frames: each camera's newest, copied off the control thread; then
+        everything on to the writer, in order."""
+        q = self._queue
+        assert q is not None
+        while True:
+            what, payload = self._grab.get()
+            if what == "frame":
+                buffers, state, goal, cameras = payload
+                if cameras is not None:
+                    try:
+                        cameras.read_into(buffers)
+                    except Exception as e:  # a camera that died: the loop says so too
+                        self.error = self.error or e
+                payload = (buffers, state, goal)
+            q.put((what, payload))
+            if what == "close":
+                return
+
+    def _write(self) -> None:
+        q, sink = self._queue, self._sink
+        assert q is not None and sink is not None
+        # Linux: this thread, and the encoder threads it starts, yield to the control loop (and
+        # on a small machine to the servo bus); nice values are per thread there.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
+        while True:
+            what, payload = q.get()
+            try:
+                if self.error is None or what == "close":
+                    self._apply(sink, what, payload)
+            except Exception as e:  # disk full, encoder failure: reported to the loop
+                self.error = self.error or e
+                with contextlib.suppress(Exception):  # the sink may be what broke
+                    sink.discard_episode()
+            finally:
+                if what == "frame":
+                    self._free.put(payload[0])  # the buffers are free again
+                else:
+                    payload.set()
+            if what == "close":
+                return
+
+    def _apply(self, sink: Sink, what: str, payload: Any) -> None:
+        if what == "frame":
+            buffers, state, goal = payload
+            frame = {"task": self.task, "observation.state": state, "action": goal}
+            for name in self._names:  # LeRobot's RGB, a copy of its own: the buffer goes back
+                frame[f"observation.images.{name}"] = np.ascontiguousarray(
+                    buffers[name][0, ..., ::-1]
+                )
+            sink.add_frame(frame)
+        elif what == "save":
+            sink.save_episode()
+        elif what == "discard":
+            sink.discard_episode()
+        elif what == "close":
+            sink.close()

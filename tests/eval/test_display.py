@@ -1,0 +1,64 @@
+"""--display-save: the live view's stream written to an .rrd file that rerun reads back (cameras,
+joints, goals, the chunk, stage latencies); a viewer that falls behind drops the oldest."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from act_tool.cli import app
+from act_tool.errors import ActToolError
+
+rr = pytest.importorskip("rerun", reason="the `display` extra (rerun-sdk) is not installed")
+
+
+def entities(path) -> set[str]:
+    with warnings.catch_warnings():  # load_recording is deprecated since 0.32, still there
+        warnings.simplefilter("ignore", DeprecationWarning)
+        recording = rr.recording.load_recording(path)
+    return {c.entity_path for c in recording.schema().component_columns()}
+
+
+def test_display_save_writes_an_rrd_that_rerun_reads(tiny_onnx, tmp_path):
+    rrd = tmp_path / "run.rrd"
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--engine",
+            str(tiny_onnx),
+            "--port",
+            "emulated",
+            "--duration",
+            "0.5",
+            "--force",
+            "--display-save",
+            str(rrd),
+        ],  # fmt: skip
+    )
+    assert result.exit_code == 0, result.output
+    found = entities(rrd)
+    assert {"/state/shoulder_pan", "/goal/gripper", "/chunk/elbow_flex",
+            "/latency_ms/inference", "/latency_ms/write"} <= found  # fmt: skip
+    assert any(e.startswith("/cameras/") for e in found)
+
+
+def test_a_full_queue_drops_the_oldest(tmp_path):
+    """A display whose thread has not started: the queue fills and the oldest entries go."""
+    from act_tool.eval.display import RerunDisplay
+    from act_tool.runtime.observers import TickView
+
+    display = RerunDisplay(tmp_path / "x.rrd", log=lambda _m: None, queue_size=3)
+    view = TickView(0, False, np.zeros(6, np.float32), np.zeros(6, np.float32), None, None,
+                    np.zeros(30), None)  # fmt: skip
+    display._image_every = 1000  # no camera reads (no cameras here)
+    for tick in range(5):
+        view.tick = tick + 1
+        display.on_tick(view)
+    assert display.dropped == 2
+    assert [e[0] for e in list(display._queue.queue)] == [3, 4, 5]  # the newest three
+    with pytest.raises(ActToolError, match=r"\.rrd"):
+        RerunDisplay(tmp_path / "x.txt")
