@@ -108,8 +108,9 @@ def test_scripted_keys_end_rerecord_stop_verdicts_interventions(tiny_onnx, spy):
     # 0.5 s at 30 Hz on the wall clock: 15 ticks, less any slots a busy machine skipped
     assert second.stop_reason == "duration reached" and 1 <= second.ticks <= 15
     assert third.ticks == 5
-    # every run of the loop started from a reset runner and a fresh executor
-    assert spy["resets"] == 4 and watch.first_ticks == [True] * 4
+    # every run of the loop started from a reset runner and a fresh executor (one more reset:
+    # the self-check's, after its inferences and before the arm connects)
+    assert spy["resets"] == 1 + 4 and watch.first_ticks == [True] * 4
     # between episodes (the default reset) the arm was limp; during them torque was on
     torque = [(p, on) for p, on, _ in watch.phases]
     assert (Phase.RESET, False) in torque and all(on for p, on in torque if p is Phase.EPISODE)
