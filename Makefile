@@ -5,7 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-out
 
-.PHONY: demo test lint format clean
+# Core-only venvs (no torch, no LeRobot) on the robot computers' Pythons, for the tests in
+# tests/scenarios/test_core_pythons.py; a Python that is not on this machine is skipped (the
+# tests say so).
+CORE_PYTHONS ?= 3.10 3.13
+CORE_STAMPS := $(foreach v,$(CORE_PYTHONS),.venv-core-$(v)/.installed)
+
+.PHONY: demo test lint format clean core-venvs
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +19,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[export,rtx,bench,dev,sim,display]'
 	@touch $(STAMP)
 
-test: $(STAMP)
+.venv-core-%/.installed: pyproject.toml
+	@py=$$(sh scripts/find-python-version.sh $*) || { echo "core venv $*: skipped (no Python $* here)"; exit 0; }; \
+	set -e; test -x .venv-core-$*/bin/python || $$py -m venv .venv-core-$*; \
+	.venv-core-$*/bin/python -m pip install --quiet --upgrade pip; \
+	.venv-core-$*/bin/python -m pip install --quiet -e .; \
+	touch $@
+
+core-venvs: $(CORE_STAMPS)
+
+test: $(STAMP) core-venvs
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
@@ -28,4 +43,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix act_tool tests benchmarks scripts
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-core-* $(DEMO_DIR) .pytest_cache .ruff_cache

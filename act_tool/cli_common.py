@@ -1,13 +1,27 @@
-"""What the CLI's verb modules share: the error exit."""
+"""What the CLI's verb modules share: the error exit, the check for LeRobot."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import typer
 
-from act_tool.errors import ActToolError
+from act_tool.errors import ActToolError, MissingDependencyError
 
 
 def fail(error: ActToolError) -> None:
     """Print an act-tool error without a traceback and exit with status 1."""
     typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
+
+
+def need_lerobot(purpose: str) -> None:
+    """Exit with the `export` extra's install line (or the Python it needs) when torch or LeRobot
+    is missing, before a module that imports them is loaded."""
+    for module in ("torch", "lerobot"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            fail(MissingDependencyError(module, "export", purpose))

@@ -5,7 +5,6 @@ operator (act_tool.cli_eval_arm)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +37,7 @@ from act_tool.cli_run import (
     ThreadsOpt,
     UnitsOpt,
 )
+from act_tool.compat import StrEnum
 from act_tool.errors import ActToolError
 from act_tool.eval.arm_episodes import ResetMode
 from act_tool.robot_types import Units

@@ -4,13 +4,13 @@ sources) come from their registries. Heavy imports happen inside the command."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from act_tool.cli_common import fail
+from act_tool.compat import StrEnum
 from act_tool.errors import ActToolError
 from act_tool.hw.camera_sources import source_help
 from act_tool.robot_types import Units

@@ -13,8 +13,8 @@ records it and `act-tool run` refuses an arm of another type.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from act_tool.compat import StrEnum
 from act_tool.errors import ActToolError
 
 

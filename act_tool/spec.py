@@ -18,10 +18,10 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from act_tool.compat import StrEnum
 from act_tool.errors import SpecError
 from act_tool.robot_types import Units
 

@@ -13,6 +13,7 @@ ROOT = Path(act_tool.__file__).parent
 # Package (or bottom module) -> layer; a module may import from layers <= its own.
 LAYERS = {
     "errors": 0,
+    "compat": 0,
     "spec": 0,
     "robot_types": 0,
     "gpu": 0,

@@ -32,13 +32,21 @@ LIBRARIES = (
 
 
 def cpu_model() -> str:
+    """The CPU's name: x86's "model name"; on ARM boards, which have none, the board's name from
+    the device tree ("Raspberry Pi 5 Model B Rev 1.0", "NVIDIA Jetson AGX Orin ...") and the
+    architecture."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    try:
+        board = Path("/proc/device-tree/model").read_bytes().rstrip(b"\0").decode(errors="replace")
+    except OSError:
+        board = ""
+    arch = platform.machine()
+    return f"{board} ({arch})" if board else platform.processor() or arch
 
 
 def gpu_info() -> dict[str, str] | None:

@@ -17,11 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from typing import Any, Protocol
 
 import numpy as np
 
+from act_tool.compat import StrEnum
 from act_tool.errors import ActToolError
 from act_tool.eval.keys import KeySource, NoKeys, Phase, SessionEvents
 from act_tool.eval.results import EpisodeResult

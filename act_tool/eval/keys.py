@@ -19,9 +19,9 @@ import select
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from enum import StrEnum
 from typing import Any, Protocol
 
+from act_tool.compat import StrEnum
 from act_tool.runtime.observers import TickView
 from act_tool.spec import EngineSpec
 

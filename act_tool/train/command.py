@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
+from act_tool.compat import StrEnum
 from act_tool.policy.video_backend import video_backend
 from act_tool.train.errors import TrainError
 

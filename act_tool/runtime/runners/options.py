@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from act_tool.compat import StrEnum
 from act_tool.errors import ActToolError
 
 
