@@ -15,6 +15,7 @@ from typer.core import TyperCommand
 
 from act_tool.cli_common import fail
 from act_tool.cli_dataset_sim import dataset_sim
+from act_tool.cli_doctor import doctor, find_cameras, find_port
 from act_tool.cli_emulate import emulate
 from act_tool.cli_engine import engine
 from act_tool.cli_eval import eval_command
@@ -331,3 +332,6 @@ def bench(
 
 
 app.command()(emulate)
+app.command()(doctor)
+app.command("find-port")(find_port)
+app.command("find-cameras")(find_cameras)

@@ -2,6 +2,7 @@
 
 - the compute capability of CUDA device 0 (`compute_capability`: cuda-python when installed, else
   the CUDA driver library through ctypes; never torch), and its `sm_XY` spelling;
+- the CUDA version the driver supports (`cuda_driver_version`, libcuda through ctypes);
 - the TensorRT builders: their Python modules (`tensorrt`, `tensorrt_rtx`, one API), the extras
   that install them, install hints, which are installed here, and which GPUs TensorRT-RTX serves;
 - the one TensorRT logger a process gives each of those modules.
@@ -88,15 +89,30 @@ def _cc_from_cuda_bindings() -> CC | None:
     return int(major), int(minor)
 
 
-def _cc_from_driver() -> CC | None:
-    """Device 0's compute capability through the CUDA driver library; None without one."""
+def _load_driver() -> ctypes.CDLL | None:
+    """The CUDA driver library (libcuda / nvcuda), or None where there is none."""
     for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
         try:
-            cuda = ctypes.CDLL(name)
-            break
+            return ctypes.CDLL(name)
         except OSError:
             continue
-    else:
+    return None
+
+
+def cuda_driver_version() -> tuple[int, int] | None:
+    """The CUDA version the installed driver supports (cuDriverGetVersion: 12040 -> (12, 4)),
+    or None without a driver. Needs no GPU to answer and no cuInit."""
+    cuda = _load_driver()
+    version = ctypes.c_int()
+    if cuda is None or cuda.cuDriverGetVersion(ctypes.byref(version)) != 0 or version.value <= 0:
+        return None
+    return version.value // 1000, (version.value % 1000) // 10
+
+
+def _cc_from_driver() -> CC | None:
+    """Device 0's compute capability through the CUDA driver library; None without one."""
+    cuda = _load_driver()
+    if cuda is None:
         return None
     count, major, minor, device = ctypes.c_int(), ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
     if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value < 1:

@@ -33,6 +33,8 @@ LAYERS = {
     "cli_emulate": 5,
     "cli_engine": 5,
     "eval": 4,
+    "doctor": 4,
+    "cli_doctor": 5,
 }
 
 
