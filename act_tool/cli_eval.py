@@ -49,79 +49,111 @@ class Compare(StrEnum):
     LEROBOT = "lerobot"
 
 
+# eval's own options (the ones it shares with run come from cli_run).
+TargetArg = Annotated[
+    Path,
+    typer.Argument(
+        help="An exported act.onnx / act.fp16.onnx / act.plan (its spec JSON beside it), or "
+        "a LeRobot checkpoint folder (PyTorch runner)."
+    ),
+]
+
+SimArg = Annotated[
+    bool,
+    typer.Option("--sim", help="Evaluate in the digital twin of the SO-101 cell (MuJoCo)."),
+]
+
+PortArg = Annotated[
+    str | None,
+    typer.Option(
+        help="Evaluate on an arm: its serial port (/dev/ttyACM0, COM24), or "
+        + " / ".join(repr(w) for w in port_words())
+        + "; the operator judges each episode (keys, or --verdicts)."
+    ),
+]
+
+EpisodesArg = Annotated[
+    int | None,
+    typer.Option(help="Episodes (per backend with --sim); default 20 / 10 on an arm."),
+]
+
+SeedArg = Annotated[
+    int,
+    typer.Option(
+        help="Seed of the first episode's layout (episode i: seed + i). Keep evaluation "
+        "seeds apart from the training dataset's (dataset sim uses 0.. by default)."
+    ),
+]
+
+EpisodeTimeArg = Annotated[
+    float | None,
+    typer.Option(
+        help="Seconds per episode; default 12 with --sim (twin time; the expert needs 8.2), "
+        "60 on an arm."
+    ),
+]
+
+ResetTimeArg = Annotated[
+    float, typer.Option(help="--port: seconds between episodes for the operator to reset.")
+]
+
+ResetArg = Annotated[
+    ResetMode,
+    typer.Option(
+        help="--port: between episodes, torque off (the arm limp), or back to the pose the "
+        "arm had at the start (home), holding there."
+    ),
+]
+
+VerdictsArg = Annotated[
+    str | None,
+    typer.Option(help="--port, headless: the verdict per episode, e.g. s,f,s (? unknown)."),
+]
+
+CompareArg = Annotated[
+    Compare | None, typer.Option(help="Also run LeRobot's own policy on the same seeds.")
+]
+
+CheckpointArg = Annotated[
+    Path | None,
+    typer.Option(help="LeRobot checkpoint for --compare (default: the spec's source)."),
+]
+
+CamerasArg = Annotated[
+    str | None,
+    typer.Option(
+        help="--sim: map policy cameras to the twin's, e.g. wrist_cam=sim:handeye; "
+        "--port: NAME=SOURCE,... as for run."
+    ),
+]
+
+VideoArg = Annotated[
+    Path | None, typer.Option(help="Folder for an MP4 per episode (cameras side by side).")
+]
+
+JsonPathArg = Annotated[
+    Path | None, typer.Option("--json", help="Write the results (per episode) here.")
+]
+
+JobsArg = Annotated[int, typer.Option(help="Episodes in parallel processes.")]
+
+
 def eval_command(
-    target: Annotated[
-        Path,
-        typer.Argument(
-            help="An exported act.onnx / act.fp16.onnx / act.plan (its spec JSON beside it), or "
-            "a LeRobot checkpoint folder (PyTorch runner)."
-        ),
-    ],
-    sim: Annotated[
-        bool,
-        typer.Option("--sim", help="Evaluate in the digital twin of the SO-101 cell (MuJoCo)."),
-    ] = False,
-    port: Annotated[
-        str | None,
-        typer.Option(
-            help="Evaluate on an arm: its serial port (/dev/ttyACM0, COM24), or "
-            + " / ".join(repr(w) for w in port_words())
-            + "; the operator judges each episode (keys, or --verdicts)."
-        ),
-    ] = None,
-    episodes: Annotated[
-        int | None,
-        typer.Option(help="Episodes (per backend with --sim); default 20 / 10 on an arm."),
-    ] = None,
-    seed: Annotated[
-        int,
-        typer.Option(
-            help="Seed of the first episode's layout (episode i: seed + i). Keep evaluation "
-            "seeds apart from the training dataset's (dataset sim uses 0.. by default)."
-        ),
-    ] = 1000,
-    episode_time: Annotated[
-        float | None,
-        typer.Option(
-            help="Seconds per episode; default 12 with --sim (twin time; the expert needs 8.2), "
-            "60 on an arm."
-        ),
-    ] = None,
-    reset_time: Annotated[
-        float, typer.Option(help="--port: seconds between episodes for the operator to reset.")
-    ] = 20.0,
-    reset: Annotated[
-        ResetMode,
-        typer.Option(
-            help="--port: between episodes, torque off (the arm limp), or back to the pose the "
-            "arm had at the start (home), holding there."
-        ),
-    ] = ResetMode.OFF,
-    verdicts: Annotated[
-        str | None,
-        typer.Option(help="--port, headless: the verdict per episode, e.g. s,f,s (? unknown)."),
-    ] = None,
-    compare: Annotated[
-        Compare | None, typer.Option(help="Also run LeRobot's own policy on the same seeds.")
-    ] = None,
-    checkpoint: Annotated[
-        Path | None,
-        typer.Option(help="LeRobot checkpoint for --compare (default: the spec's source)."),
-    ] = None,
-    cameras: Annotated[
-        str | None,
-        typer.Option(
-            help="--sim: map policy cameras to the twin's, e.g. wrist_cam=sim:handeye; "
-            "--port: NAME=SOURCE,... as for run."
-        ),
-    ] = None,
-    video: Annotated[
-        Path | None, typer.Option(help="Folder for an MP4 per episode (cameras side by side).")
-    ] = None,
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the results (per episode) here.")
-    ] = None,
-    jobs: Annotated[int, typer.Option(help="Episodes in parallel processes.")] = 1,
+    target: TargetArg,
+    sim: SimArg = False,
+    port: PortArg = None,
+    episodes: EpisodesArg = None,
+    seed: SeedArg = 1000,
+    episode_time: EpisodeTimeArg = None,
+    reset_time: ResetTimeArg = 20.0,
+    reset: ResetArg = ResetMode.OFF,
+    verdicts: VerdictsArg = None,
+    compare: CompareArg = None,
+    checkpoint: CheckpointArg = None,
+    cameras: CamerasArg = None,
+    video: VideoArg = None,
+    json_path: JsonPathArg = None,
+    jobs: JobsArg = 1,
     backend: BackendOpt = None,
     n_action_steps: NActionStepsOpt = None,
     temporal_ensemble_coeff: TemporalEnsembleCoeffOpt = None,

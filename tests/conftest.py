@@ -110,3 +110,13 @@ def arm_config(virtual_arm: VirtualArm, calibration_root: Path) -> ArmConfig:
         timeout_margin_s=TEST_MARGIN_S,
         read_retries=0,
     )
+
+
+@pytest.fixture(scope="session")
+def bench_onnx(tiny_checkpoint, tmp_path_factory) -> Path:
+    """act.onnx of the shared tiny checkpoint (chunk_size 10), exported once per session."""
+    from act_tool.export.pipeline import ExportOptions, run_export
+
+    out = tmp_path_factory.mktemp("bench_onnx")
+    run_export(ExportOptions(tiny_checkpoint, out, builder="onnx"), log=lambda _: None)
+    return out / "act.onnx"

@@ -179,14 +179,7 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> BenchRe
         observations = write_observations(spec, work / "observations.npz", opts.observations)
         flops, flops_note = count_flops(spec, onnx)
         log("measuring the machine's peak (large matrix product) ...")
-        peaks: dict[str, float | None] = {}
-        peak_notes: dict[str, str] = {}
-        peaks["cpu_fp32"], peak_notes["cpu_fp32"] = machine.cpu_peak_flops()
-        for key, dtype in (("cuda_fp32", "float32"), ("cuda_fp16", "float16")):
-            if gpu:
-                peaks[key], peak_notes[key] = machine.gpu_peak_flops(dtype)
-            else:
-                peaks[key], peak_notes[key] = None, "skipped: no CUDA GPU"
+        peaks, peak_notes = measure_peaks(gpu)
         cands = candidates(opts.checkpoint, onnx, engines, gpu, engine_notes)
         log("inference:")
         if opts.skip_self_check:
@@ -246,6 +239,22 @@ def run_bench(opts: BenchOptions, log: Callable[[str], None] = print) -> BenchRe
     if opts.plot_path:
         report.plot(results, stages, opts.plot_path, title)
     return BenchResult(text, data_json, json.loads(data_json))
+
+
+def measure_peaks(gpu: bool) -> tuple[dict[str, float | None], dict[str, str]]:
+    """The machine's measured matrix-product peaks (CPU FP32; GPU FP32 and FP16 where there is
+    one), and how each was measured or why it was not."""
+    from act_tool.bench import machine
+
+    peaks: dict[str, float | None] = {}
+    notes: dict[str, str] = {}
+    peaks["cpu_fp32"], notes["cpu_fp32"] = machine.cpu_peak_flops()
+    for key, dtype in (("cuda_fp32", "float32"), ("cuda_fp16", "float16")):
+        if gpu:
+            peaks[key], notes[key] = machine.gpu_peak_flops(dtype)
+        else:
+            peaks[key], notes[key] = None, "skipped: no CUDA GPU"
+    return peaks, notes
 
 
 def loop_artifact(results, cands, onnx: Path | None, engines: list[Path]) -> Path:

@@ -10,7 +10,8 @@ import pytest
 from act_tool.errors import MissingDependencyError, SpecError
 from act_tool.runtime.runners import compat
 from act_tool.runtime.runners.compat import MachineFacts, check_plan
-from act_tool.spec import CameraSpec, EngineSpec, sha256_file, spec_path
+from act_tool.spec import sha256_file, spec_path
+from act_tool.testing.specs import make_spec
 
 RTX = "1.7.1.116"
 
@@ -18,18 +19,13 @@ RTX = "1.7.1.116"
 def make_plan(tmp_path: Path, builder: str = "tensorrt-rtx", target: str = "portable"):
     plan = tmp_path / "act.plan"
     plan.write_bytes(b"not really an engine, but its bytes are hashed")
-    spec = EngineSpec(
+    spec = make_spec(
+        cameras=(("front", 48, 64),),
+        names=("a", "b"),
+        chunk=10,
+        state_range=(-1.0, 1.0),
+        action_range=None,
         artifact=plan.name,
-        cameras=(CameraSpec("observation.images.front", 48, 64),),
-        state_names=("a", "b"),
-        action_names=("a", "b"),
-        units="degrees",
-        fps=30,
-        chunk_size=10,
-        n_action_steps=10,
-        temporal_ensemble_coeff=None,
-        state_min=(-1.0, -1.0),
-        state_max=(1.0, 1.0),
         builder=builder,
         builder_version=RTX if builder == "tensorrt-rtx" else "10.3.0",
         target=target,

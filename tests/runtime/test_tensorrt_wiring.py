@@ -18,7 +18,8 @@ import pytest
 
 from act_tool import gpu
 from act_tool.runtime.runners import ACTION, STATE, RunnerOptions, compat, open_runner
-from act_tool.spec import CameraSpec, EngineSpec, sha256_file, spec_path
+from act_tool.spec import EngineSpec, sha256_file, spec_path
+from act_tool.testing.specs import make_spec
 
 VERSION = "1.7.1.116"
 NAMES = tuple(f"j{i}.pos" for i in range(6))
@@ -211,18 +212,11 @@ def fake_trt(
 def plan(tmp_path: Path) -> Path:
     path = tmp_path / "act.plan"
     path.write_bytes(b"fake engine")
-    EngineSpec(
+    make_spec(
+        names=NAMES,
+        state_range=(-1.0, 1.0),
+        action_range=None,
         artifact=path.name,
-        cameras=(CameraSpec("observation.images.front", 4, 6),),
-        state_names=NAMES,
-        action_names=NAMES,
-        units="degrees",
-        fps=30,
-        chunk_size=5,
-        n_action_steps=5,
-        temporal_ensemble_coeff=None,
-        state_min=(-1.0,) * 6,
-        state_max=(1.0,) * 6,
         builder="tensorrt-rtx",
         builder_version=VERSION,
         sha256=sha256_file(path),

@@ -43,17 +43,6 @@ def run(bin_dir: Path, *args: str, cwd: Path, timeout: float = 240) -> subproces
     )
 
 
-@pytest.fixture(scope="module")
-def tiny_onnx(tiny_checkpoint, tmp_path_factory) -> Path:
-    """act.onnx of the shared tiny checkpoint, exported here (in the LeRobot venv)."""
-    from act_tool.export.pipeline import ExportOptions, run_export
-
-    out = tmp_path_factory.mktemp("core_onnx")
-    return run_export(
-        ExportOptions(tiny_checkpoint, out, builder="onnx"), log=lambda _: None
-    ).artifacts[0]
-
-
 @pytest.fixture(params=VERSIONS, ids=[f"py{v}" for v in VERSIONS])
 def core(request) -> tuple[str, Path]:
     return request.param, core_venv(request.param)
@@ -72,11 +61,11 @@ def test_core_imports_without_torch_or_lerobot(core, tmp_path):
     assert out.stdout.strip() == f"({major}, {minor}) []"
 
 
-def test_run_on_the_virtual_arm(core, tiny_onnx, tmp_path):
+def test_run_on_the_virtual_arm(core, bench_onnx, tmp_path):
     _, bin_dir = core
     log = tmp_path / "run.jsonl"
     args = ["--port", "emulated", "--duration", "1", "--rt-priority", "0", "--log", str(log)]
-    out = run(bin_dir, "act-tool", "run", "--engine", str(tiny_onnx), *args, cwd=tmp_path)
+    out = run(bin_dir, "act-tool", "run", "--engine", str(bench_onnx), *args, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "self-check: act.onnx" in out.stdout and "-> PASS" in out.stdout
     assert "stopped: duration reached" in out.stdout
@@ -84,11 +73,11 @@ def test_run_on_the_virtual_arm(core, tiny_onnx, tmp_path):
     assert len(ticks) >= 10  # 1 s at 30 Hz, less what a loaded machine skipped
 
 
-def test_bench_onnx(core, tiny_onnx, tmp_path):
+def test_bench_onnx(core, bench_onnx, tmp_path):
     _, bin_dir = core
     figures = tmp_path / "bench.json"
     args = ["--repeats", "3", "--warmup", "1", "--seconds", "1", "--json", str(figures)]
-    out = run(bin_dir, "act-tool", "bench", "--onnx", str(tiny_onnx), *args, cwd=tmp_path)
+    out = run(bin_dir, "act-tool", "bench", "--onnx", str(bench_onnx), *args, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     data = json.loads(figures.read_text())
     rows = {r["name"]: r for r in data["inference"]}
@@ -106,3 +95,20 @@ def test_export_names_what_it_needs(core, tiny_checkpoint, tmp_path):
     else:
         assert "pip install 'act-tool[export]'" in out.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_doctor(core, tmp_path):
+    version, bin_dir = core
+    out = run(bin_dir, "act-tool", "doctor", "--no-twin", "--json", "d.json", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    sections = {
+        s["title"]: s["items"] for s in json.loads((tmp_path / "d.json").read_text())["sections"]
+    }
+    python = sections["Python and act-tool extras"]
+    assert python[0]["label"] == "Python" and python[0]["detail"].startswith(version + ".")
+    export = next(i for i in python if i["label"] == "[export]")
+    assert export["status"] == "absent"
+    if version == "3.10":
+        assert "needs Python >= 3.12" in export["detail"]
+    onnxruntime = next(i for s in sections.values() for i in s if i["label"] == "ONNX Runtime")
+    assert onnxruntime["status"] == "ok" and "CPU" in onnxruntime["detail"]
