@@ -2,9 +2,9 @@
 file with `--display-save FILE.rrd`.
 
 A tick observer (act_tool.runtime.observers): per tick it copies the joints read, the goals
-written, a newly arrived chunk and the tick's telemetry marks, and camera frames (those the
-policy saw on its query ticks, else each camera's newest a few times a second), into a bounded
-queue; a thread of its own logs them to rerun. When the queue is full the oldest entry is
+written, a newly arrived chunk and the tick's telemetry marks into a bounded queue, with where
+to find camera frames (those the policy saw on its query ticks, else each camera's newest a few
+times a second); a thread of its own copies the frames and logs it all to rerun. When the queue is full the oldest entry is
 dropped and counted: the control tick never waits for the viewer.
 
 Entities: cameras/<name> (image), state/<joint> and goal/<joint> (scalars), chunk/<joint> (the
@@ -26,7 +26,7 @@ import numpy as np
 
 from act_tool.errors import ActToolError
 from act_tool.runtime.interfaces import Cameras
-from act_tool.runtime.observers import TickView
+from act_tool.runtime.observers import TickView, copy_seen_frames
 from act_tool.runtime.telemetry import MARK0, STAGES, derive
 from act_tool.spec import EngineSpec
 
@@ -57,6 +57,7 @@ class RerunDisplay:
         self.save, self.log = save, log
         self.dropped = 0  # entries dropped because the viewer's thread fell behind
         self.shown = 0
+        self.images_overtaken = 0  # policy frames rewritten before the display's thread got them
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
         self._stream: Any = None
@@ -86,8 +87,8 @@ class RerunDisplay:
     def on_tick(self, view: TickView) -> None:
         self._ticks += 1
         frames: Any = None
-        if view.frames is not None:  # rewritten on the loop's next query tick: copy now
-            frames = {n: view.frames[n][0].copy() for n in self._names}
+        if view.frames is not None:  # copied on the display's thread, if still whole then
+            frames = (view.frames, view.generation, view.current_generation)
         elif view.tick % self._image_every == 0:
             frames = view.cameras  # each camera's newest, read on the display's thread
         chunk = None if view.chunk is None else view.chunk.copy()
@@ -118,6 +119,11 @@ class RerunDisplay:
             self._stream.disconnect()
         if self.dropped:
             self.log(f"display: {self.dropped} ticks not shown (the viewer's thread fell behind)")
+        if self.images_overtaken:
+            self.log(
+                f"display: {self.images_overtaken} policy frames not shown (the loop's next "
+                "query came before the viewer's thread copied them)"
+            )
 
     def _show(self) -> None:
         rr, stream = self.rr, self._stream
@@ -136,10 +142,14 @@ class RerunDisplay:
             for name, seconds in zip(STAGES, stages, strict=True):
                 if name != "slack":  # not known yet when the tick is shown
                     stream.log(f"latency_ms/{name}", rr.Scalars(float(seconds) * 1e3))
-            if frames is not None and not isinstance(frames, dict):
+            if frames is not None:
                 out = {n: np.empty((1, *s), np.uint8) for n, s in self._shapes.items()}
-                frames.read_into(out)
-                frames = {n: out[n][0] for n in self._names}
+                if not isinstance(frames, tuple):  # each camera's newest
+                    frames.read_into(out)
+                elif not copy_seen_frames(frames[0], self._names, out, *frames[1:]):
+                    out = None  # the loop's next query came first: the images go unshown
+                    self.images_overtaken += 1
+                frames = None if out is None else {n: out[n][0] for n in self._names}
             for name, bgr in (frames or {}).items():
                 stream.log(f"cameras/{name}", rr.Image(bgr[..., ::-1], color_model="RGB"))
             self.shown += 1

@@ -1,10 +1,11 @@
 """`--record DIR`: each episode of `eval` (or the run of `run`) saved as a LeRobot dataset.
 
-Per tick the recorder (a tick observer, act_tool.runtime.observers) copies the frames the policy
-saw (on ticks where it saw none, each camera's newest), the state read and the goal written, and
-hands them to a writer thread through a bounded queue; the control tick never waits for it. When
-the queue is full the tick's frame is not kept: counted, reported per episode and in the end
-(never silently). The writer uses LeRobot's dataset API (`LeRobotDataset.create` / `resume`,
+Per tick the recorder (a tick observer, act_tool.runtime.observers) keeps the state read and the
+goal written, and a grabber thread copies the frames the policy saw (on ticks where it saw none,
+each camera's newest) into reused buffers, then hands everything to a writer thread through a
+bounded queue; the control tick copies no frame and never waits. When the queue is full, or the
+loop's next query tick rewrote the policy's frames before the grabber copied them, the tick's
+frame is not kept: counted, reported per episode and in the end (never silently). The writer uses LeRobot's dataset API (`LeRobotDataset.create` / `resume`,
 `add_frame`, `save_episode`, `finalize`) with the feature layout of `act-tool dataset sim`
 (observation.images.<camera> as video, observation.state, action, the joints' names), videos
 encoded while the episode runs (streaming encoding).
@@ -31,7 +32,7 @@ import numpy as np
 
 from act_tool.errors import ActToolError
 from act_tool.runtime.interfaces import Cameras
-from act_tool.runtime.observers import TickView
+from act_tool.runtime.observers import TickView, copy_seen_frames
 from act_tool.spec import EngineSpec
 
 Log = Callable[[str], None]
@@ -202,6 +203,7 @@ class DatasetRecorder:
         self.dropped = 0  # frames not kept over the session
         self.episode_dropped = 0
         self.episode_frames = 0  # frames queued in the current episode
+        self._overtaken = 0  # the episode's frames the grabber could not copy whole (its thread)
         self.saved: list[int] = []  # frames per saved episode
         self.error: BaseException | None = None
         self._queue: queue.Queue | None = None
@@ -246,14 +248,15 @@ class DatasetRecorder:
             self.dropped += 1
             self.episode_dropped += 1
             return
-        cameras = None
-        if view.frames is not None:  # the loop rewrites them on its next query tick: copy now
-            for name in self._names:
-                np.copyto(buffers[name], view.frames[name])
-        else:  # each camera's newest, copied on the grabber thread (a few ms from now)
-            cameras = view.cameras
+        # Both copied on the grabber thread (a few ms from now): the frames the policy saw (they
+        # stay until the loop's next query tick; a copy overtaken by it is not kept), else each
+        # camera's newest.
+        if view.frames is not None:
+            source = (view.frames, view.generation, view.current_generation)
+        else:
+            source = view.cameras
         state, goal = view.state.astype(np.float32), view.goal.astype(np.float32)
-        self._grab.put(("frame", (buffers, state, goal, cameras)))
+        self._grab.put(("frame", (buffers, state, goal, source)))
         self.episode_frames += 1
 
     def end(self, stop_reason: str) -> None:
@@ -263,7 +266,8 @@ class DatasetRecorder:
 
     def save_episode(self) -> None:
         """Keep the episode: waits until it is on disk; raises RecordingError if it failed."""
-        self._command("save")
+        self._command("save")  # the grabber has handled every frame of the episode now
+        self._count_overtaken()
         if self.episode_dropped:
             self.log(
                 f"warning: recording fell behind: {self.episode_dropped} of "
@@ -277,6 +281,13 @@ class DatasetRecorder:
 
     def discard_episode(self) -> None:
         self._command("discard")
+        self._overtaken = 0
+
+    def _count_overtaken(self) -> None:
+        n, self._overtaken = self._overtaken, 0
+        self.episode_frames -= n
+        self.episode_dropped += n
+        self.dropped += n
 
     def close(self) -> None:
         """Stop the writer; an episode not saved is dropped, the saved ones stay readable."""
@@ -313,10 +324,15 @@ class DatasetRecorder:
         while True:
             what, payload = self._grab.get()
             if what == "frame":
-                buffers, state, goal, cameras = payload
-                if cameras is not None:
+                buffers, state, goal, source = payload
+                if isinstance(source, tuple):
+                    if not copy_seen_frames(source[0], self._names, buffers, *source[1:]):
+                        self._overtaken += 1  # the loop's next query came first: not kept
+                        self._free.put(buffers)
+                        continue
+                else:
                     try:
-                        cameras.read_into(buffers)
+                        source.read_into(buffers)
                     except Exception as e:  # a camera that died: the loop says so too
                         self.error = self.error or e
                 payload = (buffers, state, goal)

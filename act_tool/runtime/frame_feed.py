@@ -43,12 +43,14 @@ class FrameFeed:
         self.staged = bool(self._rgb)
         # camera name -> the BGR frame the last `read` gave the policy (observers copy it)
         self.seen: dict[str, np.ndarray] = dict(self._frames)
+        self.generation = 0  # reads so far; bumped before a read rewrites `seen`
 
     def read(self) -> None:
         """The newest frames into the runner. Bound: the runner reads the acquired buffer, which
         its camera leaves alone until this camera's next acquire; in async mode the worker reads
         it while the loop ticks on, which is safe because the loop acquires only when the
         scheduler wants an observation, and the worker is idle then."""
+        self.generation += 1
         if self.bound:
             runner, cameras = self.runner, self.cameras
             seen = self.seen
@@ -58,6 +60,9 @@ class FrameFeed:
                 seen[name] = frame
         else:
             self.cameras.read_into(self._frames)
+
+    def current_generation(self) -> int:
+        return self.generation
 
     def flip(self) -> None:
         """RGB policies: the staged BGR frames, flipped into the runner's inputs."""

@@ -228,7 +228,7 @@ class _Ticker:
         self.action = np.zeros(len(runner.spec.action_names), dtype=np.float32)
         self.cpu = time.thread_time  # the control thread's CPU time: no waiting, no other process
         self.view = TickView(0, False, self.present, self.action, None, None, np.zeros(0),
-                             feed.cameras)  # fmt: skip
+                             feed.cameras, 0, feed.current_generation)  # fmt: skip
 
     def notify(self, row: np.ndarray, tick: int, query: bool, goal: np.ndarray) -> None:
         """Show the tick to the observers (references; see act_tool.runtime.observers)."""
@@ -236,6 +236,7 @@ class _Ticker:
         view.tick, view.query, view.goal, view.marks = tick, query, goal, row
         view.state = self.state_in if query else self.present
         view.frames = self.feed.seen if query else None
+        view.generation = self.feed.generation
         view.chunk = None
         if scheduler.chunks != self._chunks_seen:
             self._chunks_seen = scheduler.chunks

@@ -14,7 +14,7 @@ failure in a tick).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,6 +40,29 @@ class TickView:
     # time is part of the tick)
     marks: np.ndarray
     cameras: Cameras
+    # `frames` stay as they are until the loop's next query tick reads new ones; `generation`
+    # counts those reads, so another thread can copy them later (`copy_seen_frames`) and know
+    # whether the copy is whole
+    generation: int = 0
+    current_generation: Callable[[], int] = lambda: 0
+
+
+def copy_seen_frames(
+    frames: Mapping[str, np.ndarray],
+    names: tuple[str, ...],
+    out: Mapping[str, np.ndarray],
+    generation: int,
+    current_generation: Callable[[], int],
+) -> bool:
+    """Copy a query tick's frames (`TickView.frames`) into `out`, off the control thread; False
+    when the loop read newer frames meanwhile, so the copy may be torn (count it as not kept).
+    The loop bumps the generation before it rewrites a frame, so an unchanged generation after
+    the copy means no byte changed during it."""
+    if current_generation() != generation:
+        return False
+    for name in names:
+        np.copyto(out[name], frames[name])
+    return current_generation() == generation
 
 
 class TickObserver(Protocol):
