@@ -135,8 +135,20 @@ def candidates(
                     skipped="no CUDA GPU" if not gpu else "onnxruntime-gpu not installed",
                 )
             )
+    out.append(openvino_candidate(onnx))
     out += engine_candidates(engines, gpu, engine_notes or {}, facts)
     return out
+
+
+def openvino_candidate(onnx: Path | None, precision: str = "fp32") -> Candidate:
+    """OpenVINO on the CPU for an ONNX artifact, or skipped with why (no artifact, no openvino)."""
+    name = "openvino cpu" if precision == "fp32" else f"openvino cpu {precision}"
+    if onnx is None:
+        return Candidate(name, precision, "cpu", skipped="no ONNX model")
+    if not have_module("openvino"):
+        reason = "openvino is not installed: pip install 'act-tool[openvino]'"
+        return Candidate(name, precision, "cpu", skipped=reason)
+    return Candidate(name, precision, "cpu", "openvino", onnx)
 
 
 def engine_candidates(

@@ -26,6 +26,7 @@ BACKENDS: dict[str, str] = {
     "tensorrt": "act_tool.runtime.runners.tensorrt_runner",
     "onnxruntime": "act_tool.runtime.runners.onnxruntime_runner",
     "torch": "act_tool.runtime.runners.torch_runner",
+    "openvino": "act_tool.runtime.runners.openvino_runner",  # .onnx, with --backend openvino
 }
 # file suffix -> backend
 SUFFIXES: dict[str, str] = {".plan": "tensorrt", ".engine": "tensorrt", ".onnx": "onnxruntime"}
