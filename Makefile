@@ -16,7 +16,7 @@ CORE_STAMPS := $(foreach v,$(CORE_PYTHONS),.venv-core-$(v)/.installed)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[export,rtx,bench,dev,sim,display]'
+	$(BIN)/python -m pip install --quiet -e '.[export,rtx,bench,dev,sim,display,openvino]'
 	@touch $(STAMP)
 
 .venv-core-%/.installed: pyproject.toml

@@ -28,6 +28,7 @@ LIBRARIES = (
     "tensorrt-rtx",
     "tensorrt_rtx",
     "cuda-bindings",
+    "openvino",
 )
 
 
