@@ -30,3 +30,6 @@ def render_twin():
         pytest.skip(f"no offscreen rendering here: {e}")
     yield t
     t.close()
+
+
+from tests.runtime.conftest import tiny_onnx  # noqa: E402, F401  (run --port sim's policy)
