@@ -194,6 +194,14 @@ def export(
     fp16: Annotated[
         bool, typer.Option("--fp16", help="Also write act.fp16.onnx and build the engine from it.")
     ] = False,
+    int8: Annotated[
+        bool,
+        typer.Option(
+            "--int8",
+            help="Also write act.int8.onnx (static INT8 for CPUs), calibrated on --dataset frames; "
+            "no engine is built from it.",
+        ),
+    ] = False,
     builder: Annotated[
         Builder | None,
         typer.Option(
@@ -207,6 +215,10 @@ def export(
     observations: Annotated[
         int, typer.Option(help="Random observations for the parity check (>= 16).")
     ] = 16,
+    calibration_frames: Annotated[
+        int,
+        typer.Option(help="--int8: dataset frames to calibrate on (none of those parity checks)."),
+    ] = 32,
     units: Annotated[
         Units, typer.Option(help="Joint units the policy was trained in.")
     ] = Units.DEGREES,
@@ -226,14 +238,18 @@ def export(
     ] = None,
 ) -> None:
     """Export a checkpoint to ONNX (checked against LeRobot), FP16 and a TensorRT engine."""
-    from act_tool.export.pipeline import ExportOptions, run_export
+    from act_tool.export.pipeline import INT8_NEEDS_DATASET, ExportOptions, run_export
 
+    if int8 and dataset is None:
+        raise typer.BadParameter(INT8_NEEDS_DATASET, param_hint="'--int8'")
     try:
         result = run_export(
             ExportOptions(
                 checkpoint=checkpoint,
                 output=output,
                 fp16=fp16,
+                int8=int8,
+                n_calibration=calibration_frames,
                 builder=builder.value if builder else None,
                 dataset=dataset,
                 n_random=observations,

@@ -5,7 +5,8 @@ names and units, rates, chunking, the dataset's state and action ranges, precisi
 and target, the artifact's sha256, the source checkpoint and the parity figures. No torch here.
 
 Format versions: 2 added `action_min`/`action_max` (the training range of the action, which the
-run loop clamps goals to); 3 added `robot_type` (the arm the policy was trained for). Older files
+run loop clamps goals to); 3 added `robot_type` (the arm the policy was trained for); 4 the
+check file; 5 `calibration` (the dataset frames an INT8 artifact was calibrated on). Older files
 still load, with those fields empty.
 
 The choices a spec holds (channel order, precision, builder; units in act_tool.robot_types) are
@@ -25,9 +26,9 @@ from act_tool.compat import StrEnum
 from act_tool.errors import SpecError
 from act_tool.robot_types import Units
 
-FORMAT_VERSION = 4
-# 1: no action range; 1-2: no robot type; 1-3: no check file
-READABLE_VERSIONS = (1, 2, 3, 4)
+FORMAT_VERSION = 5
+# 1: no action range; 1-2: no robot type; 1-3: no check file; 1-4: no calibration
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 
 
 class ChannelOrder(StrEnum):
@@ -40,6 +41,7 @@ class ChannelOrder(StrEnum):
 class Precision(StrEnum):
     FP32 = "fp32"
     FP16 = "fp16"
+    INT8 = "int8"  # static QDQ quantization (act_tool.export.int8); a CPU path, no engine
 
 
 class Builder(StrEnum):
@@ -112,6 +114,9 @@ class EngineSpec:
     # (a spec written before check files existed).
     check_file: str = ""
     check_sha256: str = ""
+    # An INT8 artifact's calibration set: dataset path, frames, episodes, method; {}: none (not
+    # INT8, or a spec written before format 5).
+    calibration: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:

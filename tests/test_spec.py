@@ -52,7 +52,7 @@ def test_round_trip(tmp_path):
     "changes, message",
     [
         (dict(units="radians"), "units"),
-        (dict(precision="int8"), "precision"),
+        (dict(precision="int4"), "precision"),
         (dict(builder="tvm"), "builder"),
         (dict(cameras=()), "at least one camera"),
         (dict(state_min=(0.0,)), "one value per state name"),
@@ -111,7 +111,7 @@ def test_write_leaves_no_temporary(tmp_path):
 def test_format_1_specs_still_load_without_an_action_range(tmp_path):
     """Specs written before the action range existed (format 1) load, with the range empty."""
     data = json.loads(make_spec().to_json())
-    assert data["format_version"] == 4 and data["action_min"] == [-2.0] * 6
+    assert data["format_version"] == 5 and data["action_min"] == [-2.0] * 6
     del data["action_min"], data["action_max"], data["robot_type"]
     del data["check_file"], data["check_sha256"]
     data["format_version"] = 1
@@ -149,10 +149,26 @@ def test_flops_is_optional_and_round_trips(tmp_path):
 def test_format_3_specs_load_without_a_check_file(tmp_path):
     """Specs written before check files existed (format 3) load with no check file named."""
     data = json.loads(make_spec(check_file="act.onnx.check.npz", check_sha256="ab" * 32).to_json())
-    assert (data["format_version"], data["check_file"]) == (4, "act.onnx.check.npz")
+    assert (data["format_version"], data["check_file"]) == (5, "act.onnx.check.npz")
     del data["check_file"], data["check_sha256"]
     data["format_version"] = 3
     path = tmp_path / "v3.json"
     path.write_text(json.dumps(data))
     spec = EngineSpec.read(path)
     assert (spec.check_file, spec.check_sha256, spec.format_version) == ("", "", 3)
+
+
+def test_format_4_specs_load_without_a_calibration(tmp_path):
+    """Specs written before INT8 existed (format 4) load with no calibration set; an INT8 spec
+    round-trips its calibration and precision."""
+    cal = {"dataset": "/data/sim", "frames": 32, "episodes": 4, "method": "minmax"}
+    path = tmp_path / "act.int8.onnx.json"
+    make_spec(precision="int8", calibration=cal).write(path)
+    spec = EngineSpec.read(path)
+    assert (spec.precision, spec.calibration, spec.format_version) == ("int8", cal, 5)
+    data = json.loads(make_spec().to_json())
+    del data["calibration"]
+    data["format_version"] = 4
+    path.write_text(json.dumps(data))
+    spec = EngineSpec.read(path)
+    assert (spec.calibration, spec.format_version, spec.precision) == ({}, 4, "fp32")

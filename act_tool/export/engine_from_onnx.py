@@ -63,6 +63,12 @@ def build_plan_from_onnx(
     plan = Path(plan) if plan else onnx.with_name("act.plan")
     spec = EngineSpec.read(spec_path(onnx))
     spec.verify_artifact(onnx)
+    if spec.precision == "int8":
+        raise ActToolError(
+            f"{onnx.name} is the INT8 model, for CPU runtimes (ONNX Runtime, OpenVINO); act-tool "
+            "builds no TensorRT engine from it (not checked here). Build the engine from "
+            f"{onnx.with_name('act.fp16.onnx')} or {onnx.with_name('act.onnx')}."
+        )
     check = network_check(onnx, spec)
     builder = engine.resolve_builder(builder)
     if builder == engine.ONNX:

@@ -56,6 +56,17 @@ def random_observations(ckpt, n: int, seed: int = 0) -> list[Observation]:
 
 def dataset_observations(ckpt, dataset: Path, n: int) -> list[Observation]:
     """`n` frames spread evenly over a local LeRobot dataset."""
+    ds = open_dataset(ckpt, dataset)
+    return frames_at(ckpt, ds, parity_indices(len(ds), n))
+
+
+def parity_indices(n_frames: int, n: int) -> list[int]:
+    """The frames the parity gate checks: `n` spread evenly over a dataset of `n_frames`."""
+    return [int(i) for i in np.linspace(0, n_frames - 1, num=min(n, n_frames)).round()]
+
+
+def open_dataset(ckpt, dataset: Path):
+    """The local LeRobot dataset at `dataset`, checked to hold the policy's cameras."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     from act_tool.policy.video_backend import video_backend
@@ -73,8 +84,13 @@ def dataset_observations(ckpt, dataset: Path, n: int) -> list[Observation]:
         raise ActToolError(
             f"{dataset}: has no {', '.join(missing)}; the policy was trained on other cameras."
         )
+    return ds
+
+
+def frames_at(ckpt, ds, indices: list[int]) -> list[Observation]:
+    """The observations at `indices` of an opened dataset, as a robot delivers them."""
     out = []
-    for idx in np.linspace(0, len(ds) - 1, num=min(n, len(ds))).round().astype(int):
+    for idx in indices:
         item = ds[int(idx)]
         frames = {}
         for key in ckpt.camera_keys:

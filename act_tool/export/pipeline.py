@@ -1,6 +1,6 @@
-"""`act-tool export`: checkpoint -> act.onnx -> act.fp16.onnx -> act.plan, each checked and with
-its spec JSON. Everything is written into a staging folder first and renamed into place only
-after every check passed: a failed export leaves no artifact behind."""
+"""`act-tool export`: checkpoint -> act.onnx -> act.fp16.onnx -> act.plan (and act.int8.onnx for
+CPUs), each checked and with its spec JSON. Everything is written into a staging folder first and
+renamed into place only after every check passed: a failed export leaves no artifact behind."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from act_tool.errors import ActToolError, ParityError
 from act_tool.export.flops import count_flops
+from act_tool.export.int8 import MIN_CALIBRATION
 from act_tool.export.robot_type import find_robot_type
 from act_tool.runtime.check_file import check_path
 from act_tool.spec import EngineSpec, spec_path
@@ -33,6 +34,28 @@ FP32_BOUND = 1e-4
 # 2e-2 = 41 u16 covers gains ~4x the measured ones even for an all-FP16 graph (~20x the measured
 # errors), while a broken conversion (errors of order one std) fails.
 FP16_BOUND = 2e-2
+# INT8 (export/int8.py; measurements in benchmarks/results/int8_layers.md): a tensor calibrated
+# to a range R rounds to steps of R/255 (activations, uint8, per tensor) or 2 max|w|/127 (weights,
+# 7 bits), an error uniform in +-step/2 of rms step/sqrt(12). Relative to the tensor's rms that is
+# e_a = c / (255 sqrt(12)), c = R / rms its crest factor (median 7.3 over the tiny model's
+# quantized activations: e_a = 8e-3), and e_w = 2e-2 for its weights (median). Each product
+# passes its operands' relative errors on in power sum, and the m = 33 quantized products of the
+# path add theirs the same way: sqrt(m (e_a^2 + e_w^2)) = 0.13 of the features. The actions move
+# by that fraction of their input-driven variation (0.077 std on the tiny model): rms 0.010
+# predicted, 0.011 measured on dataset frames; the worst of N x chunk x A values is 4-6 rms
+# (0.060), and noise frames, whose activations exceed the calibrated ranges and clip, reach 0.098.
+# A calibration that saw no image structure (constant frames) clips every real activation range:
+# 0.56. 0.2 passes the good calibration by 2x and fails the broken one by 2.8x. Not measured on a
+# trained policy (none was at hand): a policy whose actions vary more with the input scales the
+# error with that variation; its figure goes in int8_layers.md when one is exported.
+INT8_BOUND = 0.2
+
+
+INT8_NEEDS_DATASET = (
+    "--int8 needs --dataset DIR: INT8 scales are calibrated on real frames (random frames "
+    "calibrate nothing: their activations look like no camera's). Any local LeRobot dataset of "
+    "this robot will do, e.g. one written by `act-tool dataset sim`."
+)
 
 
 @dataclass(frozen=True)
@@ -40,10 +63,12 @@ class ExportOptions:
     checkpoint: Path
     output: Path = Path(".")
     fp16: bool = False
+    int8: bool = False  # also act.int8.onnx, calibrated on `dataset` frames (export/int8.py)
     builder: str | None = None  # None: whichever TensorRT is installed; "onnx": stop after ONNX
     dataset: Path | None = None
     n_random: int = 16
     n_dataset: int = 16
+    n_calibration: int = 32  # INT8: dataset frames calibrated on, none of the n_dataset checked
     units: str = "degrees"
     channel_order: str = "bgr"
     fps: int | None = None
@@ -56,6 +81,13 @@ class ExportOptions:
             raise ActToolError("parity needs at least 16 random observations (--observations 16)")
         if self.opset < 17:
             raise ActToolError("opset must be >= 17 so LayerNormalization stays one op")
+        if self.int8 and self.dataset is None:
+            raise ActToolError(INT8_NEEDS_DATASET)
+        if self.int8 and self.n_calibration < MIN_CALIBRATION:
+            raise ActToolError(
+                f"INT8 calibration needs at least {MIN_CALIBRATION} frames "
+                f"(--calibration-frames {MIN_CALIBRATION})"
+            )
 
 
 @dataclass
@@ -140,7 +172,7 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
     out_dir = Path(opts.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    ckpt, parity = _load(opts, log)
+    ckpt, parity, calibration = _load(opts, log)
     result.seconds["load"] = time.perf_counter() - t0
 
     with tempfile.TemporaryDirectory(prefix=".act-export-", dir=out_dir) as tmp:
@@ -163,7 +195,15 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
         if opts.fp16:
             network = staging / "act.fp16.onnx"
             specs[network] = _fp16(onnx32, network, parity, result)
+        if calibration is not None:
+            onnx8 = staging / "act.int8.onnx"
+            specs[onnx8] = _int8(onnx32, onnx8, parity, calibration, result)
         if builder != "onnx":
+            if opts.int8:
+                log(
+                    f"note: the TensorRT engine is built from {network.name}, not from the INT8 "
+                    "model: act.int8.onnx is for CPU runtimes (ONNX Runtime, OpenVINO)"
+                )
             plan = staging / "act.plan"
             specs[plan] = _engine(network, specs[network], plan, builder, result, log)
         specs = _write_checks(specs, parity, network)
@@ -171,8 +211,9 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
     return result
 
 
-def _load(opts: ExportOptions, log: Callable[[str], None]) -> tuple[Any, _Parity]:
-    """The checkpoint, and LeRobot's chunks on the parity observations (random, dataset)."""
+def _load(opts: ExportOptions, log: Callable[[str], None]) -> tuple[Any, _Parity, Any]:
+    """The checkpoint, LeRobot's chunks on the parity observations (random, dataset), and with
+    --int8 the calibration observations (read first: a dataset too small fails at once)."""
     from act_tool.export.parity import dataset_observations, lerobot_chunks, random_observations
     from act_tool.policy.checkpoint import load_checkpoint
     from act_tool.policy.describe import action_scale, spec_from_checkpoint
@@ -191,11 +232,12 @@ def _load(opts: ExportOptions, log: Callable[[str], None]) -> tuple[Any, _Parity
         ),
         robot_type=find_robot_type(ckpt.path, opts.dataset, opts.robot_type, log),
     )
+    calibration = _calibration(ckpt, opts, log) if opts.int8 else None
     observations = {"random": random_observations(ckpt, opts.n_random, opts.seed)}
     if opts.dataset is not None:
         observations[str(opts.dataset)] = dataset_observations(ckpt, opts.dataset, opts.n_dataset)
     references = {src: lerobot_chunks(ckpt, obs) for src, obs in observations.items()}
-    return ckpt, _Parity(spec, observations, references, action_scale(ckpt), log)
+    return ckpt, _Parity(spec, observations, references, action_scale(ckpt), log), calibration
 
 
 def _fp16(onnx32: Path, onnx16: Path, parity: _Parity, result: ExportResult) -> EngineSpec:
@@ -220,6 +262,46 @@ def _fp16(onnx32: Path, onnx16: Path, parity: _Parity, result: ExportResult) -> 
     figures = {"fp32_onnx": result.reports["fp32"], "fp16_onnx": parity16}
     return parity.spec.with_artifact(
         onnx16, precision="fp16", parity={**figures, "fp16_conversion": counts}
+    )
+
+
+def _calibration(ckpt, opts: ExportOptions, log: Callable[[str], None]) -> tuple[list, dict]:
+    """The INT8 calibration observations (dataset frames the parity gate does not check)."""
+    from act_tool.export.int8 import calibration_observations
+
+    obs, info = calibration_observations(ckpt, opts.dataset, opts.n_dataset, opts.n_calibration)
+    log(
+        f"INT8 calibration: {info['frames']} frames of {info['episodes']} episodes of "
+        f"{opts.dataset} (none of them checked by the parity gate)"
+    )
+    return obs, info
+
+
+def _int8(
+    onnx32: Path, onnx8: Path, parity: _Parity, calibration: tuple[list, dict], result: ExportResult
+) -> EngineSpec:
+    """Quantize to INT8 (QDQ) on the calibration frames, check parity, return its spec."""
+    from act_tool.export.int8 import quantize_int8
+    from act_tool.export.parity import artifact_inputs
+
+    t0 = time.perf_counter()
+    obs, info = calibration
+    counts = quantize_int8(onnx32, onnx8, [artifact_inputs(o, parity.spec) for o in obs])
+    result.seconds["int8"] = time.perf_counter() - t0
+    parity.log(
+        f"quantized to INT8: {counts['int8_nodes']} convolutions and matrix products in INT8, "
+        f"{counts['fp32_heavy_nodes']} kept in FP32 (attention products, state projection, "
+        "decoder, action head), "
+        f"{counts['quantize_linear']} QuantizeLinear"
+    )
+    parity8 = parity.check(onnx8, INT8_BOUND, "INT8 ONNX")
+    result.reports["int8"] = parity8
+    figures = {"fp32_onnx": result.reports["fp32"], "int8_onnx": parity8}
+    return parity.spec.with_artifact(
+        onnx8,
+        precision="int8",
+        parity={**figures, "int8_quantization": counts},
+        calibration=info,
     )
 
 
@@ -257,10 +339,12 @@ def _write_checks(
     checks = {}
     for artifact, spec in specs.items():
         if artifact.suffix != ".plan":
-            bound = FP16_BOUND if spec.precision == "fp16" else FP32_BOUND
-            # On a GPU FP32 products may run in TF32, which rounds as FP16 does.
+            bound = {"fp16": FP16_BOUND, "int8": INT8_BOUND}.get(spec.precision, FP32_BOUND)
+            # On a GPU FP32 products may run in TF32, which rounds as FP16 does; INT8's FP32
+            # islands add that to its own bound.
+            gpu_bound = INT8_BOUND + FP16_BOUND if spec.precision == "int8" else FP16_BOUND
             checks[artifact] = make_check(
-                artifact, spec, obs, refs, sources, parity.scale, bound, FP16_BOUND
+                artifact, spec, obs, refs, sources, parity.scale, bound, gpu_bound
             )
     for artifact in specs:
         if artifact.suffix == ".plan":

@@ -37,7 +37,7 @@ def test_every_artifact_has_its_check_file(exported, tiny_dataset):
         spec = EngineSpec.read(spec_path(artifact))
         path = check_path(artifact)
         check = CheckData.read(path)
-        assert spec.format_version == 4 and spec.check_file == path.name
+        assert spec.format_version == 5 and spec.check_file == path.name
         assert spec.check_sha256 == sha256_file(path)
         assert check.artifact == artifact.name
         assert check.artifact_sha256 == spec.sha256 == sha256_file(artifact)
