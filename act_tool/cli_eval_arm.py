@@ -71,5 +71,8 @@ def eval_on_arm(args: dict[str, Any]) -> None:
 
 
 def _check_json(path: Path | None) -> None:
-    if path is not None and not Path(path).parent.exists():
-        raise ActToolError(f"--json: the folder {Path(path).parent} does not exist")
+    """An unwritable --json is a usage error before the arm moves (the check --sim makes)."""
+    from act_tool.eval.evaluate import check_writable
+
+    if path is not None:
+        check_writable("--json", Path(path).parent)

@@ -110,12 +110,18 @@ def check_outputs(options: EvalOptions) -> None:
     if options.video_dir is not None:
         targets.append(("--video", Path(options.video_dir)))
     for flag, folder in targets:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=folder):
-                pass
-        except OSError as e:
-            raise ActToolError(f"{flag}: cannot write into {folder} ({e.strerror or e})") from e
+        check_writable(flag, folder)
+
+
+def check_writable(flag: str, folder: Path) -> None:
+    """A usage error unless `folder` exists (it is created) and takes a file; `flag` names the
+    option in the message (also `eval --port`'s --json)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ActToolError(f"{flag}: cannot write into {folder} ({e.strerror or e})") from e
 
 
 def evaluate(

@@ -122,7 +122,8 @@ def run_loop(
         elapsed = clock.now() - t0
         sys.setswitchinterval(switch_interval)
         torque_note = _shutdown(arm, scheduler, telemetry, feed, restore_priority, log)
-        failure = failure or _end_observers(begun, counters.stop_reason, log)
+        ended = _end_observers(begun, counters.stop_reason, log)  # a failed run's too
+        failure = failure or ended
         summary = telemetry.summary(
             elapsed,
             config.fps,

@@ -5,7 +5,9 @@ its JSON, and the usage errors."""
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +19,11 @@ from act_tool.errors import ActToolError
 from act_tool.eval import arm_episodes
 from act_tool.eval.arm_episodes import ArmEvalOptions, ResetMode, parse_verdicts, run_arm_eval
 from act_tool.eval.keys import Key, Phase, ScriptedKeys, SessionEvents, parse_keys
+from act_tool.runtime import loop as loop_module
 from act_tool.runtime.arm_kinds import ArmOptions
 from act_tool.runtime.loop_config import LoopConfig
-from act_tool.runtime.runners.base import Runner
+from act_tool.runtime.runners.base import ACTION, Runner
+from act_tool.runtime.scheduling import AsyncScheduler
 from act_tool.runtime.session import RunOptions
 
 FPS = 30  # the tiny policy's
@@ -189,6 +193,36 @@ def test_cli_eval_on_the_emulated_arm_writes_the_summary(tiny_onnx, tmp_path):
     assert all(1 <= e["ticks"] <= 9 for e in data["per_episode"])  # 0.3 s at 30 Hz
 
 
+def _unwritable_file_parent(tmp_path: Path) -> Path:
+    (tmp_path / "a-file").write_text("")
+    return tmp_path / "a-file" / "eval.json"  # its folder is a file: cannot be made
+
+
+def _unwritable_read_only(tmp_path: Path) -> Path:
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    folder = tmp_path / "read-only"
+    folder.mkdir(mode=0o500)
+    return folder / "eval.json"
+
+
+@pytest.mark.parametrize("where", [_unwritable_file_parent, _unwritable_read_only])
+def test_cli_eval_arm_unwritable_json_is_refused_before_the_arm_moves(
+    tiny_onnx, tmp_path, monkeypatch, where
+):
+    def no_session(*_a, **_k):
+        raise AssertionError("the session opened (runner, arm) before --json was checked")
+
+    monkeypatch.setattr(arm_episodes, "open_session", no_session)
+    out = where(tmp_path)
+    result = CliRunner().invoke(
+        app, ["eval", str(tiny_onnx), "--port", "emulated", "--episodes", "1", "--json", str(out)]
+    )
+    assert result.exit_code != 0, result.output
+    assert f"--json: cannot write into {out.parent}" in result.output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -230,3 +264,83 @@ def test_ctrl_c_ends_the_session_keeping_the_finished_episodes(tiny_onnx, spy):
     assert report.interrupted and len(report.episodes) == 1
     assert spy["session"].arm.torque_enabled is False
     assert "interrupted (Ctrl-C)" in report.text()
+
+
+class Tagged:
+    """With --async: every inference of the loop tagged with its serial number (written into
+    the chunk's last action, where the executor's copy keeps it), where it ran (which run of
+    the loop, how many runner resets had happened), the chunks each run's ticks received, and
+    every async worker (scheduler) the loop made."""
+
+    def __init__(self, spy, monkeypatch) -> None:
+        self.spy = spy
+        self.runs = -1
+        self.inferences: list[tuple[int, int]] = []  # per serial: (run, resets so far)
+        self.resets_at_begin: list[int] = []
+        self.chunks: list[list[tuple[int, float]]] = []  # per run: (tick, serial)
+        self.first_query: list[bool] = []
+        self.schedulers: list[AsyncScheduler] = []
+        self.closed: list[bool] = []
+        self.closed_before_begin: list[bool] = []
+        made, closed = self.schedulers, self.closed
+
+        class Watched(AsyncScheduler):
+            def __init__(self, *a, **kw) -> None:
+                super().__init__(*a, **kw)
+                made.append(self)
+                closed.append(False)
+
+            def close(self) -> None:
+                super().close()
+                closed[made.index(self)] = True
+
+        monkeypatch.setattr(loop_module, "AsyncScheduler", Watched)
+
+    def begin(self, spec, fps, cameras):
+        self.runs += 1
+        self.resets_at_begin.append(self.spy["resets"])
+        self.chunks.append([])
+        self.closed_before_begin.append(all(self.closed))  # the last run's worker is gone
+        if self.runs == 0:  # before the first warm-up: every inference of the loop is tagged
+            runner = self.spy["session"].runner
+            infer = runner.infer
+
+            def tagged():
+                out = infer()
+                self.inferences.append((self.runs, self.spy["resets"]))
+                out[ACTION][0, -1, -1] = len(self.inferences) - 1
+                return out
+
+            runner.infer = tagged
+
+    def on_tick(self, view):
+        if view.tick == 0:
+            self.first_query.append(view.query)
+        if view.chunk is not None:
+            self.chunks[-1].append((view.tick, float(view.chunk[-1, -1])))
+
+    def end(self, stop_reason):
+        pass
+
+
+def test_async_each_episode_starts_from_a_reset_runner_and_a_fresh_worker(
+    tiny_onnx, spy, monkeypatch
+):
+    opts = options(tiny_onnx, episodes=3, episode_time_s=0.7)
+    opts = replace(opts, run=replace(opts.run, loop=replace(opts.run.loop, asynchronous=True)))
+    tagged = Tagged(spy, monkeypatch)
+    report = run_arm_eval(opts, lambda _m: None, observers=[tagged])
+    assert len(report.episodes) == 3 and tagged.runs == 2
+    # one worker per episode, each closed when its episode ended, before the next one began
+    assert len(tagged.schedulers) == 3 and len({id(s) for s in tagged.schedulers}) == 3
+    assert all(tagged.closed) and tagged.closed_before_begin == [True] * 3
+    # a fresh worker has no chunk: its first tick queries the policy and waits for the chunk
+    assert tagged.first_query == [True] * 3
+    for run, chunks in enumerate(tagged.chunks):
+        assert chunks and chunks[0][0] == 0, chunks  # the first action's chunk came at tick 0
+        for _tick, serial in chunks:
+            assert serial == int(serial)  # the tag, copied: exact
+            where, resets = tagged.inferences[int(serial)]
+            # made in this episode, after the runner's reset that follows its warm-up
+            assert where == run, (run, chunks, tagged.inferences)
+            assert resets > tagged.resets_at_begin[run]
