@@ -78,9 +78,14 @@ def start_virtual_so101(
     return virtual, options
 
 
+# How late the virtual arm's answers may be: it is a process of this machine, which a busy CPU
+# may leave unscheduled for tens of milliseconds (a real servo answers within its return delay).
+EMULATED_MARGIN_S = 0.1
+
+
 def open_virtual_so101(request: ArmRequest, stack: ExitStack, log: Log) -> Robot:
     virtual, options = start_virtual_so101(request, stack, log)
     return Robot(
-        so101_arm(options, request.spec, request.dry_run, virtual.port),
+        so101_arm(options, request.spec, request.dry_run, virtual.port, EMULATED_MARGIN_S),
         default_source="synthetic",
     )
