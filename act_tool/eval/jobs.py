@@ -45,10 +45,13 @@ def backends_for(options: EvalOptions, log: Callable[[str], None]) -> tuple[list
     """The labels of the backends to evaluate, the target's first; usage errors (a missing
     checkpoint for LeRobot, a spec that does not fit the twin) before any episode runs."""
     from act_tool.eval.sim_episodes import camera_sources
+    from act_tool.hw.so101.joints import JOINT_NAMES
+    from act_tool.runtime.preflight import check_joints
 
     runner = _target_runner(options)
     spec = runner.spec
     camera_sources(spec, options.cameras)  # the policy's cameras fit the twin's
+    check_joints(spec, JOINT_NAMES)  # and its joints the twin's arm (else: inside episode 1)
     labels = [f"{runner.backend} {spec.precision}"]
     notes = []
     if LEROBOT in options.compare:
