@@ -6,20 +6,20 @@ Heavy libraries (torch, lerobot, onnx, tensorrt) are imported inside commands so
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from typer.core import TyperCommand
 
-from act_tool.cli_common import fail
+from act_tool.cli_common import fail, need_lerobot
 from act_tool.cli_dataset_sim import dataset_sim
 from act_tool.cli_doctor import doctor, find_cameras, find_port
 from act_tool.cli_emulate import emulate
 from act_tool.cli_engine import engine
 from act_tool.cli_eval import eval_command
 from act_tool.cli_run import SkipSelfCheckOpt, run
+from act_tool.compat import StrEnum
 from act_tool.errors import ActToolError
 from act_tool.robot_types import ROBOT_TYPES, Units
 from act_tool.spec import Builder, ChannelOrder
@@ -108,6 +108,7 @@ def train(
     Fine-tune a pretrained ACT policy:
     act-tool train --dataset DIR -o runs/b -- --policy.path=CHECKPOINT_OR_REPO
     """
+    need_lerobot("act-tool train")
     from act_tool.train.runner import TrainRequest, run_training
 
     try:
@@ -154,6 +155,7 @@ def dataset_synth(
     seed: Annotated[int, typer.Option(help="Random seed (cube and bowl positions).")] = 0,
 ) -> None:
     """Write a small synthetic SO-101 pick-and-place dataset (LeRobot format, two cameras)."""
+    need_lerobot("act-tool dataset synth")
     from act_tool.train.synthetic import SynthConfig, write_synthetic_dataset
 
     try:
@@ -238,6 +240,7 @@ def export(
     ] = None,
 ) -> None:
     """Export a checkpoint to ONNX (checked against LeRobot), FP16 and a TensorRT engine."""
+    need_lerobot("act-tool export")
     from act_tool.export.pipeline import INT8_NEEDS_DATASET, ExportOptions, run_export
 
     if int8 and dataset is None:
