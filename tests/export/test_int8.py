@@ -120,6 +120,20 @@ def test_int8_runs_in_onnxruntime_and_passes_its_self_check(int8_export):
     assert "INT8" in lines[-1] and "PASS" in lines[-1]
 
 
+def test_int8_runs_in_openvino_and_passes_its_self_check(int8_export):
+    """The other CPU runtime reads the same QDQ graph (its decoder and head stay FP32)."""
+    pytest.importorskip("openvino")
+    from act_tool.runtime.runners import open_runner
+    from act_tool.runtime.self_check import run_self_check
+
+    out, *_ = int8_export
+    lines: list[str] = []
+    with open_runner(out / "act.int8.onnx", "openvino") as runner:
+        result = run_self_check(runner, lines.append)
+    assert result is not None and result.passed and result.bound == INT8_BOUND
+    assert "openvino" in lines[-1].lower() and "PASS" in lines[-1]
+
+
 def write_constant_dataset(root: Path) -> Path:
     """The tiny dataset's layout and states, every frame one flat gray: a calibration that sees
     no image structure."""
