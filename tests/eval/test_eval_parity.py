@@ -31,8 +31,9 @@ The bound, derived (per joint j, in the arm's units: degrees, gripper 0..100):
    input is the network's sensitivity, which the export gate does not bound. So the episodes are
    one chunk long (chunk_size / fps seconds, one query), where 1-3 are the whole story, and the
    tiny policy, from the home pose in that time, makes no grasp attempt (no cube contact to
-   amplify anything). Measured on this machine: 0.0 degrees (no goal crossed a count boundary;
-   longer episodes, 5 s on six seeds, also measured 0.0).
+   amplify anything). On this machine the bound comes to 0.10-0.18 degrees per joint (the
+   measured gain's rows sum to 1.1-2.1) and the divergence measured 0.0 (no goal crossed a
+   count boundary; longer episodes, 5 s on six seeds, also measured 0.0).
 """
 
 from __future__ import annotations
