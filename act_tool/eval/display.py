@@ -57,7 +57,8 @@ class RerunDisplay:
         self.save, self.log = save, log
         self.dropped = 0  # entries dropped because the viewer's thread fell behind
         self.shown = 0
-        self.images_overtaken = 0  # policy frames rewritten before the display's thread got them
+        self.images_overtaken = 0  # policy frames rewritten first: the cameras' newest shown
+        self.images_missed = 0  # images the cameras could no longer give (after the run)
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
         self._stream: Any = None
@@ -88,7 +89,7 @@ class RerunDisplay:
         self._ticks += 1
         frames: Any = None
         if view.frames is not None:  # copied on the display's thread, if still whole then
-            frames = (view.frames, view.generation, view.current_generation)
+            frames = (view.frames, view.generation, view.current_generation, view.cameras)
         elif view.tick % self._image_every == 0:
             frames = view.cameras  # each camera's newest, read on the display's thread
         chunk = None if view.chunk is None else view.chunk.copy()
@@ -121,9 +122,26 @@ class RerunDisplay:
             self.log(f"display: {self.dropped} ticks not shown (the viewer's thread fell behind)")
         if self.images_overtaken:
             self.log(
-                f"display: {self.images_overtaken} policy frames not shown (the loop's next "
-                "query came before the viewer's thread copied them)"
+                f"display: {self.images_overtaken} query ticks shown with each camera's newest "
+                "frame, not the policy's (the loop's next query came before the viewer's copy)"
             )
+
+    def _images(self, source: Any) -> dict[str, np.ndarray] | None:
+        """The images of an entry: the frames the policy saw, else (not given, or rewritten by
+        the loop's next query before this thread got to them) each camera's newest; None when
+        the cameras cannot give one (they stop when the run ends)."""
+        out = {n: np.empty((1, *s), np.uint8) for n, s in self._shapes.items()}
+        if isinstance(source, tuple):
+            frames, generation, current, source = source
+            if copy_seen_frames(frames, self._names, out, generation, current):
+                return {n: out[n][0] for n in self._names}
+            self.images_overtaken += 1
+        try:
+            source.read_into(out)
+        except Exception:  # a camera closed or gone: the loop reports its own failures
+            self.images_missed += 1
+            return None
+        return {n: out[n][0] for n in self._names}
 
     def _show(self) -> None:
         rr, stream = self.rr, self._stream
@@ -143,13 +161,7 @@ class RerunDisplay:
                 if name != "slack":  # not known yet when the tick is shown
                     stream.log(f"latency_ms/{name}", rr.Scalars(float(seconds) * 1e3))
             if frames is not None:
-                out = {n: np.empty((1, *s), np.uint8) for n, s in self._shapes.items()}
-                if not isinstance(frames, tuple):  # each camera's newest
-                    frames.read_into(out)
-                elif not copy_seen_frames(frames[0], self._names, out, *frames[1:]):
-                    out = None  # the loop's next query came first: the images go unshown
-                    self.images_overtaken += 1
-                frames = None if out is None else {n: out[n][0] for n in self._names}
+                frames = self._images(frames)
             for name, bgr in (frames or {}).items():
                 stream.log(f"cameras/{name}", rr.Image(bgr[..., ::-1], color_model="RGB"))
             self.shown += 1

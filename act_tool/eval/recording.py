@@ -3,9 +3,10 @@
 Per tick the recorder (a tick observer, act_tool.runtime.observers) keeps the state read and the
 goal written, and a grabber thread copies the frames the policy saw (on ticks where it saw none,
 each camera's newest) into reused buffers, then hands everything to a writer thread through a
-bounded queue; the control tick copies no frame and never waits. When the queue is full, or the
-loop's next query tick rewrote the policy's frames before the grabber copied them, the tick's
-frame is not kept: counted, reported per episode and in the end (never silently). The writer uses LeRobot's dataset API (`LeRobotDataset.create` / `resume`,
+bounded queue; the control tick copies no frame and never waits. When the queue is full the
+tick's frame is not kept: counted, reported per episode and in the end (never silently). When
+the loop's next query tick rewrote the policy's frames before the grabber copied them, each
+camera's newest frame is recorded instead (counted and reported too). The writer uses LeRobot's dataset API (`LeRobotDataset.create` / `resume`,
 `add_frame`, `save_episode`, `finalize`) with the feature layout of `act-tool dataset sim`
 (observation.images.<camera> as video, observation.state, action, the joints' names), videos
 encoded while the episode runs (streaming encoding).
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from act_tool.errors import ActToolError
+from act_tool.errors import ActToolError, MissingDependencyError
 from act_tool.runtime.interfaces import Cameras
 from act_tool.runtime.observers import TickView, copy_seen_frames
 from act_tool.spec import EngineSpec
@@ -86,10 +87,7 @@ def _lerobot():
         import datasets
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
     except ImportError as e:
-        raise RecordingError(
-            f"--record writes LeRobot datasets and LeRobot is not installed ({e}): install the "
-            "`export` extra (pip install 'act-tool[export]')"
-        ) from e
+        raise MissingDependencyError("lerobot", "export", "--record (LeRobot datasets)") from e
     datasets.disable_progress_bars()
     return LeRobotDataset
 
@@ -203,7 +201,9 @@ class DatasetRecorder:
         self.dropped = 0  # frames not kept over the session
         self.episode_dropped = 0
         self.episode_frames = 0  # frames queued in the current episode
-        self._overtaken = 0  # the episode's frames the grabber could not copy whole (its thread)
+        # query ticks whose frames the loop rewrote before the grabber copied them: recorded with
+        # each camera's newest frame instead (at most a tick newer; the grabber's thread counts)
+        self.substituted = 0
         self.saved: list[int] = []  # frames per saved episode
         self.error: BaseException | None = None
         self._queue: queue.Queue | None = None
@@ -249,10 +249,10 @@ class DatasetRecorder:
             self.episode_dropped += 1
             return
         # Both copied on the grabber thread (a few ms from now): the frames the policy saw (they
-        # stay until the loop's next query tick; a copy overtaken by it is not kept), else each
-        # camera's newest.
+        # stay until the loop's next query tick; overtaken by it, each camera's newest instead,
+        # counted), else each camera's newest.
         if view.frames is not None:
-            source = (view.frames, view.generation, view.current_generation)
+            source = (view.frames, view.generation, view.current_generation, view.cameras)
         else:
             source = view.cameras
         state, goal = view.state.astype(np.float32), view.goal.astype(np.float32)
@@ -266,8 +266,7 @@ class DatasetRecorder:
 
     def save_episode(self) -> None:
         """Keep the episode: waits until it is on disk; raises RecordingError if it failed."""
-        self._command("save")  # the grabber has handled every frame of the episode now
-        self._count_overtaken()
+        self._command("save")
         if self.episode_dropped:
             self.log(
                 f"warning: recording fell behind: {self.episode_dropped} of "
@@ -281,13 +280,6 @@ class DatasetRecorder:
 
     def discard_episode(self) -> None:
         self._command("discard")
-        self._overtaken = 0
-
-    def _count_overtaken(self) -> None:
-        n, self._overtaken = self._overtaken, 0
-        self.episode_frames -= n
-        self.episode_dropped += n
-        self.dropped += n
 
     def close(self) -> None:
         """Stop the writer; an episode not saved is dropped, the saved ones stay readable."""
@@ -302,6 +294,11 @@ class DatasetRecorder:
                 self._grabber.join(timeout=5.0)
         if self.dropped:
             self.log(f"recording: {self.dropped} frames not kept over the session (writer behind)")
+        if self.substituted:
+            self.log(
+                f"recording: {self.substituted} query ticks recorded with each camera's newest "
+                "frame, not the policy's (the loop's next query came before the copy)"
+            )
 
     def _command(self, what: str) -> None:
         if self._queue is None:
@@ -326,11 +323,12 @@ class DatasetRecorder:
             if what == "frame":
                 buffers, state, goal, source = payload
                 if isinstance(source, tuple):
-                    if not copy_seen_frames(source[0], self._names, buffers, *source[1:]):
-                        self._overtaken += 1  # the loop's next query came first: not kept
-                        self._free.put(buffers)
-                        continue
-                else:
+                    frames, generation, current, source = source
+                    if copy_seen_frames(frames, self._names, buffers, generation, current):
+                        source = None
+                    else:  # the loop's next query came first: the cameras' newest instead
+                        self.substituted += 1
+                if source is not None:
                     try:
                         source.read_into(buffers)
                     except Exception as e:  # a camera that died: the loop says so too

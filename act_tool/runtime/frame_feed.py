@@ -76,7 +76,9 @@ class FrameFeed:
         self.flip()
 
     def release(self) -> None:
-        """The runner reads its own buffers again, not the cameras' (they stop after the run)."""
+        """The runner reads its own buffers again, not the cameras' (they stop after the run).
+        The frames of this run's last query are no longer held: the generation moves on."""
+        self.generation += 1
         with contextlib.suppress(RunnerError):  # a runner closed meanwhile reads nothing
             for key, buf in self._own.items():
                 self.runner.bind_input(key, buf)

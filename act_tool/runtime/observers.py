@@ -2,7 +2,8 @@
 
 An observer is handed references to the tick's data right after the goals are written (the
 arrays belong to the loop and change on the next tick: copy what you keep, and return quickly,
-since the tick is still running). Heavy work (encoding, drawing) belongs on the observer's own
+since the tick is still running). The frames the policy saw stay until the loop's next query
+tick, so another thread may copy them later (`copy_seen_frames` says whether it was in time). Heavy work (encoding, drawing) belongs on the observer's own
 thread behind a bounded queue; `on_tick` may raise to stop the run (torque goes off as for any
 failure in a tick).
 

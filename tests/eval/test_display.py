@@ -62,3 +62,21 @@ def test_a_full_queue_drops_the_oldest(tmp_path):
     assert [e[0] for e in list(display._queue.queue)] == [3, 4, 5]  # the newest three
     with pytest.raises(ActToolError, match=r"\.rrd"):
         RerunDisplay(tmp_path / "x.txt")
+
+
+def test_images_come_from_the_policy_frames_else_the_cameras_newest(tmp_path):
+    """The display's thread copies the policy's frames if the loop has not rewritten them yet,
+    else shows each camera's newest; cameras that have stopped give no image, and no crash."""
+    from act_tool.eval.display import RerunDisplay
+    from act_tool.testing.fakes import FakeCameras
+
+    display = RerunDisplay(tmp_path / "x.rrd", log=lambda _m: None)
+    display._names, display._shapes = ("front",), {"front": (4, 6, 3)}
+    cameras = FakeCameras()
+    seen = {"front": np.full((1, 4, 6, 3), 7, np.uint8)}
+    whole = display._images((seen, 3, lambda: 3, cameras))
+    assert (whole["front"] == 7).all() and display.images_overtaken == 0
+    newer = display._images((seen, 3, lambda: 4, cameras))  # the next query came first
+    assert (newer["front"] == cameras.bgr[0]).all() and display.images_overtaken == 1
+    cameras.read_into = lambda out: (_ for _ in ()).throw(RuntimeError("camera closed"))
+    assert display._images(cameras) is None and display.images_missed == 1

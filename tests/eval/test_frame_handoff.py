@@ -1,6 +1,6 @@
 """The policy's frames reach the recorder and the live view without a copy on the control thread:
-their threads copy them later, and a copy the loop's next query tick overtook is not kept and is
-counted (a torn frame is never recorded)."""
+their threads copy them later; where the loop's next query tick overtook the copy, each camera's
+newest frame is taken instead, and counted (a torn frame is never recorded)."""
 
 from __future__ import annotations
 
@@ -69,6 +69,8 @@ def test_copy_seen_frames_whole_or_refused():
     assert (out["front"] == 7).all()
     gens.value = 1  # the loop read again after the tick: the frames may have changed
     assert not copy_seen_frames(src, ("front",), out, 0, gens.current)
+    during = iter((0, 1))  # the loop's read started while the copy ran: it may be torn
+    assert not copy_seen_frames(src, ("front",), out, 0, lambda: next(during))
 
 
 def test_the_feed_counts_its_reads():
@@ -81,7 +83,7 @@ def test_the_feed_counts_its_reads():
         assert feed.generation == feed.current_generation() == before + 2
 
 
-def test_recorder_copies_off_the_control_thread_and_drops_an_overtaken_frame(tmp_path):
+def test_recorder_copies_off_the_control_thread_and_substitutes_an_overtaken_frame(tmp_path):
     sinks: list[ListSink] = []
 
     def factory(*args):
@@ -105,8 +107,23 @@ def test_recorder_copies_off_the_control_thread_and_drops_an_overtaken_frame(tmp
     finally:
         recorder.close()
     (episode,) = sinks[0].episodes
-    assert len(episode) == 1 and recorder.saved == [1] and recorder.dropped == 1
-    kept = episode[0]
-    assert (kept["observation.images.front"] == 99).all()  # tick 1's frame, never a torn one
-    np.testing.assert_array_equal(kept["observation.state"], np.full(6, 1, np.float32))
-    assert any("1 of 2 frames of this episode were not kept" in line for line in said)
+    assert len(episode) == 2 and recorder.saved == [2] and recorder.dropped == 0
+    assert recorder.substituted == 1
+    first, second = (f["observation.images.front"] for f in episode)
+    # tick 0: the camera's newest (FakeCameras' B, G, R = 10, 20, 30, stored as RGB), never a
+    # torn copy of the rewritten frame; tick 1: the frame the policy saw
+    assert (first == np.array([30, 20, 10], np.uint8)).all() and (second == 99).all()
+    np.testing.assert_array_equal(episode[1]["observation.state"], np.full(6, 1, np.float32))
+    assert any("1 query ticks recorded with each camera's newest" in line for line in said)
+
+
+def test_the_feed_moves_on_when_the_run_ends():
+    """A copy still pending from a finished run is not taken for whole (the next run's feed
+    counts afresh, and the cameras reuse the buffers)."""
+    runner = FakeRunner(SPEC)
+    with runner:
+        feed = FrameFeed(runner, FakeCameras())
+        feed.read()
+        seen = feed.generation
+        feed.release()
+        assert feed.current_generation() != seen
