@@ -9,6 +9,9 @@ from typing import Annotated
 
 import typer
 
+from act_tool.cli_common import fail
+from act_tool.errors import ActToolError
+
 DEFAULT_IMAGES = Path("outputs/captured_images")  # where lerobot-find-cameras saves its images
 
 
@@ -38,13 +41,19 @@ def doctor(
     """
     from act_tool.doctor.checks import DoctorOptions, run_doctor
     from act_tool.doctor.report import render_text, to_json
+    from act_tool.eval.evaluate import check_writable
+    from act_tool.spec import atomic_write_text
 
+    if json_path is not None:
+        try:  # before a minute of probing, not after
+            check_writable("--json", json_path.parent)
+        except ActToolError as e:
+            fail(e)
     options = DoctorOptions(ports=tuple(port or ()), cameras=tuple(camera or ()), twin=twin)
     sections = run_doctor(options)
     typer.echo(render_text(sections))
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(to_json(sections), indent=2) + "\n")
+        atomic_write_text(json_path, json.dumps(to_json(sections), indent=2) + "\n")
         typer.echo(f"findings: {json_path}")
 
 
@@ -108,7 +117,10 @@ def find_cameras(
             f"{source}: {probe.width}x{probe.height}, asked {probe.requested_fps:g} fps, "
             f"delivered {probe.delivered_fps:.1f} fps"
         )
-        saved = camera_probe.save_frame(probe, output) if save else None
+        try:
+            saved = camera_probe.save_frame(probe, output) if save else None
+        except OSError as e:
+            fail(ActToolError(f"--output: cannot save {source}'s frame into {output} ({e})"))
         typer.echo(line + (f"  -> {saved}" if saved else ""))
     fragment = camera_probe.cameras_fragment(probes)
     if not fragment:

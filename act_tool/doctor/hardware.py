@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 from act_tool.doctor.report import Section, Status
 from act_tool.hw import camera_probe, ports
-from act_tool.hw.errors import BusError, PortBusyError, PortError, PortNotFoundError
+from act_tool.hw.errors import (
+    BusError,
+    PortBusyError,
+    PortError,
+    PortNotFoundError,
+    ServoError,
+)
 from act_tool.hw.feetech.bus import FeetechBus
 from act_tool.hw.feetech.protocol import STS3215_MODEL_NUMBER
 from act_tool.hw.feetech.transport import DEFAULT_BAUDRATE, SerialTransport
@@ -33,6 +39,7 @@ class PortScan:
 
     port: str
     models: dict[int, int] = field(default_factory=dict)
+    faults: dict[int, tuple[str, ...]] = field(default_factory=dict)  # id -> its error bits
     error: str = ""
     reason: str = ""  # why it did not open: "permission", "missing", "busy" or "other"
 
@@ -55,16 +62,26 @@ def scan_port(
         reason = "busy" if isinstance(e, PortBusyError) else "other"
         return PortScan(port, error=str(cause or e), reason=reason)
     models: dict[int, int] = {}
+    faults: dict[int, tuple[str, ...]] = {}
     try:
         for servo_id in ids:
             try:
                 bus.ping(servo_id)
-                models[servo_id] = bus.model_number(servo_id)
+            except ServoError as e:  # it answers, with error bits (overload, voltage, ...)
+                faults[servo_id] = e.names
             except BusError:
                 continue
+            try:
+                models[servo_id] = bus.model_number(servo_id)
+            except ServoError as e:
+                faults[servo_id] = e.names
+            except BusError:
+                continue
+    except PortError as e:  # unplugged during the scan: what answered until then stands
+        return PortScan(port, models, faults, error=str(e), reason="other")
     finally:
         bus.close()
-    return PortScan(port, models)
+    return PortScan(port, models, faults)
 
 
 def serial_section(
@@ -74,13 +91,15 @@ def serial_section(
     """Every serial port pyserial lists (or `list_ports` gives), plus `extra_ports`, each with
     the servos that answer."""
     section = Section(SERIAL_TITLE)
-    listed = (list_ports or ports.list_serial_ports)()
+    # USB serial adapters only (an SO-101's bus is one): a ping on a built-in UART, a modem or a
+    # board that resets when its port opens is not ours to send; --port adds any other
+    listed = (list_ports or ports.list_usb_serial_ports)()
     found = list(dict.fromkeys([*listed, *extra_ports]))
     if not listed:
         section.add(
             Status.ABSENT,
             "ports",
-            "no serial ports found" + (" (besides --port)" if extra_ports else ""),
+            "no USB serial ports found" + (" (besides --port)" if extra_ports else ""),
             FIND_PORT_FIX,
         )
     scans = [scan_port(p) for p in found]
@@ -102,9 +121,16 @@ def _report_scan(section: Section, scan: PortScan) -> None:
         return
     if scan.error:
         fix = f"close the program that holds it (lsof {scan.port})" if scan.reason == "busy" else ""
-        section.add(Status.PROBLEM, scan.port, f"cannot open: {scan.error}", fix)
+        section.add(Status.PROBLEM, scan.port, f"failed: {scan.error}", fix)
         return
-    if not scan.models:
+    for servo_id, names in sorted(scan.faults.items()):
+        section.add(
+            Status.PROBLEM,
+            scan.port,
+            f"servo {servo_id} answers with error bits: {', '.join(names)}",
+            "let it cool down, check the supply voltage and that the joint is not blocked",
+        )
+    if not scan.models and not scan.faults:
         section.add(Status.ABSENT, scan.port, "no Feetech servo answers (not an arm's bus?)")
         return
     ids = sorted(scan.models)
@@ -112,7 +138,7 @@ def _report_scan(section: Section, scan: PortScan) -> None:
     models = sorted(set(scan.models.values()))
     text = f"servos {_ids(ids)} answer, model {', '.join(map(str, models))}"
     text += " (STS3215)" if not wrong else ""
-    silent = [i for i in SERVO_IDS if i not in scan.models]
+    silent = [i for i in SERVO_IDS if i not in scan.models and i not in scan.faults]
     if wrong:
         names = ", ".join(f"id {i}: {m}" for i, m in sorted(wrong.items()))
         section.add(

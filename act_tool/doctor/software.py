@@ -12,6 +12,7 @@ from importlib import metadata
 
 from act_tool import gpu
 from act_tool.doctor.report import Section, Status
+from act_tool.errors import PYTHON_FLOORS
 from act_tool.runtime.runners import compat
 
 # extra -> (its key modules, what it is for)
@@ -24,7 +25,6 @@ EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
     "display": (("rerun",), "the live view (--display)"),
     "openvino": (("openvino",), "the OpenVINO CPU runner"),
 }
-NEEDS_312 = ("export",)  # LeRobot's floor: Python >= 3.12
 CORE = {"numpy": "numpy", "opencv": "opencv-python-headless", "pyserial": "pyserial"}
 PYTHON_TITLE = "Python and act-tool extras"
 INFERENCE_TITLE = "Inference: ONNX Runtime, GPU, TensorRT"
@@ -50,7 +50,6 @@ def python_section(version_info: tuple[int, ...] | None = None) -> Section:
     section = Section(PYTHON_TITLE)
     info = tuple(version_info or sys.version_info[:3])
     version = ".".join(map(str, info))
-    old = info[:2] < (3, 12)
     section.add(Status.OK, "Python", f"{version} on {platform.machine()} ({sys.executable})")
     core = {label: _dist_version(dist) for label, dist in CORE.items()}
     missing = [label for label, v in core.items() if not v]
@@ -67,12 +66,12 @@ def python_section(version_info: tuple[int, ...] | None = None) -> Section:
         label = f"[{extra}]"
         if len(found) == len(modules):
             section.add(Status.OK, label, f"{purpose}: {', '.join(modules)}")
-        elif extra in NEEDS_312 and old:
+        elif (floor := PYTHON_FLOORS.get(extra)) and info[:2] < floor:
             section.add(
                 Status.ABSENT,
                 label,
-                f"{purpose}: needs Python >= 3.12 (LeRobot's), this is {version}: "
-                "export elsewhere, copy the artifacts here",
+                f"{purpose}: needs Python >= {'.'.join(map(str, floor))} (LeRobot's), this is "
+                f"{version}: export elsewhere, copy the artifacts here",
             )
         elif modules[0] in found:  # its own library is here, a dependency is not
             absent = [m for m in modules if m not in found]

@@ -23,6 +23,13 @@ def list_serial_ports() -> list[str]:
     return sorted({p.device for p in list_ports.comports()})
 
 
+def list_usb_serial_ports() -> list[str]:
+    """The USB serial adapters among them (those with a USB vendor id), as an SO-101's bus is."""
+    from serial.tools import list_ports
+
+    return sorted({p.device for p in list_ports.comports() if p.vid is not None})
+
+
 @dataclass(frozen=True)
 class PortSearch:
     """The outcome of an unplug search: the listings before and after, and what changed."""

@@ -62,12 +62,12 @@ def test_doctor_on_this_machine(virtual_arm, video_file, no_gpu, calibration_hom
 
 
 def test_doctor_with_nothing_plugged_in(monkeypatch, no_gpu, calibration_home):
-    monkeypatch.setattr(ports, "list_serial_ports", lambda: [])
+    monkeypatch.setattr(ports, "list_usb_serial_ports", lambda: [])
     monkeypatch.setattr(camera_probe, "camera_candidates", lambda: [])
     result = CliRunner().invoke(app, ["doctor", "--no-twin"])
     assert result.exit_code == 0, result.output
     text = result.output
-    assert "no serial ports found" in text and "act-tool find-port" in text
+    assert "no USB serial ports found" in text and "act-tool find-port" in text
     assert "no cameras found" in text
     assert "no GPU" in text
     assert "no SO-101 calibration files" in text and "lerobot-calibrate" in text
@@ -75,11 +75,11 @@ def test_doctor_with_nothing_plugged_in(monkeypatch, no_gpu, calibration_home):
 
 
 def test_given_sources_beside_none_found(monkeypatch, video_file, tmp_path):
-    monkeypatch.setattr(ports, "list_serial_ports", lambda: [])
+    monkeypatch.setattr(ports, "list_usb_serial_ports", lambda: [])
     monkeypatch.setattr(camera_probe, "camera_candidates", lambda: [])
     serial = hardware.serial_section([str(tmp_path / "ttyNONE")])
     assert [i.detail for i in serial.items] == [
-        "no serial ports found (besides --port)",
+        "no USB serial ports found (besides --port)",
         "no such device",
     ]
     cams = hardware.camera_section([str(video_file)], seconds=0.2)
@@ -92,7 +92,7 @@ def test_a_failing_check_is_reported_and_the_rest_still_run(monkeypatch, calibra
         raise RuntimeError("the probe exploded")
 
     monkeypatch.setattr(software, "inference_section", broken)
-    monkeypatch.setattr(ports, "list_serial_ports", lambda: [])
+    monkeypatch.setattr(ports, "list_usb_serial_ports", lambda: [])
     monkeypatch.setattr(camera_probe, "camera_candidates", lambda: [])
     sections = checks.run_doctor(checks.DoctorOptions(twin=False))
     failed = next(s for s in sections if s.title == software.INFERENCE_TITLE)
@@ -108,7 +108,7 @@ def test_options_are_checked():
 
 
 def test_json_goes_where_asked(monkeypatch, tmp_path: Path, calibration_home):
-    monkeypatch.setattr(ports, "list_serial_ports", lambda: [])
+    monkeypatch.setattr(ports, "list_usb_serial_ports", lambda: [])
     monkeypatch.setattr(camera_probe, "camera_candidates", lambda: [])
     out = tmp_path / "deep" / "er" / "doctor.json"
     result = CliRunner().invoke(app, ["doctor", "--no-twin", "--json", str(out)])

@@ -46,6 +46,17 @@ def test_a_silent_servo_is_named(virtual_arm):
     assert "power supply" in item.fix
 
 
+def test_a_servo_answering_with_error_bits_is_not_called_silent(virtual_arm):
+    virtual_arm.inject(6, Fault(error_bits=32))  # overload, as a gripper squeezing the cube
+    scan = hardware.scan_port(virtual_arm.port)
+    assert scan.faults == {6: ("overload",)}
+    fault, summary = _report(scan).items
+    assert fault.status is Status.PROBLEM and "servo 6 answers with error bits: overload" in (
+        fault.detail
+    )
+    assert "silent" not in summary.detail
+
+
 def test_a_servo_of_another_model_is_named(virtual_arm):
     virtual_arm.poke(2, Reg.MODEL_NUMBER, 1234)
     (item,) = _report(hardware.scan_port(virtual_arm.port)).items

@@ -67,6 +67,18 @@ def test_list_serial_ports_is_sorted(monkeypatch):
     assert ports.list_serial_ports() == ["/dev/ttyACM0", "/dev/ttyUSB1"]
 
 
+def test_the_doctor_pings_usb_serial_adapters_only(monkeypatch):
+    class P:
+        def __init__(self, device, vid):
+            self.device, self.vid = device, vid
+
+    from serial.tools import list_ports
+
+    found = [P("/dev/ttyS0", None), P("/dev/ttyACM0", 0x1A86), P("/dev/ttyUSB0", 0x0403)]
+    monkeypatch.setattr(list_ports, "comports", lambda: found)
+    assert ports.list_usb_serial_ports() == ["/dev/ttyACM0", "/dev/ttyUSB0"]
+
+
 @pytest.mark.parametrize(
     ("after", "code", "text"),
     [
