@@ -181,6 +181,21 @@ def dataset_synth(
 RobotType = StrEnum("RobotType", {name: name for name in ROBOT_TYPES})  # type: ignore[misc]
 
 
+# export's INT8 options, named so that the command keeps one line a parameter
+Int8Opt = Annotated[
+    bool,
+    typer.Option(
+        "--int8",
+        help="Also write act.int8.onnx (static INT8 for CPUs), calibrated on --dataset frames; "
+        "no engine is built from it.",
+    ),
+]
+CalibrationFramesOpt = Annotated[
+    int,
+    typer.Option(help="--int8: dataset frames to calibrate on (none of those parity checks)."),
+]
+
+
 @app.command()
 def export(
     checkpoint: Annotated[
@@ -196,14 +211,7 @@ def export(
     fp16: Annotated[
         bool, typer.Option("--fp16", help="Also write act.fp16.onnx and build the engine from it.")
     ] = False,
-    int8: Annotated[
-        bool,
-        typer.Option(
-            "--int8",
-            help="Also write act.int8.onnx (static INT8 for CPUs), calibrated on --dataset frames; "
-            "no engine is built from it.",
-        ),
-    ] = False,
+    int8: Int8Opt = False,
     builder: Annotated[
         Builder | None,
         typer.Option(
@@ -217,10 +225,7 @@ def export(
     observations: Annotated[
         int, typer.Option(help="Random observations for the parity check (>= 16).")
     ] = 16,
-    calibration_frames: Annotated[
-        int,
-        typer.Option(help="--int8: dataset frames to calibrate on (none of those parity checks)."),
-    ] = 32,
+    calibration_frames: CalibrationFramesOpt = 32,
     units: Annotated[
         Units, typer.Option(help="Joint units the policy was trained in.")
     ] = Units.DEGREES,

@@ -36,12 +36,12 @@ from act_tool.cli_run import (
     TemporalEnsembleCoeffOpt,
     ThreadsOpt,
     UnitsOpt,
+    port_help,
 )
 from act_tool.compat import StrEnum
 from act_tool.errors import ActToolError
 from act_tool.eval.arm_episodes import ResetMode
 from act_tool.robot_types import Units
-from act_tool.runtime.arm_kinds import port_words
 from act_tool.runtime.runners.options import Device
 
 
@@ -66,9 +66,8 @@ SimArg = Annotated[
 PortArg = Annotated[
     str | None,
     typer.Option(
-        help="Evaluate on an arm: its serial port (/dev/ttyACM0, COM24), or "
-        + " / ".join(repr(w) for w in port_words())
-        + "; the operator judges each episode (keys, or --verdicts)."
+        help=f"Evaluate on an arm: {port_help()}; the operator judges each episode (keys, or "
+        "--verdicts)."
     ),
 ]
 

@@ -29,14 +29,14 @@ EngineOpt = Annotated[
         "(PyTorch); its spec JSON must lie beside it.",
     ),
 ]
-PortOpt = Annotated[
-    str,
-    typer.Option(
-        help="The arm's serial port (/dev/ttyACM0, COM24), or "
-        + " / ".join(repr(w) for w in port_words())
-        + "."
-    ),
-]
+
+
+def port_help() -> str:
+    """What --port takes: a serial port or one of the arm kinds' words."""
+    return "its serial port (/dev/ttyACM0, COM24), or " + " / ".join(map(repr, port_words()))
+
+
+PortOpt = Annotated[str, typer.Option(help=f"The arm: {port_help()}.")]
 CamerasOpt = Annotated[
     str | None,
     typer.Option(
