@@ -7,7 +7,8 @@ recorder (LeRobot dataset, videos encoded while the episode runs), the display (
 .rrd file), both. Per case: the control thread's CPU time per tick (the `cpu` column: the loop's
 stages except inference, and the observers' on_tick), p50 / p99 / max; ticks that overran; and
 for the recorder the frames kept and not kept, and how long saving the episode took after the
-loop ended (the writer's backlog).
+loop ended (the writer's backlog); and the query ticks whose frames the loop rewrote before the
+observers' threads copied them (recorded or shown with each camera's newest frame instead).
 
     .venv/bin/python benchmarks/bench_record.py --seconds 60 --out benchmarks/results/record_cpu.md
 """
@@ -56,6 +57,10 @@ def case(name: str, seconds: float, folder: Path, record: bool, display: bool) -
         "not_kept": recorder.dropped if recorder is not None else None,
         "save_s": save_s,
         "display_dropped": viewer.dropped if viewer is not None else None,
+        # query ticks whose frames were rewritten before the observer's thread copied them
+        "substituted": sum(
+            n for n in (recorder and recorder.substituted, viewer and viewer.images_overtaken) if n
+        ),
         "error": captured.error,
     }
 
@@ -80,8 +85,9 @@ def main() -> None:
         "480x640 synthetic cameras, 30 Hz, virtual SO-101 with 1 Mbps wire time, no model.",
         "",
         "| case | ticks | cpu ms/tick p50 / p99 / max | p99 over none (ms) | overruns | "
-        "frames kept / not kept | save after loop (s) | display dropped |",
-        "|---|---|---|---|---|---|---|---|",
+        "frames kept / not kept | save after loop (s) | display dropped | policy frames "
+        "substituted |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         extra = np.percentile(r["cpu"], 99) - base
@@ -89,7 +95,7 @@ def main() -> None:
         dropped = "-" if r["display_dropped"] is None else str(r["display_dropped"])
         lines.append(
             f"| {r['case']} | {r['ticks']} | {pct(r['cpu'])} | {extra:+.3f} | {r['overruns']} | "
-            f"{kept} | {r['save_s']:.1f} | {dropped} |"
+            f"{kept} | {r['save_s']:.1f} | {dropped} | {r['substituted']} |"
         )
     for r in results:
         if r["error"]:
