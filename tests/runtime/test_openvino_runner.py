@@ -23,9 +23,8 @@ from act_tool.runtime.runners import (
 )
 from tests.runtime.test_runner_binding import (
     check_binding_in_place,
-    copied_result,
+    check_prepared_combinations,
     frame_names,
-    query_random_combinations,
     random_inputs,
 )
 from tests.tolerances import FP16_BOUND, FP32_BOUND, U32, assert_within, network_bound
@@ -141,27 +140,7 @@ def test_openvino_prepares_every_array_up_front(openvino, tiny_onnx: Path, monke
     query, none made by a query, each query reads its own arrays, and what the next infer reads
     (the runner's own buffers) is unchanged by preparing."""
     with open_runner(tiny_onnx, "openvino", CPU) as runner:
-        names = frame_names(runner)
-        assert len(names) == 2
-        pools = {
-            n: [random_inputs(runner, 40 + 3 * i + k)[n] for k in range(3)]
-            for i, n in enumerate(names)
-        }
-        own = random_inputs(runner, 39)
-        before = copied_result(runner, own)
-        with pytest.raises(RunnerError, match="needs a C-contiguous"):
-            runner.prepare_inputs({names[0]: [np.zeros((1, 2, 2, 3), np.uint8)]})
-        runner.prepare_inputs(pools)
-        assert all(runner.inputs[n] is not p for n in names for p in pools[n])
-        np.testing.assert_array_equal(runner.infer()[ACTION], before)
-        expected = {}
-        for i in range(3):
-            for j in range(3):
-                feeds = {names[0]: pools[names[0]][i].copy(), names[1]: pools[names[1]][j].copy()}
-                expected[i, j] = copied_result(runner, {**own, **feeds})
-        made = []
-        monkeypatch.setattr(runner, "_make_tensor", lambda a: made.append(a))
-        query_random_combinations(runner, names, pools, expected, queries=30, seed=1)
+        made = check_prepared_combinations(runner, monkeypatch, "_make_tensor")
         assert made == [], "every array had its tensor before the first query"
 
 

@@ -192,24 +192,32 @@ def test_onnxruntime_prepares_every_combination_up_front(tiny_onnx: Path, monkey
     query, no query makes one, each reads its own arrays, and what the next infer reads (the
     runner's own buffers) is unchanged by preparing."""
     with open_runner(tiny_onnx) as runner:
-        names = frame_names(runner)
-        pools = {
-            n: [random_inputs(runner, 40 + 3 * i + k)[n] for k in range(3)]
-            for i, n in enumerate(names)
-        }
-        own = random_inputs(runner, 39)
-        before = copied_result(runner, own)
-        with pytest.raises(RunnerError, match="needs a C-contiguous"):
-            runner.prepare_inputs({names[0]: [np.zeros((1, 2, 2, 3), np.uint8)]})
-        runner.prepare_inputs(pools)
-        assert all(runner.inputs[n] is not p for n in names for p in pools[n])
-        np.testing.assert_array_equal(runner.infer()[ACTION], before)
-        expected = {}
-        for i in range(3):
-            for j in range(3):
-                feeds = {names[0]: pools[names[0]][i].copy(), names[1]: pools[names[1]][j].copy()}
-                expected[i, j] = copied_result(runner, {**own, **feeds})
-        made = []
-        monkeypatch.setattr(runner, "_make_binding", lambda *a: made.append(a))
-        query_random_combinations(runner, names, pools, expected, queries=30, seed=1)
+        made = check_prepared_combinations(runner, monkeypatch, "_make_binding")
         assert made == [], "every combination was bound before the first query"
+
+
+def check_prepared_combinations(runner, monkeypatch, make: str) -> list:
+    """prepare_inputs with each of two cameras' three buffers, then 30 queries of random
+    combinations, each checked against a copied run; returns what `runner.<make>` (the runner's
+    per-buffer setup, patched) was called with during the queries."""
+    names = frame_names(runner)
+    assert len(names) == 2
+    pools = {
+        n: [random_inputs(runner, 40 + 3 * i + k)[n] for k in range(3)] for i, n in enumerate(names)
+    }
+    own = random_inputs(runner, 39)
+    before = copied_result(runner, own)
+    with pytest.raises(RunnerError, match="needs a C-contiguous"):
+        runner.prepare_inputs({names[0]: [np.zeros((1, 2, 2, 3), np.uint8)]})
+    runner.prepare_inputs(pools)
+    assert all(runner.inputs[n] is not p for n in names for p in pools[n])
+    np.testing.assert_array_equal(runner.infer()[ACTION], before)
+    expected = {}
+    for i in range(3):
+        for j in range(3):
+            feeds = {names[0]: pools[names[0]][i].copy(), names[1]: pools[names[1]][j].copy()}
+            expected[i, j] = copied_result(runner, {**own, **feeds})
+    made: list = []
+    monkeypatch.setattr(runner, make, lambda *a: made.append(a))
+    query_random_combinations(runner, names, pools, expected, queries=30, seed=1)
+    return made
