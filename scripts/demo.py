@@ -7,7 +7,7 @@ closed loop in the twin beside LeRobot's own policy on unseen seeds, a few secon
 the simulated arm in real time, and a bench.
 
 A policy trained within the demo's minutes rarely does the task: the demo prints what it
-achieves; benchmarks/results/sim_training.md records what longer training reaches.
+achieves (what a longer training reaches is not recorded yet).
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-# A small ACT for the twin's 96x128 cameras (LeRobot options, passed through); the recipe of
-# benchmarks/results/sim_training.md, trained for fewer steps.
+# A small ACT for the twin's 96x128 cameras (LeRobot options, passed through).
 SMALL_POLICY = [
     "--policy.dim_model=128",
     "--policy.dim_feedforward=512",
@@ -214,8 +213,8 @@ def eval_recap(eval_json: Path) -> None:
         )
     if not any(b["success"]["count"] for b in figures["backends"]):
         print(
-            "  (a policy trained for the demo's few minutes rarely finishes the task; "
-            "benchmarks/results/sim_training.md shows what longer training reaches)"
+            "  (a policy trained for the demo's few minutes rarely finishes the task; what "
+            "longer training reaches is not recorded yet)"
         )
 
 
