@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import typer
 
 from act_tool.errors import ActToolError, MissingDependencyError
+from act_tool.gpu import module_installed
 
 
 def fail(error: ActToolError) -> None:
@@ -19,9 +18,5 @@ def need_lerobot(purpose: str) -> None:
     """Exit with the `export` extra's install line (or the Python it needs) when torch or LeRobot
     is missing, before a module that imports them is loaded."""
     for module in ("torch", "lerobot"):
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
+        if not module_installed(module):
             fail(MissingDependencyError(module, "export", purpose))

@@ -104,6 +104,13 @@ class Runner:
         self.verified_sha256 = ""
         self._open_flag = False
 
+    def _verify_artifact(self, verify: bool) -> None:
+        """With `verify` and a hash in the spec, check the artifact's bytes against it (SpecError
+        on a mismatch) and remember the hash as verified."""
+        if verify and self.spec.sha256:
+            self.spec.verify_artifact(self.artifact)
+            self.verified_sha256 = self.spec.sha256
+
     # --- subclass hooks --------------------------------------------------------------------
 
     def _open(self) -> None:

@@ -101,9 +101,7 @@ class OnnxRuntimeRunner(Runner):
 
     def _open(self) -> None:
         ort = import_onnxruntime()
-        if self.options.verify and self.spec.sha256:
-            self.spec.verify_artifact(self.artifact)
-            self.verified_sha256 = self.spec.sha256
+        self._verify_artifact(self.options.verify)
         so = ort.SessionOptions()
         so.log_severity_level = 3
         so.intra_op_num_threads = intra_op_threads(self.options)

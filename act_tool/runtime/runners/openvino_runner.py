@@ -106,9 +106,7 @@ class OpenVinoRunner(Runner):
 
     def _open(self) -> None:
         ov = import_openvino()
-        if self.options.verify and self.spec.sha256:
-            self.spec.verify_artifact(self.artifact)
-            self.verified_sha256 = self.spec.sha256
+        self._verify_artifact(self.options.verify)
         core = ov.Core()
         self.device = openvino_device(self.options.device or Device.AUTO, core.available_devices)
         try:
