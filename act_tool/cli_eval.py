@@ -1,7 +1,7 @@
 """`act-tool eval`: closed-loop episodes with the measures users report (registered on the app in
 act_tool/cli.py). With --sim, in the digital twin through the whole deployed stack, judged by the
 twin's detectors; with --port, on an arm (a real SO-101, `emulated` or `sim`), judged by the
-operator (act_tool.cli_eval_arm)."""
+operator, or on `sim` by the twin's detectors again (act_tool.cli_eval_arm)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ PortArg = Annotated[
     str | None,
     typer.Option(
         help=f"Evaluate on an arm: {port_help()}; the operator judges each episode (keys, or "
-        "--verdicts)."
+        "--verdicts); on the simulated arm (sim) the twin does, a fresh layout per episode."
     ),
 ]
 
@@ -179,7 +179,7 @@ def eval_command(
     display_save: DisplaySaveOpt = None,
 ) -> None:
     """Evaluate a policy in closed loop: episode success (with --sim: grasps, attempts, per
-    backend; on an arm: the operator's verdicts and interventions)."""
+    backend; on an arm: the operator's verdicts and interventions, or the twin's on sim)."""
     if sim == (port is not None):
         fail(ActToolError("give --sim (the digital twin) or --port (an arm), one of them"))
     if port is not None:

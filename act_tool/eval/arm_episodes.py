@@ -8,7 +8,9 @@ resets the runner and builds a fresh executor (queue, ensembler, async worker), 
 `policy.reset()`. Torque goes off at the end of every episode; the reset period then leaves it
 off (the operator resets the scene with the arm limp) or, with `--reset home`, turns it on and
 brings the arm back to home, holding it there. The verdict of an episode comes from the
-operator's keys (act_tool.eval.keys), else from `--verdicts`, else it stays unknown.
+operator's keys (act_tool.eval.keys), else from `--verdicts`, else it stays unknown; an arm that
+judges its own episodes (the simulated one, `--port sim`: act_tool.sim.judge) lays out a fresh
+cell before each and gives the twin's verdict, with grasps counted as `eval --sim` counts them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,7 +27,7 @@ from act_tool.compat import StrEnum
 from act_tool.errors import ActToolError
 from act_tool.eval.keys import KeySource, NoKeys, Phase, SessionEvents
 from act_tool.eval.results import EpisodeResult
-from act_tool.runtime.interfaces import SessionArm
+from act_tool.runtime.interfaces import SessionArm, TaskVerdict
 from act_tool.runtime.loop import run_loop
 from act_tool.runtime.loop_config import RealClock
 from act_tool.runtime.observers import TickObserver
@@ -98,6 +100,7 @@ class ArmEvalReport:
     stopped: bool = False  # the operator stopped the session (Esc)
     interrupted: bool = False  # Ctrl-C (or SIGTERM): the episode under way was not kept
     ignored_keys: int = 0
+    judged_by: str = "operator"  # or "twin": the simulated arm's detectors
 
     def to_dict(self) -> dict[str, Any]:
         from act_tool.eval.results import BackendSummary
@@ -106,10 +109,16 @@ class ArmEvalReport:
         durations = [e.duration_s for e in self.episodes]
         return {
             "episodes": len(self.episodes),
+            "judged_by": self.judged_by,
             "success": d["success"],
             "unknown_verdicts": sum(e.success is None for e in self.episodes),
             "interventions": sum(e.interventions for e in self.episodes),
             "interventions_per_episode": d["interventions_per_episode"],
+            **(
+                {"grasp": d["grasp"], "attempts_per_episode": d["attempts_per_episode"]}
+                if self.judged_by == "twin"
+                else {}
+            ),  # fmt: skip
             "mean_episode_s": sum(durations) / len(durations) if durations else None,
             "rerecorded": self.rerecorded,
             "stopped_by_operator": self.stopped,
@@ -138,6 +147,12 @@ class ArmEvalReport:
                 f"({d['interventions']} in {len(self.episodes)} episodes)"
             )
             lines.append(f"episode duration: mean {d['mean_episode_s']:.1f} s")
+        if self.judged_by == "twin" and self.episodes:
+            g = d["grasp"]
+            lines.append(
+                f"grasp success: {percent(g['successful'], g['attempts'], *g['ci95'])}; "
+                f"verdicts by the twin's detectors (seeds {self.episodes[0].seed}..)"
+            )
         if self.rerecorded:
             lines.append(f"re-recorded: {self.rerecorded}")
         if self.stopped:
@@ -195,6 +210,9 @@ def run_arm_eval(
     if hasattr(keys, "on_tick"):  # keys scripted at ticks (ScriptedKeys)
         everyone.append(keys)  # type: ignore[arg-type]
     with open_session(options.run, log) as s:
+        if s.judge is not None and options.verdicts is not None:
+            raise ActToolError("this arm judges its own episodes (the twin): drop --verdicts")
+        report.judged_by = "twin" if s.judge is not None else "operator"
         home = np.zeros(len(s.arm.joint_names), dtype=np.float32)
         s.arm.read_positions(home)
         keys.start(events.press)
@@ -202,6 +220,10 @@ def run_arm_eval(
         try:
             while len(report.episodes) < options.episodes and not events.stop:
                 n = len(report.episodes)
+                if s.judge is not None:  # a fresh cell, the arm at its start, torque off
+                    s.arm.disable_torque()
+                    s.judge.begin(n)
+                    torque_on = False
                 if not torque_on and not s.loop.dry_run:
                     s.arm.enable_torque()
                 events.enter(Phase.EPISODE)
@@ -216,6 +238,7 @@ def run_arm_eval(
                 torque_on = False  # the loop ends with torque off
                 if summary.stop_reason.startswith("interrupted"):
                     raise KeyboardInterrupt
+                verdict = s.judge.verdict() if s.judge is not None else None  # before the reset
                 if events.rerecord and not events.stop:
                     report.rerecorded += 1
                     if recorder is not None:
@@ -226,9 +249,10 @@ def run_arm_eval(
                 if recorder is not None:
                     recorder.save_episode()
                 last = n + 1 == options.episodes or events.stop
-                if not last or (events.verdict is None and not isinstance(keys, NoKeys)):
+                operator_judges = verdict is None and not isinstance(keys, NoKeys)
+                if not last or (events.verdict is None and operator_judges):
                     torque_on = _reset_period(options, s, home, events, keys, n, log, last)
-                report.episodes.append(_result(n, summary, events, options))
+                report.episodes.append(_result(n, summary, events, options, verdict))
         except KeyboardInterrupt:  # the arm closes with torque off (torque_guard)
             report.interrupted = True
             if recorder is not None:
@@ -242,14 +266,19 @@ def run_arm_eval(
 
 
 def _result(
-    n: int, summary: RunSummary, events: SessionEvents, options: ArmEvalOptions
+    n: int,
+    summary: RunSummary,
+    events: SessionEvents,
+    options: ArmEvalOptions,
+    judged: TaskVerdict | None = None,
 ) -> EpisodeResult:
-    verdict = events.verdict
-    if verdict is None and options.verdicts is not None:
-        verdict = options.verdicts[n]
+    """Episode n's result: the twin's verdict (`judged`), else the operator's key, else
+    --verdicts, else unknown."""
+    task = asdict(judged) if judged is not None else {"seed": n, "success": events.verdict}
+    if task["success"] is None and options.verdicts is not None:
+        task["success"] = options.verdicts[n]
     return EpisodeResult(
-        seed=n,
-        success=verdict,
+        **task,
         ticks=summary.ticks,
         duration_s=summary.elapsed_s,
         wall_s=summary.elapsed_s,

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ from act_tool.sim.arm import BUS_MARGIN_S
 from act_tool.sim.bus import TwinBus
 from act_tool.sim.cameras import LockstepCameras, twin_camera
 from act_tool.sim.clock import LockstepClock
-from act_tool.sim.detectors import TaskMonitor, episode_success
+from act_tool.sim.detectors import TaskMonitor, task_verdict
 from act_tool.sim.twin import Twin, TwinConfig
 from act_tool.spec import EngineSpec
 
@@ -128,17 +129,11 @@ class SimEpisodes:
             if recorder is not None:
                 recorder.close()
         return EpisodeResult(
-            seed=seed,
-            success=episode_success(twin.cell_state()),
+            **asdict(task_verdict(seed, twin.cell_state(), monitor)),
             ticks=summary.ticks,
             duration_s=clock.now(),
             wall_s=time.perf_counter() - started,
             sim_wall_s=clock.wall_s,
-            grasp_attempts=len(monitor.attempts),
-            successful_grasps=monitor.successful_grasps,
-            steps_to_success=monitor.first_success_tick,
-            openings_before_grasps=[round(a.opening, 2) for a in monitor.attempts],
-            opening_gaps_mm=[round(a.opening_gap_mm, 1) for a in monitor.attempts],
             stop_reason=summary.stop_reason,
             inferences=summary.inferences,
             trajectory=trajectory,

@@ -23,7 +23,7 @@ from typing import Any
 
 from act_tool.errors import ActToolError
 from act_tool.hw.camera_sources import SourceKind, register_source_kind, unregister_source_kind
-from act_tool.runtime.interfaces import SessionArm
+from act_tool.runtime.interfaces import EpisodeJudge, SessionArm
 from act_tool.spec import EngineSpec
 
 Log = Callable[[str], None]
@@ -59,6 +59,7 @@ class Robot:
     default_source: str | None = None  # e.g. "synthetic"; None: --cameras must name them
     # shared with camera sources (act_tool.hw.camera_sources.open_reader's context)
     camera_context: Mapping[str, Any] = field(default_factory=dict)
+    judge: EpisodeJudge | None = None  # an arm that judges its own episodes (the twin)
 
 
 Factory = Callable[[ArmRequest, ExitStack, Log], Robot]

@@ -7,6 +7,7 @@ virtual one, a simulated one, or a test's fake.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -59,3 +60,25 @@ class Clock(Protocol):
 
     # Wait until `deadline`; False ends the run (an episode that is over, say).
     def wait_until(self, deadline: float) -> bool: ...
+
+
+@dataclass
+class TaskVerdict:
+    """An episode judged by what the arm's world saw (the twin's detectors), not the operator."""
+
+    seed: int  # the layout the episode ran on
+    success: bool
+    grasp_attempts: int = 0
+    successful_grasps: int = 0
+    steps_to_success: int | None = None  # the first tick the task was done
+    openings_before_grasps: list[float] = field(default_factory=list)  # gripper 0..100
+    opening_gaps_mm: list[float] = field(default_factory=list)  # the pad gap at those openings
+
+
+class EpisodeJudge(Protocol):
+    """An arm that sees the task itself (the simulated one) judges its own episodes: `begin`
+    lays out the cell for episode `n` and puts the arm at its start with torque off (the session
+    turns it on), `verdict` judges the episode that just ended."""
+
+    def begin(self, n: int) -> None: ...
+    def verdict(self) -> TaskVerdict: ...

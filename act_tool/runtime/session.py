@@ -27,7 +27,7 @@ from act_tool.runtime.arm_kinds import (
     check_robot_type,
     open_robot,
 )
-from act_tool.runtime.interfaces import SessionArm
+from act_tool.runtime.interfaces import EpisodeJudge, SessionArm
 from act_tool.runtime.loop import run_loop
 from act_tool.runtime.loop_config import LoopConfig
 from act_tool.runtime.observers import TickObserver
@@ -88,6 +88,7 @@ class Session:
     arm: SessionArm
     cameras: CameraSet
     loop: LoopConfig
+    judge: EpisodeJudge | None = None  # the arm judges its own episodes (the twin)
 
 
 @contextmanager
@@ -123,7 +124,7 @@ def open_session(opts: RunOptions, log: Log = print) -> Iterator[Session]:
         stack.enter_context(cameras)
         arm = stack.enter_context(torque_guard(robot.arm))
         try:
-            yield Session(runner, arm, cameras, loop)
+            yield Session(runner, arm, cameras, loop, robot.judge)
         finally:
             if report := arm.report():
                 log(report)

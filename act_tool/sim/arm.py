@@ -2,7 +2,8 @@
 driven by the same SO101Arm as the real arm, byte for byte; its cameras default to the twin's.
 
 The servos hold the virtual arm's default calibration (the file is written for the run), and
-the cell is laid out for `ArmOptions.seed`.
+the cell is laid out for `ArmOptions.seed`. The arm judges its own episodes (act_tool.sim.judge):
+an evaluation session on it lays out seed, seed + 1, ... and takes the twin's verdicts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from act_tool.hw.emulator import DEFAULT_CALIBRATION, write_calibration_file
 from act_tool.runtime.arm_kinds import ArmRequest, Log, Robot
 from act_tool.runtime.so101_arms import so101_arm
 from act_tool.sim.bus import TwinBus
+from act_tool.sim.judge import TwinJudge
 from act_tool.sim.realtime import RealtimeTwin
 from act_tool.sim.twin import Twin, TwinConfig
 
@@ -45,4 +47,5 @@ def open_sim_so101(request: ArmRequest, stack: ExitStack, log: Log) -> Robot:
     options = replace(request.options, port=bus.port, robot_id=None, calibration=calibration)
     # the bus is served by a thread of this busy process (physics, renders, inference)
     arm = so101_arm(options, request.spec, request.dry_run, bus.port, BUS_MARGIN_S)
-    return Robot(arm, default_source="sim", camera_context={"realtime_twin": driver})
+    judge = TwinJudge(driver, request.options.seed, log)
+    return Robot(arm, "sim", {"realtime_twin": driver}, judge)

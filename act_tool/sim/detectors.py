@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from act_tool.runtime.interfaces import TaskVerdict
 from act_tool.sim.cell_model import BOWL_FLOOR_RADIUS, BOWL_HEIGHT, CUBE_SIZE
 
 
@@ -110,3 +111,17 @@ class TaskMonitor:
     @property
     def successful_grasps(self) -> int:
         return sum(a.lifted for a in self.attempts)
+
+
+def task_verdict(seed: int, state: CellState, monitor: TaskMonitor) -> TaskVerdict:
+    """An episode's verdict from its last snapshot and the monitor that watched it: the one
+    judgement of lockstep evaluation (`eval --sim`) and of sessions on the simulated arm."""
+    return TaskVerdict(
+        seed=seed,
+        success=episode_success(state),
+        grasp_attempts=len(monitor.attempts),
+        successful_grasps=monitor.successful_grasps,
+        steps_to_success=monitor.first_success_tick,
+        openings_before_grasps=[round(a.opening, 2) for a in monitor.attempts],
+        opening_gaps_mm=[round(a.opening_gap_mm, 1) for a in monitor.attempts],
+    )

@@ -4,6 +4,9 @@ starts to flow when a client first turns a servo's torque on (a cell whose arm i
 yet holds its start pose instead of sagging while the cameras start). The
 renders happen on that thread only (an OpenGL context is current in one thread), into two
 buffers per camera; camera threads copy the newest (act_tool.sim.cameras.SimFrameReader).
+`relayout` starts a new episode (a session of episodes judged by the twin, act_tool.sim.judge):
+the cell of another seed, the arm at home with torque off, time held until torque goes on
+again; a task monitor given to it is fed a snapshot every `monitor_s` of twin time.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import time
 import numpy as np
 
 from act_tool.sim.bus import TwinBus
+from act_tool.sim.detectors import TaskMonitor
 from act_tool.sim.errors import SimError
+from act_tool.sim.layout import CellLayout
 
 
 class _Feed:
@@ -27,8 +32,16 @@ class _Feed:
 
 
 class RealtimeTwin:
-    def __init__(self, bus: TwinBus, camera_fps: float = 30.0, step_s: float = 0.002) -> None:
-        self.bus, self.camera_fps, self.step_s = bus, camera_fps, step_s
+    def __init__(
+        self,
+        bus: TwinBus,
+        camera_fps: float = 30.0,
+        step_s: float = 0.002,
+        monitor_s: float = 1.0 / 30.0,
+    ) -> None:
+        self.bus, self.camera_fps, self.step_s, self.monitor_s = bus, camera_fps, step_s, monitor_s
+        self._layouts = 0  # relayouts so far: the thread holds time after each
+        self._monitor: TaskMonitor | None = None
         self._feeds: list[_Feed] = []
         self._lock = threading.Lock()  # the feeds' buffer indices
         self._stop = threading.Event()
@@ -56,6 +69,16 @@ class RealtimeTwin:
             np.copyto(out, feed.frames[feed.newest])
         return True
 
+    def relayout(self, seed: int, monitor: TaskMonitor | None = None) -> CellLayout:
+        """The cell of `seed`, the arm at home with every servo as at power-on (torque off),
+        time held until a client turns torque on; `monitor` watches from here on."""
+        with self.bus.lock:
+            layout = self.bus.twin.reset(seed=seed)
+            self.bus.power_on()
+            self._monitor = monitor
+            self._layouts += 1
+        return layout
+
     def start(self) -> RealtimeTwin:
         self._thread = threading.Thread(target=self._run, name="twin-realtime", daemon=True)
         self._thread.start()
@@ -77,12 +100,16 @@ class RealtimeTwin:
         try:
             last = time.perf_counter()
             next_frame = last
-            flowing = False
+            flowing, layouts = False, self._layouts
+            watched: float | None = None
             while not self._stop.wait(self.step_s):
                 now = time.perf_counter()
+                if layouts != self._layouts:  # a new episode: hold until torque goes on
+                    flowing, layouts, watched = False, self._layouts, None
                 flowing = flowing or any(self.bus.twin.torque())
                 self.bus.advance(now - last if flowing else 0.0)
                 last = now
+                watched = self._watch(watched)
                 if now >= next_frame or any(f.newest < 0 for f in self._feeds):
                     next_frame = max(next_frame + 1.0 / self.camera_fps, now)
                     self._render()
@@ -90,6 +117,18 @@ class RealtimeTwin:
             self.failure = e
         finally:
             self.bus.twin.close()  # the OpenGL context belongs to this thread
+
+    def _watch(self, watched: float | None) -> float | None:
+        """Feed the monitor once per `monitor_s` of twin time; returns when it was last fed."""
+        monitor = self._monitor
+        if monitor is None:
+            return watched
+        with self.bus.lock:
+            twin = self.bus.twin
+            if watched is not None and twin.time - watched < self.monitor_s:
+                return watched
+            monitor.update(twin.cell_state())
+            return twin.time
 
     def _render(self) -> None:
         with self._lock:
