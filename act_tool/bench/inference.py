@@ -136,8 +136,27 @@ def candidates(
                 )
             )
     out.append(openvino_candidate(onnx))
+    out += int8_candidates(onnx)
     out += engine_candidates(engines, gpu, engine_notes or {}, facts)
     return out
+
+
+def int8_candidates(onnx: Path | None) -> list[Candidate]:
+    """The INT8 artifact beside act.onnx (`export --int8 --dataset DIR` writes act.int8.onnx) on
+    ONNX Runtime and OpenVINO, or both skipped with why."""
+    names = ("onnxruntime cpu int8", "openvino cpu int8")
+    int8 = onnx.with_name("act.int8.onnx") if onnx is not None else None
+    if int8 is None or not int8.exists():
+        why = (
+            "no ONNX model"
+            if onnx is None
+            else f"no act.int8.onnx beside {onnx.name} (act-tool export --int8 --dataset DIR writes it)"
+        )
+        return [Candidate(name, "int8", "cpu", skipped=why) for name in names]
+    return [
+        Candidate(names[0], "int8", "cpu", "onnxruntime", int8),
+        openvino_candidate(int8, "int8"),
+    ]
 
 
 def openvino_candidate(onnx: Path | None, precision: str = "fp32") -> Candidate:

@@ -14,6 +14,8 @@ import numpy as np
 
 # c = a @ b, float32, any sizes: written by onnx (tests/bench/test_peak_model.py checks it).
 PEAK_MODEL = Path(__file__).with_name("matmul.onnx")
+# c = a @ b, uint8 x int8 -> int32 (MatMulInteger): the INT8 peak's model, also written by onnx.
+PEAK_INT8_MODEL = Path(__file__).with_name("matmul_int8.onnx")
 LIBRARIES = (
     "act-tool",
     "numpy",
@@ -139,6 +141,28 @@ def cpu_peak_flops(n: int = 2048, repeats: int = 5) -> tuple[float, str]:
     others = ", ".join(k for k in candidates if k != winner)
     how = f"{n}x{n} FP32 matrix product, {winner}" + (f" (faster than {others})" if others else "")
     return 2 * n**3 / best, how
+
+
+def cpu_int8_peak_ops(n: int = 2048, repeats: int = 5) -> tuple[float | None, str]:
+    """Best achieved INT8 multiply-add rate (2 ops each) of an n x n uint8 x int8 -> int32
+    matrix product in ONNX Runtime (MLAS, the kernels an INT8 artifact's QDQ MatMul and Conv
+    use: VNNI or AVX-512 where the CPU has them, else AVX2, NEON dot products on ARM); (None,
+    reason) without ONNX Runtime."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None, "skipped: ONNX Runtime is not installed"
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (n, n), dtype=np.uint8)
+    b = rng.integers(-128, 128, (n, n), dtype=np.int8)
+    session = ort.InferenceSession(str(PEAK_INT8_MODEL), providers=["CPUExecutionProvider"])
+    session.run(None, {"a": a, "b": b})
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        session.run(None, {"a": a, "b": b})
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best, f"{n}x{n} uint8 x int8 matrix product, ONNX Runtime MLAS"
 
 
 def gpu_peak_flops(

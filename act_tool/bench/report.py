@@ -60,7 +60,8 @@ def peaks_text(
 ) -> str:
     lines = ["measured peak:"]
     for key, value in peaks.items():
-        shown = f"{value / 1e9:.0f} GFLOP/s" if value else "-"
+        unit = "GOP/s" if "int8" in key else "GFLOP/s"  # integer multiply-adds, 2 ops each
+        shown = f"{value / 1e9:.0f} {unit}" if value else "-"
         lines.append(f"  {key:<10}{shown:>14}  {notes.get(key, '')}")
     lines.append(
         f"FLOPs per inference: {fmt(flops and flops / 1e9, '.2f')} G ({flops_note})"

@@ -249,6 +249,7 @@ def measure_peaks(gpu: bool) -> tuple[dict[str, float | None], dict[str, str]]:
     peaks: dict[str, float | None] = {}
     notes: dict[str, str] = {}
     peaks["cpu_fp32"], notes["cpu_fp32"] = machine.cpu_peak_flops()
+    peaks["cpu_int8"], notes["cpu_int8"] = machine.cpu_int8_peak_ops()
     for key, dtype in (("cuda_fp32", "float32"), ("cuda_fp16", "float16")):
         if gpu:
             peaks[key], notes[key] = machine.gpu_peak_flops(dtype)

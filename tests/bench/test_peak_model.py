@@ -1,7 +1,7 @@
-"""The one-node MatMul model the CPU peak runs in ONNX Runtime (act_tool/bench/matmul.onnx):
-shipped with the package, since a robot computer has ONNX Runtime but not the onnx package that
-writes it. It must be exactly what onnx writes here; `python -m tests.bench.test_peak_model`
-rewrites it."""
+"""The one-node MatMul models the CPU peaks run in ONNX Runtime (act_tool/bench/matmul.onnx for
+FP32, matmul_int8.onnx for INT8): shipped with the package, since a robot computer has ONNX
+Runtime but not the onnx package that writes them. Each must be exactly what onnx writes here;
+`python -m tests.bench.test_peak_model` rewrites them."""
 
 from __future__ import annotations
 
@@ -36,12 +36,55 @@ def peak_model():
     return model
 
 
-def test_shipped_model_is_what_onnx_writes():
+def peak_int8_model():
+    """c = a @ b, uint8 [m, k] x int8 [k, n] -> int32 (MatMulInteger, zero points 0)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("MatMulInteger", ["a", "b"], ["c"])
+    graph = helper.make_graph(
+        [node],
+        "peak_int8",
+        [
+            helper.make_tensor_value_info("a", TensorProto.UINT8, ["m", "k"]),
+            helper.make_tensor_value_info("b", TensorProto.INT8, ["k", "n"]),
+        ],
+        [helper.make_tensor_value_info("c", TensorProto.INT32, ["m", "n"])],
+    )
+    opset = [helper.make_opsetid("", 18)]
+    model = helper.make_model(graph, opset_imports=opset, producer_name="act-tool")
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+@pytest.mark.parametrize(
+    "path, build", [(machine.PEAK_MODEL, peak_model), (machine.PEAK_INT8_MODEL, peak_int8_model)]
+)
+def test_shipped_model_is_what_onnx_writes(path, build):
     pytest.importorskip("onnx")
-    shipped = machine.PEAK_MODEL.read_bytes()
-    assert shipped == peak_model().SerializeToString(), (
+    assert path.read_bytes() == build().SerializeToString(), (
         "rewrite it: python -m tests.bench.test_peak_model"
     )
+
+
+def test_shipped_int8_model_multiplies_exactly_in_onnx_runtime():
+    """Integer products summed in int32: exact (|a b| <= 255 * 128, k of them, far below 2^31)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(machine.PEAK_INT8_MODEL), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(1)
+    for m, k, n in ((16, 16, 16), (7, 300, 5), (64, 1024, 33)):
+        a = rng.integers(0, 256, (m, k), dtype=np.uint8)
+        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+        (got,) = session.run(None, {"a": a, "b": b})
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, a.astype(np.int64) @ b.astype(np.int64))
+
+
+def test_int8_peak_is_measured():
+    ops, how = machine.cpu_int8_peak_ops(n=256, repeats=1)
+    assert ops is not None and ops > 0 and "uint8 x int8" in how
 
 
 def test_shipped_model_multiplies_in_onnx_runtime():
@@ -62,5 +105,9 @@ def test_shipped_model_multiplies_in_onnx_runtime():
 
 
 if __name__ == "__main__":
-    Path(machine.PEAK_MODEL).write_bytes(peak_model().SerializeToString())
-    print(f"wrote {machine.PEAK_MODEL}")
+    for path, build in (
+        (machine.PEAK_MODEL, peak_model),
+        (machine.PEAK_INT8_MODEL, peak_int8_model),
+    ):
+        Path(path).write_bytes(build().SerializeToString())
+        print(f"wrote {path}")

@@ -196,3 +196,34 @@ def test_no_engine_is_built_from_the_int8_model(int8_export):
     with pytest.raises(ActToolError, match="builds no TensorRT engine from it"):
         build_plan_from_onnx(out / "act.int8.onnx", out / "x.plan", "tensorrt-rtx")
     assert not (out / "x.plan").exists()
+
+
+def test_bench_measures_the_int8_artifact_beside_act_onnx_against_the_int8_peak(int8_export):
+    """`bench --onnx act.onnx` finds act.int8.onnx beside it: rows on ONNX Runtime and OpenVINO
+    (where installed), their share of the machine's measured INT8 peak."""
+    import importlib.util
+
+    from act_tool.bench.suite import BenchOptions, run_bench
+
+    out, _, _ = int8_export
+    result = run_bench(
+        BenchOptions(onnx=out / "act.onnx", repeats=3, warmup=1, observations=2, stages=False),
+        log=lambda _m: None,
+    )
+    rows = {r["name"]: r for r in result.data["inference"]}
+    peak = result.data["peak_flops"]["cpu_int8"]
+    assert peak > 0
+    ort_int8 = rows["onnxruntime cpu int8"]
+    assert ort_int8["status"] == "ok" and ort_int8["precision"] == "int8"
+    assert ort_int8["fraction_of_peak"] == pytest.approx(ort_int8["achieved_gflops"] * 1e9 / peak)
+    ov = rows["openvino cpu int8"]
+    assert ov["status"] == ("ok" if importlib.util.find_spec("openvino") else "skipped")
+    assert "cpu_int8" in result.text
+
+
+def test_bench_says_why_there_is_no_int8_row(tmp_path):
+    from act_tool.bench import inference
+
+    rows = {c.name: c for c in inference.candidates(None, tmp_path / "act.onnx", [], gpu=False)}
+    for name in ("onnxruntime cpu int8", "openvino cpu int8"):
+        assert "export --int8 --dataset" in rows[name].skipped
