@@ -26,6 +26,7 @@ from act_tool.cli_run import (
     MaxRelativeTargetOpt,
     NActionStepsOpt,
     NoRangeClampOpt,
+    RecordCodecOpt,
     RecordOpt,
     ResumeOpt,
     RobotIdOpt,
@@ -175,6 +176,7 @@ def eval_command(
     record: RecordOpt = None,
     task: TaskOpt = None,
     resume: ResumeOpt = False,
+    record_codec: RecordCodecOpt = None,
     display: DisplayOpt = False,
     display_save: DisplaySaveOpt = None,
 ) -> None:
@@ -196,8 +198,8 @@ def _eval_in_twin(a: dict) -> None:
     from act_tool.runtime.loop_config import LoopConfig
     from act_tool.runtime.runners import RunnerOptions
 
-    arm_only = ("record", "verdicts", "robot_id", "calibration", "dry_run", "asynchronous", "log",
-                "display", "display_save")  # fmt: skip
+    arm_only = ("record", "record_codec", "verdicts", "robot_id", "calibration", "dry_run",
+                "asynchronous", "log", "display", "display_save")  # fmt: skip
     given = ["--" + k.replace("_", "-") for k in arm_only if a[k]]
     if given:
         fail(ActToolError(f"{', '.join(given)}: for an arm (--port), not --sim"))

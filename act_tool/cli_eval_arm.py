@@ -45,7 +45,7 @@ def eval_on_arm(args: dict[str, Any]) -> None:
             verdicts=parse_verdicts(args["verdicts"], episodes),
         )
         _check_json(args["json_path"])
-        recorder = open_recorder(args["record"], args["task"], args["resume"])
+        recorder = open_recorder(args["record"], args["task"], args["resume"], args["record_codec"])
         viewer = open_display(args["display"], args["display_save"])
         keys = TerminalKeys() if TerminalKeys.available() else NoKeys()
         if isinstance(keys, NoKeys) and options.verdicts is None:

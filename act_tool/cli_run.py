@@ -151,6 +151,16 @@ TaskOpt = Annotated[
 ResumeOpt = Annotated[
     bool, typer.Option("--resume", help="--record: append to the existing dataset in the folder.")
 ]
+RecordCodecOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--record-codec",
+        metavar="<h264|av1>",
+        help="--record: video codec. h264 (default): libx264's fastest preset, a fraction of "
+        "the CPU; av1: LeRobot's default SVT-AV1, smaller files, too slow for two 480x640 "
+        "cameras on a small CPU. --resume keeps the dataset's codec.",
+    ),
+]
 
 
 DisplayOpt = Annotated[
@@ -167,7 +177,7 @@ DisplaySaveOpt = Annotated[
 ]
 
 
-OBSERVER_ARGS = ("record", "task", "resume", "display", "display_save")  # not run_options
+OBSERVER_ARGS = ("record", "task", "resume", "record_codec", "display", "display_save")
 
 
 def open_display(display: bool, save: Path | None):
@@ -179,17 +189,19 @@ def open_display(display: bool, save: Path | None):
     return RerunDisplay(save, log=typer.echo)
 
 
-def open_recorder(record: Path | None, task: str | None, resume: bool):
+def open_recorder(record: Path | None, task: str | None, resume: bool, codec: str | None = None):
     """The dataset recorder for --record (None without it); usage errors before anything runs."""
     if record is None:
-        if task is not None or resume:
-            raise ActToolError("--task and --resume go with --record DIR")
+        if task is not None or resume or codec is not None:
+            raise ActToolError("--task, --resume and --record-codec go with --record DIR")
         return None
     if task is None:
         raise ActToolError("--record needs --task TEXT (what the episodes do)")
-    from act_tool.eval.recording import DatasetRecorder
+    if resume and codec is not None:
+        raise ActToolError("--resume keeps the dataset's own video codec: drop --record-codec")
+    from act_tool.eval.recording import DEFAULT_CODEC, DatasetRecorder
 
-    return DatasetRecorder(record, task, resume, log=typer.echo)
+    return DatasetRecorder(record, task, resume, log=typer.echo, codec=codec or DEFAULT_CODEC)
 
 
 def run_options(
@@ -288,6 +300,7 @@ def run(
     record: RecordOpt = None,
     task: TaskOpt = None,
     resume: ResumeOpt = False,
+    record_codec: RecordCodecOpt = None,
     display: DisplayOpt = False,
     display_save: DisplaySaveOpt = None,
 ) -> None:
@@ -298,7 +311,7 @@ def run(
 
     try:
         options = run_options(**arguments)
-        recorder = open_recorder(record, task, resume)
+        recorder = open_recorder(record, task, resume, record_codec)
         viewer = open_display(display, display_save)
     except ActToolError as e:
         fail(e)

@@ -3,8 +3,8 @@ whether the dataset writer keeps up.
 
 The loop of bench_loop.py (virtual SO-101, 1 Mbps wire time, two 480x640 synthetic cameras at
 30 Hz, a runner that does no work, chunks of 100) runs once per case: no observers, the
-recorder (LeRobot dataset, videos encoded while the episode runs), the display (rerun, into an
-.rrd file), both. Per case: the control thread's CPU time per tick (the `cpu` column: the loop's
+recorder (LeRobot dataset, videos encoded while the episode runs, once per video codec), the
+display (rerun, into an .rrd file), both. Per case: the control thread's CPU time per tick (the `cpu` column: the loop's
 stages except inference, and the observers' on_tick), p50 / p99 / max; ticks that overran; and
 for the recorder the frames kept and not kept, and how long saving the episode took after the
 loop ended (the writer's backlog); and the query ticks whose frames the loop rewrote before the
@@ -29,10 +29,15 @@ from act_tool.runtime.telemetry import COL
 from benchmarks.bench_loop import bench_spec, idle_runner, machine, pct, run_case
 
 
-def case(name: str, seconds: float, folder: Path, record: bool, display: bool) -> dict:
+def case(name: str, seconds: float, folder: Path, record: str | None, display: bool) -> dict:
+    """One case; `record`: the recorder's video codec, None: no recorder."""
     spec = bench_spec()
     said: list[str] = []
-    recorder = DatasetRecorder(folder / f"{name}_ds", "bench", log=said.append) if record else None
+    recorder = (
+        DatasetRecorder(folder / f"{name}_ds", "bench", log=said.append, codec=record)
+        if record
+        else None
+    )
     viewer = RerunDisplay(folder / f"{name}.rrd", log=said.append) if display else None
     observers = tuple(o for o in (recorder, viewer) if o is not None)
     config = LoopConfig(duration_s=seconds, warmup=1, n_action_steps=100)
@@ -69,9 +74,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--codecs", default="h264,av1", help="the recorder's codecs to measure")
     args = parser.parse_args()
-    cases = (("none", False, False), ("record", True, False), ("display", False, True),
-             ("record+display", True, True))  # fmt: skip
+    codecs = args.codecs.split(",")
+    cases = [
+        ("none", None, False),
+        *[(f"record {c}", c, False) for c in codecs],
+        ("display", None, True),
+        *[(f"record {c}+display", c, True) for c in codecs],
+    ]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, record, display in cases:
@@ -81,7 +92,8 @@ def main() -> None:
     lines = [
         f"# Recording and live view: control-thread cost ({args.seconds:g} s per case)",
         "",
-        f"Machine: {machine()}. `benchmarks/bench_record.py --seconds {args.seconds:g}`; two "
+        f"Machine: {machine()}. `benchmarks/bench_record.py --seconds {args.seconds:g} --codecs "
+        f"{args.codecs}`; two "
         "480x640 synthetic cameras, 30 Hz, virtual SO-101 with 1 Mbps wire time, no model.",
         "",
         "| case | ticks | cpu ms/tick p50 / p99 / max | p99 over none (ms) | overruns | "

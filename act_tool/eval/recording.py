@@ -11,6 +11,11 @@ camera's newest frame is recorded instead (counted and reported too). The writer
 (observation.images.<camera> as video, observation.state, action, the joints' names), videos
 encoded while the episode runs (streaming encoding).
 
+Videos are H.264 (libx264 at its fastest preset) unless `--record-codec av1` asks for LeRobot's
+default, SVT-AV1, which costs about 5x the CPU per 480x640 frame (benchmarks/bench_codecs.py),
+CPU that a small robot computer's control loop needs.
+LeRobot's tools and training decode either. `--resume` keeps the dataset's own codec.
+
 Each saved episode is finalized at once, so an interrupted session leaves every finished
 episode readable. A new dataset is written under a temporary name beside DIR and renamed to DIR
 when its first episode is complete; `--resume` appends to an existing one.
@@ -19,6 +24,7 @@ when its first episode is complete; `--resume` appends to an existing one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import queue
@@ -39,6 +45,12 @@ from act_tool.spec import EngineSpec
 Log = Callable[[str], None]
 WRITER_NICE = 10  # the writer's (and its encoders') niceness
 QUEUE_SECONDS = 1.0  # the queue holds this much of the control rate's frames
+# --record-codec -> LeRobot's RGBEncoderConfig fields (GOP, CRF and the rest: LeRobot's defaults)
+CODECS: dict[str, dict[str, Any]] = {
+    "h264": {"vcodec": "h264", "preset": "ultrafast"},
+    "av1": {"vcodec": "libsvtav1"},  # LeRobot's default (its preset 12)
+}
+DEFAULT_CODEC = "h264"
 
 
 class RecordingError(ActToolError):
@@ -104,8 +116,11 @@ class Sink(Protocol):
 class LeRobotSink:
     """A LeRobot dataset at `root`, opened on the first frame; see the module docstring."""
 
-    def __init__(self, root: Path, spec: EngineSpec, fps: float, resume: bool) -> None:
+    def __init__(
+        self, root: Path, spec: EngineSpec, fps: float, resume: bool, codec: str = DEFAULT_CODEC
+    ) -> None:
         self.root, self.spec, self.fps, self.resume = root, spec, int(round(fps)), resume
+        self.codec = codec
         self._api = _lerobot()
         self._ds: Any = None
         self._staging: Path | None = None
@@ -124,10 +139,26 @@ class LeRobotSink:
                 f"{', '.join(wrong) or 'rate'}: record into another folder"
             )
 
+    def _encoder(self, resume: bool) -> Any:
+        """LeRobot's encoder settings: the dataset's own on resume, else --record-codec's."""
+        from lerobot.configs.video import RGBEncoderConfig, encoder_config_from_video_info
+
+        if resume:
+            info = json.loads((self.root / "meta" / "info.json").read_text())
+            videos = [f.get("info") for f in info["features"].values() if f["dtype"] == "video"]
+            if videos and videos[0]:
+                return encoder_config_from_video_info(videos[0])
+        return RGBEncoderConfig(**CODECS[self.codec])
+
     def _open(self) -> Any:
         api = self._api
         if self.resume or self.root.exists():
-            return api.resume(f"local/{self.root.name}", root=self.root, streaming_encoding=True)
+            return api.resume(
+                f"local/{self.root.name}",
+                root=self.root,
+                streaming_encoding=True,
+                rgb_encoder=self._encoder(resume=True),
+            )
         self.root.parent.mkdir(parents=True, exist_ok=True)
         self._staging = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.", dir=self.root.parent))
         return api.create(
@@ -138,6 +169,7 @@ class LeRobotSink:
             robot_type=self.spec.robot_type or "so101_follower",
             use_videos=True,
             streaming_encoding=True,
+            rgb_encoder=self._encoder(resume=False),
         )
 
     def add_frame(self, frame: dict[str, Any]) -> None:
@@ -189,13 +221,17 @@ class DatasetRecorder:
         resume: bool = False,
         log: Log = print,
         queue_size: int | None = None,
-        sink_factory: SinkFactory = LeRobotSink,
+        sink_factory: SinkFactory | None = None,
+        codec: str = DEFAULT_CODEC,
     ) -> None:
         if not task.strip():
             raise RecordingError("--task: say what the episodes do (stored with every frame)")
+        if codec not in CODECS:
+            raise RecordingError(f"--record-codec {codec}: choose one of {', '.join(CODECS)}")
         check_destination(root, resume)
-        if sink_factory is LeRobotSink:
+        if sink_factory is None:
             _lerobot()  # a missing LeRobot is a usage error now, not after the first episode
+            sink_factory = functools.partial(LeRobotSink, codec=codec)
         self.root, self.task, self.resume, self.log = root, task, resume, log
         self.queue_size, self.sink_factory = queue_size, sink_factory
         self.dropped = 0  # frames not kept over the session

@@ -75,6 +75,17 @@ def check_reopened(root: Path, kept: list[list[tuple[np.ndarray, np.ndarray]]]):
     return ds
 
 
+def video_codecs(root: Path) -> set[str]:
+    """The codec of every video stream the dataset holds, as the files say (not its metadata)."""
+    import av
+
+    codecs = set()
+    for path in sorted((root / "videos").rglob("*.mp4")):
+        with av.open(str(path)) as f:
+            codecs.add(f.streams.video[0].codec_context.codec.canonical_name)
+    return codecs
+
+
 def no_staging_left(folder: Path) -> bool:
     return not [p for p in folder.iterdir() if p.name.startswith(".")]
 
@@ -97,6 +108,7 @@ def test_three_episodes_recorded_and_reopened(tiny_onnx, tmp_path):
     assert recorder.saved == [len(run) for run in kept] == [e.ticks for e in report.episodes]
     ds = check_reopened(root, kept)
     assert ds.features["observation.state"]["names"][0] == "shoulder_pan.pos"
+    assert video_codecs(root) == {"h264"}  # the default: a fraction of SVT-AV1's CPU
     assert no_staging_left(tmp_path)
 
 
@@ -138,17 +150,21 @@ def test_run_record_then_resume_appends(tiny_onnx, tmp_path):
     root = tmp_path / "runs"
     base = ["run", "--engine", str(tiny_onnx), "--port", "emulated", "--duration", "0.3",
             "--force", "--record", str(root), "--task", TASK]  # fmt: skip
-    first = CliRunner().invoke(app, base)
+    first = CliRunner().invoke(app, [*base, "--record-codec", "av1"])
     assert first.exit_code == 0, first.output
     assert "recorded episode 1" in first.output
     again = CliRunner().invoke(app, base)  # an existing dataset without --resume
     assert again.exit_code != 0 and "add --resume" in again.output
+    other = CliRunner().invoke(app, [*base, "--resume", "--record-codec", "h264"])
+    assert other.exit_code != 0 and "keeps the dataset's own video codec" in other.output
     second = CliRunner().invoke(app, [*base, "--resume"])
     assert second.exit_code == 0, second.output
     ds = reopen(root)
     assert ds.num_episodes == 2
     lengths = list(ds.meta.episodes["length"])
     assert len(lengths) == 2 and all(lengths) and sum(lengths) == ds.num_frames
+    assert video_codecs(root) == {"av1"}  # the resumed episode kept the dataset's codec
+    ds[0], ds[ds.num_frames - 1]  # both episodes' frames decode
 
 
 def test_resume_without_a_dataset_and_record_without_task(tiny_onnx, tmp_path):
@@ -159,6 +175,13 @@ def test_resume_without_a_dataset_and_record_without_task(tiny_onnx, tmp_path):
     assert result.exit_code != 0 and "holds no LeRobot dataset" in result.output
     result = CliRunner().invoke(app, [*base, "--record", str(tmp_path / "x")])
     assert result.exit_code != 0 and "--record needs --task" in result.output
+    result = CliRunner().invoke(app, [*base, "--record-codec", "av1"])
+    assert result.exit_code != 0 and "go with --record DIR" in result.output
+    result = CliRunner().invoke(
+        app, [*base, "--record", str(tmp_path / "y"), "--task", TASK, "--record-codec", "vp9"]
+    )
+    assert result.exit_code != 0 and "choose one of h264, av1" in result.output
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
 class SlowSink:
