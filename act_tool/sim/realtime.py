@@ -104,10 +104,11 @@ class RealtimeTwin:
             watched: float | None = None
             while not self._stop.wait(self.step_s):
                 now = time.perf_counter()
-                if layouts != self._layouts:  # a new episode: hold until torque goes on
-                    flowing, layouts, watched = False, self._layouts, None
-                flowing = flowing or any(self.bus.twin.torque())
-                self.bus.advance(now - last if flowing else 0.0)
+                with self.bus.lock:  # a relayout between the check and the step: not stepped
+                    if layouts != self._layouts:  # a new episode: hold until torque goes on
+                        flowing, layouts, watched = False, self._layouts, None
+                    flowing = flowing or any(self.bus.twin.torque())
+                    self.bus.advance(now - last if flowing else 0.0)
                 last = now
                 watched = self._watch(watched)
                 if now >= next_frame or any(f.newest < 0 for f in self._feeds):

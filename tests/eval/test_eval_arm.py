@@ -229,7 +229,7 @@ def test_cli_eval_arm_unwritable_json_is_refused_before_the_arm_moves(
         (["--verdicts", "s"], "1 verdicts for --episodes 2"),
         (["--sim"], "one of them"),
         (["--compare", "lerobot"], "--compare is for --sim"),
-        (["--resume"], "--task and --resume go with --record"),
+        (["--resume"], "--task, --resume and --record-codec go with --record"),
     ],
 )
 def test_cli_eval_arm_usage_errors(tiny_onnx, args, message):

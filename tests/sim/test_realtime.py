@@ -189,10 +189,13 @@ def test_emulate_sim_serves_the_twin_on_the_wall_clock(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            out, err = proc.communicate(timeout=20)
+            proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
+    # read through the same buffered files _start_emulator read the port from (communicate()
+    # reads the raw pipes and would miss lines they had already buffered)
+    out, err = proc.stdout.read(), proc.stderr.read()
     assert proc.returncode == 0, err
     assert "stopped" in out and "time runs from torque on" in out
 
