@@ -307,7 +307,9 @@ def measure(
         r.ratio_to_baseline = r.latency_ms["p50"] / baseline_p50
         if flops:
             r.achieved_gflops = flops / (r.latency_ms["p50"] / 1e3) / 1e9
-            peak = peaks.get(f"{c.device}_{c.precision}") or peaks.get(f"{c.device}_fp32")
+            peak = peaks.get(f"{c.device}_{c.precision}")
+            if c.precision != "int8":  # FP16 on a CPU computes in FP32; INT8 has its own peak
+                peak = peak or peaks.get(f"{c.device}_fp32")
             if peak:
                 r.fraction_of_peak = r.achieved_gflops * 1e9 / peak
     return results

@@ -104,6 +104,26 @@ def _lerobot():
     return LeRobotDataset
 
 
+def encoder_config(root: Path, resume: bool, codec: str) -> Any:
+    """LeRobot's encoder settings: on resume the dataset's own (its first video's), else
+    `codec`'s; checked against this machine's encoders now, before the arm moves."""
+    from lerobot.configs.video import RGBEncoderConfig, encoder_config_from_video_info
+
+    try:
+        if resume:
+            info = json.loads((root / "meta" / "info.json").read_text())
+            videos = [f.get("info") for f in info["features"].values() if f["dtype"] == "video"]
+            if videos and videos[0]:
+                return encoder_config_from_video_info(videos[0])
+        return RGBEncoderConfig(**CODECS[codec])
+    except (OSError, KeyError, ValueError) as e:
+        what = f"the video codec of {root}" if resume else f"--record-codec {codec}"
+        raise RecordingError(
+            f"{what}: {e}; record into another folder or choose a codec "
+            f"this machine encodes ({', '.join(CODECS)})"
+        ) from e
+
+
 class Sink(Protocol):
     """Where the writer thread puts frames (LeRobotSink; tests use slow fakes)."""
 
@@ -117,11 +137,11 @@ class LeRobotSink:
     """A LeRobot dataset at `root`, opened on the first frame; see the module docstring."""
 
     def __init__(
-        self, root: Path, spec: EngineSpec, fps: float, resume: bool, codec: str = DEFAULT_CODEC
+        self, root: Path, spec: EngineSpec, fps: float, resume: bool, encoder: Any = None
     ) -> None:
         self.root, self.spec, self.fps, self.resume = root, spec, int(round(fps)), resume
-        self.codec = codec
         self._api = _lerobot()
+        self.encoder = encoder or encoder_config(root, resume, DEFAULT_CODEC)
         self._ds: Any = None
         self._staging: Path | None = None
         if resume:
@@ -139,17 +159,6 @@ class LeRobotSink:
                 f"{', '.join(wrong) or 'rate'}: record into another folder"
             )
 
-    def _encoder(self, resume: bool) -> Any:
-        """LeRobot's encoder settings: the dataset's own on resume, else --record-codec's."""
-        from lerobot.configs.video import RGBEncoderConfig, encoder_config_from_video_info
-
-        if resume:
-            info = json.loads((self.root / "meta" / "info.json").read_text())
-            videos = [f.get("info") for f in info["features"].values() if f["dtype"] == "video"]
-            if videos and videos[0]:
-                return encoder_config_from_video_info(videos[0])
-        return RGBEncoderConfig(**CODECS[self.codec])
-
     def _open(self) -> Any:
         api = self._api
         if self.resume or self.root.exists():
@@ -157,7 +166,7 @@ class LeRobotSink:
                 f"local/{self.root.name}",
                 root=self.root,
                 streaming_encoding=True,
-                rgb_encoder=self._encoder(resume=True),
+                rgb_encoder=self.encoder,
             )
         self.root.parent.mkdir(parents=True, exist_ok=True)
         self._staging = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.", dir=self.root.parent))
@@ -169,7 +178,7 @@ class LeRobotSink:
             robot_type=self.spec.robot_type or "so101_follower",
             use_videos=True,
             streaming_encoding=True,
-            rgb_encoder=self._encoder(resume=False),
+            rgb_encoder=self.encoder,
         )
 
     def add_frame(self, frame: dict[str, Any]) -> None:
@@ -231,7 +240,8 @@ class DatasetRecorder:
         check_destination(root, resume)
         if sink_factory is None:
             _lerobot()  # a missing LeRobot is a usage error now, not after the first episode
-            sink_factory = functools.partial(LeRobotSink, codec=codec)
+            encoder = encoder_config(root, resume, codec)  # an encoder missing here, too
+            sink_factory = functools.partial(LeRobotSink, encoder=encoder)
         self.root, self.task, self.resume, self.log = root, task, resume, log
         self.queue_size, self.sink_factory = queue_size, sink_factory
         self.dropped = 0  # frames not kept over the session

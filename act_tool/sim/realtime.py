@@ -121,10 +121,10 @@ class RealtimeTwin:
 
     def _watch(self, watched: float | None) -> float | None:
         """Feed the monitor once per `monitor_s` of twin time; returns when it was last fed."""
-        monitor = self._monitor
-        if monitor is None:
-            return watched
-        with self.bus.lock:
+        with self.bus.lock:  # relayout swaps the monitor under this lock
+            monitor = self._monitor
+            if monitor is None:
+                return watched
             twin = self.bus.twin
             if watched is not None and twin.time - watched < self.monitor_s:
                 return watched

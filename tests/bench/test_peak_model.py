@@ -69,14 +69,17 @@ def test_shipped_model_is_what_onnx_writes(path, build):
 
 
 def test_shipped_int8_model_multiplies_exactly_in_onnx_runtime():
-    """Integer products summed in int32: exact (|a b| <= 255 * 128, k of them, far below 2^31)."""
+    """Integer products summed in int32: exact (|a b| <= 255 * 64, k of them, far below 2^31).
+    Weights in 7 bits, as export --int8 writes them: on x86 CPUs without VNNI, MLAS multiplies
+    uint8 x int8 with vpmaddubsw, whose int16 pair sums saturate at 32767 < 2 * 255 * 127, so
+    full 8-bit weights would not be exact there (and are not what the artifacts hold)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(machine.PEAK_INT8_MODEL), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(1)
     for m, k, n in ((16, 16, 16), (7, 300, 5), (64, 1024, 33)):
         a = rng.integers(0, 256, (m, k), dtype=np.uint8)
-        b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+        b = rng.integers(-64, 64, (k, n), dtype=np.int8)
         (got,) = session.run(None, {"a": a, "b": b})
         assert got.dtype == np.int32
         np.testing.assert_array_equal(got, a.astype(np.int64) @ b.astype(np.int64))

@@ -296,3 +296,18 @@ def test_a_writer_failing_in_episode_two_keeps_episode_one(tiny_onnx, tmp_path, 
     assert recorder.saved == [len(logged.runs[0])]
     check_reopened(root, logged.runs[:1])  # episode 1 intact, nothing of episode 2
     assert no_staging_left(tmp_path)
+
+
+def test_a_codec_this_machine_cannot_encode_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    """The encoder is resolved when the recorder is made (before the arm moves), not at the first
+    frame: here --record-codec h264 pointed at an encoder no Linux build of PyAV has."""
+    import av
+
+    from act_tool.eval import recording
+
+    if "h264_videotoolbox" in av.codecs_available:
+        pytest.skip("this PyAV has VideoToolbox (macOS)")
+    monkeypatch.setitem(recording.CODECS, "h264", {"vcodec": "h264_videotoolbox"})
+    with pytest.raises(RecordingError, match="--record-codec h264: .*choose a codec"):
+        DatasetRecorder(tmp_path / "d", TASK)
+    assert not (tmp_path / "d").exists() and not list(tmp_path.iterdir())
