@@ -1,12 +1,18 @@
 """`act-tool bench` on a full-size ACT (LeRobot defaults, two 480x640 cameras, random weights),
 with its figures, plot and a Markdown summary written to benchmarks/results/.
 
-    .venv/bin/python benchmarks/bench_all.py --name cpu
+With --int8 the checkpoint is first exported by `act-tool export --int8` (its parity gates
+included), calibrated on a small `act-tool dataset sim` recorded at 480x640, so bench measures
+act.onnx and act.int8.onnx on ONNX Runtime and OpenVINO beside LeRobot.
+
+    .venv/bin/python benchmarks/bench_all.py --name cpu [--int8]
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -49,9 +55,10 @@ def markdown(data: dict, name: str) -> str:
             f"{r['accuracy']['max_rel']:.1e} | {r['accuracy']['mean_rel']:.1e} | {gflops} | "
             f"{pct} | {r['peak_rss_mb']:.0f} | {gpu_mb} |"
         )
-    lines += ["", "Measured peak (large matrix product):", ""]
+    lines += ["", "Measured peaks (large matrix products):", ""]
     for key, value in data["peak_flops"].items():
-        shown = f"{value / 1e9:.0f} GFLOP/s" if value else "-"
+        unit = "GOP/s" if "int8" in key else "GFLOP/s"  # integer multiply-adds, 2 ops each
+        shown = f"{value / 1e9:.0f} {unit}" if value else "-"
         lines.append(f"- {key}: {shown} ({data['peak_notes'].get(key, '')})")
     lines += ["", f"FLOPs per inference: {data['flops_note']}.", ""]
     gpu_notes = sorted(
@@ -76,20 +83,37 @@ def markdown(data: dict, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def export_all(ckpt: Path, folder: Path) -> Path:
+    """act.onnx and act.int8.onnx of the checkpoint, through the CLI."""
+    act = str(Path(sys.executable).parent / "act-tool")
+    data, out = folder / "calibration", folder / "artifacts"
+    sim = [act, "dataset", "sim", "-o", str(data), "--episodes", "1", "--height", "480"]
+    subprocess.run([*sim, "--width", "640"], check=True)
+    export = [act, "export", str(ckpt), "--int8", "--dataset", str(data)]
+    subprocess.run([*export, "-o", str(out), "--builder", "onnx"], check=True)
+    return out / "act.onnx"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--name", default="cpu", help="results file stem: bench_<name>.*")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--int8", action="store_true", help="export FP16 and INT8 artifacts first")
+    ap.add_argument("--keep", type=Path, help="--int8: export into this folder and keep it")
     args = ap.parse_args()
+    if args.keep is not None and (not args.int8 or args.keep.exists()):
+        ap.error("--keep DIR goes with --int8 and must not exist yet")
     with tempfile.TemporaryDirectory(prefix="act-bench-full-") as tmp:
         cfg = TinyConfig(full_size=True, height=480, width=640, chunk_size=100, n_action_steps=100)
         ckpt = save_tiny_checkpoint(Path(tmp) / "pretrained_model", cfg)
+        onnx = export_all(ckpt, args.keep or Path(tmp)) if args.int8 else None
         stem = args.out / f"bench_{args.name}"
         result = run_bench(
             BenchOptions(
                 checkpoint=ckpt,
+                onnx=onnx,
                 repeats=args.repeats,
                 tick_seconds=args.seconds,
                 json_path=stem.with_suffix(".json"),
