@@ -51,12 +51,12 @@ def cube_in_bowl(state: CellState) -> bool:
     """The cube's centre lies over the bowl's floor and below its rim."""
     offset = state.cube_position[:2] - state.bowl_position[:2]
     inside = math.hypot(*offset) <= BOWL_FLOOR_RADIUS + CUBE_SIZE / 2
-    return inside and state.cube_position[2] - state.bowl_position[2] < BOWL_HEIGHT
+    return bool(inside and state.cube_position[2] - state.bowl_position[2] < BOWL_HEIGHT)
 
 
 def episode_success(state: CellState) -> bool:
     """Success at the end of an episode: the cube is in the bowl and the gripper let go."""
-    return cube_in_bowl(state) and not state.cube_touches_arm
+    return bool(cube_in_bowl(state) and not state.cube_touches_arm)  # a bool for the JSON
 
 
 @dataclass

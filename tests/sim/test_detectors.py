@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 
@@ -11,6 +14,7 @@ from act_tool.sim.detectors import (
     cube_in_bowl,
     cube_lift,
     episode_success,
+    task_verdict,
 )
 from tests.sim.helpers import NO_SIM, run_goals
 
@@ -94,6 +98,9 @@ def _run(twin, goals):
 def test_expert_succeeds(twin, expert, seed):
     monitor, state = _run(twin, expert.plan(twin.reset(seed)).goals)
     assert episode_success(state)
+    # a success reaches eval's JSON: plain Python values (numpy's bool is not serializable)
+    verdict = task_verdict(seed, state, monitor)
+    assert json.loads(json.dumps(dataclasses.asdict(verdict)))["success"] is True
     assert len(monitor.attempts) == 1 and monitor.successful_grasps == 1
     assert monitor.attempts[0].opening_gap_mm > 40.0  # the jaws opened wider than the cube
     assert monitor.first_success_tick is not None
