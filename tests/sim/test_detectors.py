@@ -42,7 +42,12 @@ def test_in_bowl_and_released_is_success():
     assert cube_in_bowl(inside) and episode_success(inside)
     assert not episode_success(_state(cube=(0.21, -0.09, 0.02), fixed=True, moving=True))
     assert not cube_in_bowl(_state(cube=(0.2, 0.1, 0.015)))  # on the table beside it
-    assert not cube_in_bowl(_state(cube=(0.2, -0.1, 0.10)))  # above it, not in it
+    above = _state(cube=(0.2, -0.1, 0.10))
+    assert not cube_in_bowl(above)  # above it, not in it
+    # verdicts reach eval's JSON: plain Python bools (numpy's are not serializable), whichever
+    # test decides them (here the height, a numpy comparison)
+    for state in (inside, above):
+        assert type(cube_in_bowl(state)) is bool and type(episode_success(state)) is bool
 
 
 def test_monitor_counts_a_closing_near_the_cube_and_its_lift():
@@ -98,8 +103,7 @@ def _run(twin, goals):
 def test_expert_succeeds(twin, expert, seed):
     monitor, state = _run(twin, expert.plan(twin.reset(seed)).goals)
     assert episode_success(state)
-    # a success reaches eval's JSON: plain Python values (numpy's bool is not serializable)
-    verdict = task_verdict(seed, state, monitor)
+    verdict = task_verdict(seed, state, monitor)  # what eval's JSON holds, serializable
     assert json.loads(json.dumps(dataclasses.asdict(verdict)))["success"] is True
     assert len(monitor.attempts) == 1 and monitor.successful_grasps == 1
     assert monitor.attempts[0].opening_gap_mm > 40.0  # the jaws opened wider than the cube
