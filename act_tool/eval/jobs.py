@@ -68,7 +68,8 @@ def _open(job: Job) -> Runner:
         return runner
     from act_tool.eval.lerobot_runner import open_lerobot_runner
 
-    return open_lerobot_runner(lerobot_checkpoint(job.options, runner.spec), runner.spec)
+    threads = with_backend_threads(job.options.runner, job.options.jobs).threads
+    return open_lerobot_runner(lerobot_checkpoint(job.options, runner.spec), runner.spec, threads)
 
 
 def _video(options: EvalOptions, backend: str, seed: int) -> Path | None:

@@ -25,11 +25,14 @@ from act_tool.spec import EngineSpec
 class LeRobotRunner(Runner):
     backend = "lerobot"
 
-    def __init__(self, checkpoint: Path, spec: EngineSpec, ckpt: Any) -> None:
+    def __init__(
+        self, checkpoint: Path, spec: EngineSpec, ckpt: Any, threads: int | None = None
+    ) -> None:
         # one action per call: LeRobot's queue inside select_action decides which
         super().__init__(checkpoint, replace(spec, chunk_size=1, n_action_steps=1,
                                              temporal_ensemble_coeff=None))  # fmt: skip
         self._ckpt = ckpt
+        self.threads = threads  # torch's intra-op threads; None: torch's default (the cores)
         self._torch: Any = None
 
     @property
@@ -46,6 +49,8 @@ class LeRobotRunner(Runner):
         import torch
 
         self._torch = torch
+        if self.threads is not None:  # parallel jobs share the cores (else they oversubscribe)
+            torch.set_num_threads(self.threads)
         for ts in self.input_specs:
             self.inputs[ts.name] = ts.allocate()
         for ts in self.output_specs:
@@ -73,10 +78,12 @@ class LeRobotRunner(Runner):
         self.outputs[ACTION][0, 0] = action.reshape(-1).float().cpu().numpy()
 
 
-def open_lerobot_runner(checkpoint: Path, spec: EngineSpec) -> LeRobotRunner:
+def open_lerobot_runner(
+    checkpoint: Path, spec: EngineSpec, threads: int | None = None
+) -> LeRobotRunner:
     """LeRobot's policy from `checkpoint`, described by the artifact's `spec` (its cameras, units
-    and channel order: the same observations reach both)."""
+    and channel order: the same observations reach both); `threads`: torch's share of the cores."""
     require("lerobot", "export", "Evaluating LeRobot's own policy (--compare lerobot)")
     from act_tool.policy.checkpoint import load_checkpoint
 
-    return LeRobotRunner(Path(checkpoint), spec, load_checkpoint(Path(checkpoint)))
+    return LeRobotRunner(Path(checkpoint), spec, load_checkpoint(Path(checkpoint)), threads)
