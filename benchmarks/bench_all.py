@@ -69,7 +69,7 @@ def markdown(data: dict, name: str) -> str:
     tick = data["control_tick"]
     if tick.get("status") == "ok":
         lines += [
-            f"Control tick, {tick['runner']} on {tick['arm']} with {tick['cameras']} cameras: "
+            f"Control tick, {tick['runner']} on {tick['arm']} with {tick['cameras']}: "
             f"{tick['ticks']} ticks, {tick['achieved_hz']:.1f} Hz achieved of "
             f"{tick['target_hz']:.0f}, {tick['overruns']} overruns.",
             "",

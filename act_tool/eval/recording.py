@@ -12,9 +12,9 @@ camera's newest frame is recorded instead (counted and reported too). The writer
 encoded while the episode runs (streaming encoding).
 
 Videos are H.264 (libx264 at its fastest preset) unless `--record-codec av1` asks for LeRobot's
-default, SVT-AV1, which costs about 5x the CPU per 480x640 frame (benchmarks/bench_codecs.py),
-CPU that a small robot computer's control loop needs.
-LeRobot's tools and training decode either. `--resume` keeps the dataset's own codec.
+default, SVT-AV1, which costs 4 to 6 times the CPU per 480x640 frame
+(benchmarks/bench_codecs.py), CPU that a small robot computer's control loop needs. LeRobot's
+tools and training decode either. `--resume` keeps the dataset's own codec.
 
 Each saved episode is finalized at once, so an interrupted session leaves every finished
 episode readable. A new dataset is written under a temporary name beside DIR and renamed to DIR
