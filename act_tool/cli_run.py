@@ -199,7 +199,8 @@ def open_recorder(record: Path | None, task: str | None, resume: bool, codec: st
         raise ActToolError("--record needs --task TEXT (what the episodes do)")
     if resume and codec is not None:
         raise ActToolError("--resume keeps the dataset's own video codec: drop --record-codec")
-    from act_tool.eval.recording import DEFAULT_CODEC, DatasetRecorder
+    from act_tool.eval.lerobot_sink import DEFAULT_CODEC
+    from act_tool.eval.recording import DatasetRecorder
 
     return DatasetRecorder(record, task, resume, log=typer.echo, codec=codec or DEFAULT_CODEC)
 

@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from act_tool.bench.report import peak_unit
 from act_tool.bench.suite import BenchOptions, run_bench
 from act_tool.testing.tiny_checkpoint import TinyConfig, save_tiny_checkpoint
 
@@ -57,8 +58,7 @@ def markdown(data: dict, name: str) -> str:
         )
     lines += ["", "Measured peaks (large matrix products):", ""]
     for key, value in data["peak_flops"].items():
-        unit = "GOP/s" if "int8" in key else "GFLOP/s"  # integer multiply-adds, 2 ops each
-        shown = f"{value / 1e9:.0f} {unit}" if value else "-"
+        shown = f"{value / 1e9:.0f} {peak_unit(key)}" if value else "-"
         lines.append(f"- {key}: {shown} ({data['peak_notes'].get(key, '')})")
     lines += ["", f"FLOPs per inference: {data['flops_note']}.", ""]
     gpu_notes = sorted(

@@ -1,5 +1,5 @@
 """CPU time per 480x640 frame of each `--record-codec`, encoded with LeRobot's own settings
-(act_tool.eval.recording.CODECS through LeRobot's RGBEncoderConfig, pyav as LeRobot's writer
+(act_tool.eval.lerobot_sink.CODECS through LeRobot's RGBEncoderConfig, pyav as LeRobot's writer
 uses it): what choosing the recorder's codec costs a robot computer's CPU.
 
 Frames: one image of the twin's front camera at 480x640, its texture shifted 3 pixels per frame
@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from act_tool.eval.recording import CODECS
+from act_tool.eval.lerobot_sink import CODECS
 
 
 def frames(n: int, noise: float) -> list[np.ndarray]:

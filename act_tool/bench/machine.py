@@ -113,6 +113,17 @@ def describe() -> dict:
     }
 
 
+def best_seconds(run, repeats: int) -> float:
+    """The fastest of `repeats` timed calls of `run`, after one untimed warm-up call."""
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
 def cpu_peak_flops(n: int = 2048, repeats: int = 5) -> tuple[float, str]:
     """Best achieved FP32 FLOP/s of an n x n matrix product on this CPU, and which library gave
     it: the faster of numpy's BLAS and ONNX Runtime's MLAS (which uses AVX-512 where OpenBLAS
@@ -131,13 +142,9 @@ def cpu_peak_flops(n: int = 2048, repeats: int = 5) -> tuple[float, str]:
         candidates["ONNX Runtime MLAS"] = lambda: session.run(None, {"a": a, "b": b})
     best, winner = float("inf"), ""
     for name, run in candidates.items():
-        run()
-        for _ in range(repeats):
-            t = time.perf_counter()
-            run()
-            seconds = time.perf_counter() - t
-            if seconds < best:
-                best, winner = seconds, name
+        seconds = best_seconds(run, repeats)
+        if seconds < best:
+            best, winner = seconds, name
     others = ", ".join(k for k in candidates if k != winner)
     how = f"{n}x{n} FP32 matrix product, {winner}" + (f" (faster than {others})" if others else "")
     return 2 * n**3 / best, how
@@ -156,12 +163,7 @@ def cpu_int8_peak_ops(n: int = 2048, repeats: int = 5) -> tuple[float | None, st
     a = rng.integers(0, 256, (n, n), dtype=np.uint8)
     b = rng.integers(-64, 64, (n, n), dtype=np.int8)  # 7-bit weights, as export --int8 writes
     session = ort.InferenceSession(str(PEAK_INT8_MODEL), providers=["CPUExecutionProvider"])
-    session.run(None, {"a": a, "b": b})
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        session.run(None, {"a": a, "b": b})
-        best = min(best, time.perf_counter() - t)
+    best = best_seconds(lambda: session.run(None, {"a": a, "b": b}), repeats)
     return 2 * n**3 / best, f"{n}x{n} uint8 x int8 matrix product, ONNX Runtime MLAS"
 
 

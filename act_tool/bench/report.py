@@ -55,13 +55,17 @@ def inference_table(results: list[BackendResult], baseline: str) -> str:
     return "\n".join(lines)
 
 
+def peak_unit(key: str) -> str:
+    """A peak's unit: integer multiply-adds (2 ops each) for INT8, FLOPs otherwise."""
+    return "GOP/s" if "int8" in key else "GFLOP/s"
+
+
 def peaks_text(
     peaks: dict[str, float | None], notes: dict[str, str], flops: int | None, flops_note: str
 ) -> str:
     lines = ["measured peak:"]
     for key, value in peaks.items():
-        unit = "GOP/s" if "int8" in key else "GFLOP/s"  # integer multiply-adds, 2 ops each
-        shown = f"{value / 1e9:.0f} {unit}" if value else "-"
+        shown = f"{value / 1e9:.0f} {peak_unit(key)}" if value else "-"
         lines.append(f"  {key:<10}{shown:>14}  {notes.get(key, '')}")
     lines.append(
         f"FLOPs per inference: {fmt(flops and flops / 1e9, '.2f')} G ({flops_note})"

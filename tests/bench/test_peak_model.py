@@ -14,20 +14,20 @@ from act_tool.bench import machine
 from tests.tolerances import matmul_bound
 
 
-def peak_model():
-    """c = a @ b, float32, any sizes ([m, k] @ [k, n]), opset 18, IR version 8."""
+def matmul_model(op: str, name: str, a: int, b: int, c: int):
+    """c = op(a, b) for [m, k] x [k, n] of the given element types, opset 18, IR version 8."""
     import onnx
-    from onnx import TensorProto, helper
+    from onnx import helper
 
-    node = helper.make_node("MatMul", ["a", "b"], ["c"])
+    node = helper.make_node(op, ["a", "b"], ["c"])
     graph = helper.make_graph(
         [node],
-        "peak",
+        name,
         [
-            helper.make_tensor_value_info("a", TensorProto.FLOAT, ["m", "k"]),
-            helper.make_tensor_value_info("b", TensorProto.FLOAT, ["k", "n"]),
+            helper.make_tensor_value_info("a", a, ["m", "k"]),
+            helper.make_tensor_value_info("b", b, ["k", "n"]),
         ],
-        [helper.make_tensor_value_info("c", TensorProto.FLOAT, ["m", "n"])],
+        [helper.make_tensor_value_info("c", c, ["m", "n"])],
     )
     opset = [helper.make_opsetid("", 18)]
     model = helper.make_model(graph, opset_imports=opset, producer_name="act-tool")
@@ -36,26 +36,18 @@ def peak_model():
     return model
 
 
-def peak_int8_model():
-    """c = a @ b, uint8 [m, k] x int8 [k, n] -> int32 (MatMulInteger, zero points 0)."""
-    import onnx
-    from onnx import TensorProto, helper
+def peak_model():
+    """c = a @ b, float32, any sizes."""
+    from onnx import TensorProto as T
 
-    node = helper.make_node("MatMulInteger", ["a", "b"], ["c"])
-    graph = helper.make_graph(
-        [node],
-        "peak_int8",
-        [
-            helper.make_tensor_value_info("a", TensorProto.UINT8, ["m", "k"]),
-            helper.make_tensor_value_info("b", TensorProto.INT8, ["k", "n"]),
-        ],
-        [helper.make_tensor_value_info("c", TensorProto.INT32, ["m", "n"])],
-    )
-    opset = [helper.make_opsetid("", 18)]
-    model = helper.make_model(graph, opset_imports=opset, producer_name="act-tool")
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    return model
+    return matmul_model("MatMul", "peak", T.FLOAT, T.FLOAT, T.FLOAT)
+
+
+def peak_int8_model():
+    """c = a @ b, uint8 x int8 -> int32 (MatMulInteger, zero points 0)."""
+    from onnx import TensorProto as T
+
+    return matmul_model("MatMulInteger", "peak_int8", T.UINT8, T.INT8, T.INT32)
 
 
 @pytest.mark.parametrize(
