@@ -161,7 +161,7 @@ def log_freq(steps: int) -> int:
     return max(1, min(200, steps // 50))
 
 
-def _settings(options: TrainOptions) -> dict[str, str]:
+def settings(options: TrainOptions) -> dict[str, str]:
     """LeRobot options (without the leading --) in order, passthrough applied last."""
     user = parse_passthrough(options.extra)
     s: dict[str, str] = {}
@@ -217,7 +217,7 @@ def build_command(options: TrainOptions) -> list[str]:
         ]
     else:
         launcher = [options.python, "-m", LEROBOT_TRAIN_MODULE]
-    return launcher + [f"--{k}={v}" for k, v in _settings(options).items()]
+    return launcher + [f"--{k}={v}" for k, v in settings(options).items()]
 
 
 def build_env(

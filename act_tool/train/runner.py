@@ -35,6 +35,7 @@ from act_tool.train.command import (
 )
 from act_tool.train.dataset_check import DatasetSummary, inspect_dataset
 from act_tool.train.errors import TrainError
+from act_tool.train.frozen_marker import FROZEN_MARKER
 from act_tool.train.hub import hub_offline
 from act_tool.train.pretrained import check_pretrained_policy
 from act_tool.train.progress import ProgressDisplay, TrainProgress, split_output
@@ -57,6 +58,9 @@ class TrainRequest:
     wandb: bool = False
     pretrained_backbone: bool = True
     backbone_weights: Path | None = None
+    backbone: Path | None = None  # a twin backbone (act-tool backbone) to start the ResNet18 from
+    freeze_backbone: bool = False
+    bf16: bool = False
     extra: tuple[str, ...] = ()
 
 
@@ -178,6 +182,8 @@ def run_training(
     options, summary, start = prepare(request)
     if summary is not None:
         log(summary.describe())
+    if frozen_run(request, options):
+        return _train_frozen(request, options, start, log)
     with tempfile.TemporaryDirectory(prefix="act_tool_torch_home_") as private_home:
         plan = _backbone(request, options, Path(private_home))
         log(plan.note)
@@ -200,6 +206,64 @@ def run_training(
     if not checkpoint.is_dir():
         raise TrainError(f"training ended without a checkpoint in {checkpoint}")
     return TrainResult(options.output, checkpoint, checkpoint_step(options.output), seconds)
+
+
+def frozen_run(request: TrainRequest, options: TrainOptions) -> bool:
+    """Whether this run trains with a frozen backbone (on resume: whether the run did)."""
+    marker = options.output / FROZEN_MARKER
+    if request.resume:
+        if request.freeze_backbone and not marker.is_file():
+            raise TrainError(
+                f"the run in {options.output} trains its backbone; resume it without "
+                "--freeze-backbone (a run keeps its mode)"
+            )
+        if request.backbone is not None:
+            raise TrainError("--backbone starts a new run; drop it when resuming")
+        return marker.is_file()
+    if request.bf16 and not request.freeze_backbone:
+        raise TrainError(
+            "--bf16 applies to the frozen-backbone loop (--freeze-backbone); LeRobot's own loop "
+            "trains in FP32"
+        )
+    if request.freeze_backbone and request.backbone is None and options.pretrained_policy is None:
+        raise TrainError(
+            "--freeze-backbone keeps the backbone as it starts, so it must start trained: give "
+            "--backbone FILE (make one with act-tool backbone) or -- --policy.path=CHECKPOINT"
+        )
+    if request.backbone is not None and not request.freeze_backbone:
+        raise TrainError(
+            "--backbone is used with --freeze-backbone (LeRobot's own loop starts the backbone "
+            "from ImageNet weights or a --policy.path checkpoint)"
+        )
+    return request.freeze_backbone
+
+
+def _train_frozen(
+    request: TrainRequest, options: TrainOptions, start: int, log: Callable[[str], None]
+) -> TrainResult:
+    from act_tool.train.frozen_loop import train_frozen
+
+    settings = dict(_frozen_settings(options))
+    if request.backbone is not None:
+        from act_tool.train.twin_backbone import load_backbone
+
+        load_backbone(request.backbone)  # a wrong file fails before the dataset is read
+    log(("resuming " if start else "") + "frozen-backbone training: each frame's features once, "
+        "then LeRobot's ACT on them")  # fmt: skip
+    t0 = time.monotonic()
+    run = train_frozen(settings, request.backbone, options.resume, request.bf16, log)
+    checkpoint = options.output / "checkpoints" / "last" / "pretrained_model"
+    log(f"{run.step - start} steps at {run.step_ms:.1f} ms per step")
+    return TrainResult(options.output, checkpoint, run.step, time.monotonic() - t0)
+
+
+def _frozen_settings(options: TrainOptions) -> dict[str, str]:
+    from act_tool.train.command import settings
+
+    s = settings(options)
+    if not options.resume:
+        s["policy.pretrained_backbone_weights"] = "null"  # the backbone comes from --backbone
+    return s
 
 
 @dataclass

@@ -57,3 +57,29 @@ def tiny_run(synth_dataset, tmp_path_factory):
         interactive=False,
     )
     return result, lines
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory):
+    """A twin backbone pretrained for 40 steps on 48x64 frames of two layouts (and its result)."""
+    pytest.importorskip("mujoco")
+    pytest.importorskip("lerobot")
+    import numpy as np
+    import torch
+
+    from act_tool.sim.errors import RenderError
+    from act_tool.sim.twin import Twin
+    from act_tool.train.twin_backbone import PretrainConfig, make_twin_backbone
+
+    with Twin() as t:
+        try:
+            t.render("front", np.empty((8, 8, 3), dtype=np.uint8))
+        except RenderError as e:
+            pytest.skip(f"no offscreen rendering here: {e}")
+    path = tmp_path_factory.mktemp("backbone") / "backbone.safetensors"
+    torch.manual_seed(0)
+    result = make_twin_backbone(
+        path, [11, 12], [13], 48, 64, PretrainConfig(steps=40, batch_size=8, lr=3e-3),
+        log=lambda _: None,
+    )  # fmt: skip
+    return path, result
