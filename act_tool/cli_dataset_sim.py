@@ -23,6 +23,13 @@ def dataset_sim(
     height: Annotated[int, typer.Option(help="Image height.")] = 96,
     width: Annotated[int, typer.Option(help="Image width.")] = 128,
     fps: Annotated[int, typer.Option(help="Control ticks (frames) per second.")] = 30,
+    noise: Annotated[
+        float,
+        typer.Option(
+            help="Drive the arm off the expert's path by smooth offsets of this std (degrees) "
+            "while recording the expert's actions: demonstrations of recovering."
+        ),
+    ] = 0.0,
 ) -> None:
     """Record scripted pick-and-place demonstrations in the SO-101 digital twin (LeRobot
     format, front and handeye cameras, joints in degrees, gripper 0..100)."""
@@ -36,7 +43,7 @@ def dataset_sim(
         from act_tool.sim.dataset import SimDatasetConfig, write_sim_dataset
         from act_tool.sim.expert import ScriptedExpert
 
-        cfg = SimDatasetConfig(output, episodes, seed, height, width, fps)
+        cfg = SimDatasetConfig(output, episodes, seed, height, width, fps, noise=noise)
         frames = ScriptedExpert.episode_ticks(fps) * episodes
         columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, transient=False) as bar:

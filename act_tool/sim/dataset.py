@@ -3,8 +3,13 @@
 Episode i is laid out by seed `seed + i` (`CellLayout.sample`); an episode the expert fails is
 left out and the next seed is used, so the dataset holds only successful demonstrations (the
 seeds used are returned). Each frame: both cameras rendered (RGB, LeRobot's camera convention),
-`observation.state` the joint positions read at frame t, `action` the goals sent at t, in the
+`observation.state` the joint positions read at frame t, `action` the expert's goals at t, in the
 SO-101's LeRobot units (degrees, gripper 0..100); then the physics advances one period.
+
+With `noise` the arm is driven by the expert's goals plus smooth random offsets while the
+recorded action stays the expert's own (DART, Laskey et al. 2017): the demonstrations then show
+how to come back to the path from poses a policy's small errors lead to, which a noiseless
+expert never visits.
 
 Written with LeRobot's dataset API (`LeRobotDataset.create`, `add_frame`, `save_episode`,
 `finalize`) into a staging folder beside the output, renamed into place when complete. This is
@@ -26,8 +31,9 @@ from act_tool.policy.video_backend import video_backend
 from act_tool.robot_types import SO101_FOLLOWER
 from act_tool.sim.detectors import episode_success
 from act_tool.sim.errors import SimError
-from act_tool.sim.expert import ScriptedExpert
+from act_tool.sim.expert import ScriptedExpert, smooth_offsets
 from act_tool.sim.twin import CAMERAS, Twin, TwinConfig
+from act_tool.sim.units import GRIPPER
 
 TASK = "Put the red cube in the bowl."
 MAX_SKIPPED = 0.5  # give up when more than this fraction of the episodes asked for fail
@@ -42,6 +48,7 @@ class SimDatasetConfig:
     width: int = 128
     fps: int = 30
     repo_id: str = "local/act_tool_sim"
+    noise: float = 0.0  # degrees: std of smooth offsets added to the executed arm goals
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -52,6 +59,8 @@ class SimDatasetConfig:
             raise SimError("images must be 16..1080 pixels high and 16..1920 wide")
         if not 5 <= self.fps <= 100:
             raise SimError("--fps must be 5..100")
+        if not 0.0 <= self.noise <= 10.0:
+            raise SimError("--noise must be 0..10 degrees")
 
 
 @dataclass
@@ -66,15 +75,27 @@ def _features(cfg: SimDatasetConfig) -> dict:
     return SO101_FOLLOWER.dataset_features(tuple(CAMERAS), cfg.height, cfg.width)
 
 
+def noise_std(noise: float) -> np.ndarray:
+    """Per joint std of the executed goals' offsets: `noise` degrees on the arm, none on the
+    gripper (its goal is open or shut; an offset would only squeeze or drop the cube)."""
+    std = np.full(len(JOINT_KEYS), noise)
+    std[GRIPPER] = 0.0
+    return std
+
+
 def _record_episode(twin: Twin, expert: ScriptedExpert, seed: int, ds, cfg, tick) -> bool:
     """Runs one episode into the dataset's buffer; True if the expert succeeded."""
     layout = twin.reset(seed)
     plan = expert.plan(layout)
+    executed = plan.goals
+    if cfg.noise > 0:  # the arm is driven off the plan; the action recorded stays the plan's
+        rng = np.random.default_rng([seed, 0xDA7])
+        executed = plan.goals + smooth_offsets(rng, len(plan.goals), noise_std(cfg.noise))
     # Reused every frame: without image-writer threads LeRobot has written each image to disk
     # before add_frame returns.
     images = {cam: np.empty((cfg.height, cfg.width, 3), dtype=np.uint8) for cam in CAMERAS}
     state = np.empty(len(JOINT_KEYS))
-    for goal in plan.goals:
+    for goal, drive in zip(plan.goals, executed, strict=True):
         twin.joint_positions(state)
         for cam, frame in images.items():
             twin.render(cam, frame, rgb=True)
@@ -86,7 +107,7 @@ def _record_episode(twin: Twin, expert: ScriptedExpert, seed: int, ds, cfg, tick
                 **{f"observation.images.{cam}": frame for cam, frame in images.items()},
             }
         )
-        twin.set_goals(goal)
+        twin.set_goals(drive)
         twin.step(1.0 / cfg.fps)
         tick()
     return episode_success(twin.cell_state())

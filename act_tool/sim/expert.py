@@ -160,3 +160,13 @@ class ScriptedExpert:
     def _cylindrical(self, p) -> tuple[float, float, float]:
         dx, dy = p[0] - self.kin.pan_axis[0], p[1] - self.kin.pan_axis[1]
         return math.hypot(dx, dy), math.atan2(dy, dx), p[2]
+
+
+def smooth_offsets(rng: np.random.Generator, ticks: int, std: np.ndarray | float) -> np.ndarray:
+    """(ticks, 6) offsets for the goals that wander smoothly (random knots every 0.5 s at 30 fps,
+    joined by straight lines), zero at the first tick; `std` per joint in LeRobot units."""
+    knots = max(2, ticks // 15 + 2)
+    points = rng.normal(size=(knots, 6)) * np.broadcast_to(np.asarray(std, float), (6,))
+    points[0] = 0.0
+    t = np.linspace(0, knots - 1, ticks)
+    return np.stack([np.interp(t, np.arange(knots), points[:, j]) for j in range(6)], axis=1)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from act_tool.sim.errors import SimError
-from act_tool.sim.expert import ScriptedExpert
+from act_tool.sim.expert import ScriptedExpert, smooth_offsets
 from act_tool.sim.twin import CAMERAS, Twin, TwinConfig
 
 TARGETS = (
@@ -97,15 +97,6 @@ def frame_targets(twin: Twin, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _smooth_offsets(rng: np.random.Generator, ticks: int, scale: float) -> np.ndarray:
-    """(ticks, 6) offsets that wander smoothly (a random walk low-passed over ~0.5 s)."""
-    knots = max(2, ticks // 15 + 2)
-    points = rng.normal(size=(knots, 6)) * np.asarray(GOAL_NOISE) * scale
-    points[0] = 0.0  # every episode starts at home
-    t = np.linspace(0, knots - 1, ticks)
-    return np.stack([np.interp(t, np.arange(knots), points[:, j]) for j in range(6)], axis=1)
-
-
 def render_vision_frames(
     cfg: VisionFramesConfig, on_layout: Callable[[int], None] = lambda _: None
 ) -> VisionFrames:
@@ -119,7 +110,9 @@ def render_vision_frames(
             layout = twin.reset(seed)
             plan = expert.plan(layout)
             rng = np.random.default_rng([seed, 0x715])
-            goals = plan.goals + _smooth_offsets(rng, len(plan.goals), cfg.noise)
+            goals = plan.goals + smooth_offsets(
+                rng, len(plan.goals), np.asarray(GOAL_NOISE) * cfg.noise
+            )
             phase = int(rng.integers(cfg.every))
             for tick, goal in enumerate(goals):
                 if tick % cfg.every == phase:

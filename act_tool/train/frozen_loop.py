@@ -33,8 +33,18 @@ from torch import nn
 from act_tool.train.errors import TrainError
 from act_tool.train.frozen_marker import FROZEN_MARKER
 
-CACHE_NAME = "feature_cache.pt"
 CACHE_VERSION = 1
+
+
+def feature_cache_dir(env: dict[str, str] | None = None) -> Path:
+    """Where computed features are kept, one file per dataset, backbone and chunk size, so
+    runs that differ only in the policy's other settings share them: $ACT_TOOL_FEATURE_CACHE,
+    else $XDG_CACHE_HOME/act-tool/features (~/.cache/act-tool/features)."""
+    env = dict(os.environ) if env is None else env
+    if env.get("ACT_TOOL_FEATURE_CACHE"):
+        return Path(env["ACT_TOOL_FEATURE_CACHE"]).expanduser()
+    base = env.get("XDG_CACHE_HOME") or str(Path("~/.cache").expanduser())
+    return Path(base).expanduser() / "act-tool" / "features"
 
 
 class CachedFeatures(nn.Module):
@@ -104,17 +114,22 @@ def _cache_meta(cfg, dataset, digest: str) -> dict:
 
 @torch.no_grad()
 def build_feature_cache(
-    cfg, dataset, preprocessor, backbone: nn.Module, path: Path, log: Callable[[str], None]
+    cfg, dataset, preprocessor, backbone: nn.Module, folder: Path, log: Callable[[str], None]
 ) -> dict[str, torch.Tensor]:
     """Every frame's normalized state, action chunk, padding and each camera's layer4 map,
-    in dataset order; reused from `path` when it was built from the same inputs."""
+    in dataset order; reused from `folder` when built from the same inputs before."""
     meta = _cache_meta(cfg, dataset, backbone_digest(backbone))
+    key = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:20]
+    path = folder / f"{key}.pt"
     if path.is_file():
-        saved = torch.load(path, weights_only=True)
-        if json.loads(saved.pop("_meta_json_bytes").numpy().tobytes()) == meta:
-            log(f"features: reusing {path}")
-            return saved
-        log(f"features: {path} was built from other data or another backbone; rebuilding")
+        try:
+            saved = torch.load(path, weights_only=True)
+            if json.loads(saved.pop("_meta_json_bytes").numpy().tobytes()) == meta:
+                log(f"features: reusing {path}")
+                return saved
+        except (OSError, RuntimeError, KeyError, ValueError) as e:
+            log(f"features: {path} is unreadable ({e}); rebuilding")
+    folder.mkdir(parents=True, exist_ok=True)
     from lerobot.utils.constants import ACTION, OBS_STATE
 
     cameras = list(cfg.policy.image_features)
@@ -210,7 +225,7 @@ def train_frozen(
         marker = {"backbone": str(backbone_file) if backbone_file else None, "bf16": bf16}
         (output / FROZEN_MARKER).write_text(json.dumps(marker) + "\n")
     real_backbone = policy.model.backbone
-    cache = build_feature_cache(cfg, dataset, preprocessor, real_backbone, output / CACHE_NAME, log)
+    cache = build_feature_cache(cfg, dataset, preprocessor, real_backbone, feature_cache_dir(), log)
     policy.model.backbone = CachedFeatures()
     optimizer, scheduler = make_optimizer_and_scheduler(cfg, policy)
     step = 0

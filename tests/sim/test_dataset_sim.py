@@ -45,3 +45,37 @@ def test_existing_output_is_refused(tmp_path):
     result = CliRunner().invoke(app, ["dataset", "sim", "-o", str(tmp_path), "--episodes", "1"])
     assert result.exit_code == 1
     assert "already exists" in result.output
+
+
+def test_noise_drives_the_arm_off_the_path_and_records_the_experts_actions(tmp_path, render_twin):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from act_tool.sim.dataset import SimDatasetConfig, write_sim_dataset
+    from act_tool.sim.expert import ScriptedExpert
+    from act_tool.sim.layout import CellLayout
+
+    runs = {}
+    for noise in (0.0, 3.0):
+        out = tmp_path / f"n{noise}"
+        result = write_sim_dataset(SimDatasetConfig(out, 1, 2, 24, 32, noise=noise))
+        ds = LeRobotDataset("local/act_tool_sim", root=out)
+        runs[noise] = (result.seeds[0], ds.hf_dataset.with_format("numpy")[:])
+    (seed0, clean), (seed3, noisy) = runs[0.0], runs[3.0]
+    if seed0 != seed3:
+        pytest.skip("the noisy expert missed seed 2; the datasets hold different layouts")
+    # The recorded actions are the expert's plan in both (float32 of the same float64 values).
+    twin = render_twin
+    plan = ScriptedExpert(twin.kinematics, twin.home, 30).plan(CellLayout.sample(seed0))
+    np.testing.assert_array_equal(noisy["action"], plan.goals.astype(np.float32))
+    np.testing.assert_array_equal(clean["action"], plan.goals.astype(np.float32))
+    # The arm itself went elsewhere: the states differ by degrees, not by rounding.
+    gap = np.abs(noisy["observation.state"][:, :5] - clean["observation.state"][:, :5]).max()
+    assert gap > 2.0, gap
+
+
+def test_noise_out_of_range_is_refused(tmp_path):
+    from act_tool.sim.dataset import SimDatasetConfig
+    from act_tool.sim.errors import SimError
+
+    with pytest.raises(SimError, match="--noise"):
+        SimDatasetConfig(tmp_path / "x", noise=-1.0)

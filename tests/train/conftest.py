@@ -12,6 +12,19 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_feature_cache(tmp_path_factory):
+    """Frozen-backbone runs keep their features in the test's own folder, not ~/.cache."""
+    saved = os.environ.get("ACT_TOOL_FEATURE_CACHE")
+    os.environ["ACT_TOOL_FEATURE_CACHE"] = str(tmp_path_factory.mktemp("features"))
+    yield
+    if saved is None:
+        os.environ.pop("ACT_TOOL_FEATURE_CACHE", None)
+    else:
+        os.environ["ACT_TOOL_FEATURE_CACHE"] = saved
+
+
 # A policy small enough to train a few steps in seconds on one CPU core.
 TINY_POLICY = (
     "--policy.dim_model=32",
