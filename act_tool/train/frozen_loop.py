@@ -65,6 +65,7 @@ class FrozenRun:
 
 def parse_train_config(settings: dict[str, str]):
     """LeRobot's TrainPipelineConfig from `lerobot-train` options, through LeRobot's parser."""
+    import lerobot.policies  # noqa: F401  (registers the policy types the parser chooses from)
     from lerobot.configs import parser
     from lerobot.configs.train import TrainPipelineConfig
 
@@ -132,14 +133,17 @@ def build_feature_cache(
     folder.mkdir(parents=True, exist_ok=True)
     from lerobot.utils.constants import ACTION, OBS_STATE
 
+    from act_tool.train.frame_source import in_memory_frames
+
     cameras = list(cfg.policy.image_features)
+    t0 = time.perf_counter()
+    source = in_memory_frames(dataset, log) or dataset  # the same items, decoded once
     loader = torch.utils.data.DataLoader(
-        dataset, batch_size=32, shuffle=False, num_workers=cfg.num_workers, drop_last=False
+        source, batch_size=32, shuffle=False, num_workers=cfg.num_workers, drop_last=False
     )
     parts: dict[str, list[torch.Tensor]] = {
         k: [] for k in [*cameras, OBS_STATE, ACTION, "action_is_pad"]
     }
-    t0 = time.perf_counter()
     backbone.eval()
     done = 0
     for batch in loader:

@@ -1,0 +1,135 @@
+"""`make twin-policy`: from nothing to an ACT policy that does the twin's task, on a CPU.
+
+Five `act-tool` commands, each printed before it runs, each skipped when its result is already
+there, so an interrupted recipe is started again with the same command and loses no finished
+stage (training resumes from its last checkpoint):
+
+    1. demonstrations   act-tool dataset sim --noise      (the scripted expert, driven off its path)
+    2. backbone         act-tool backbone                 (a ResNet18 taught in the twin)
+    3. training         act-tool train --freeze-backbone  (features once, then LeRobot's ACT)
+    4. export           act-tool export --fp16            (ONNX checked against LeRobot, FP16)
+    5. evaluation       act-tool eval --sim               (unseen layouts, beside LeRobot's policy)
+
+The wall time of every stage goes to OUTPUT/recipe.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+# The policy: LeRobot's ACT, sized for the twin's 96x128 cameras (LeRobot options).
+POLICY = [
+    "--policy.dim_model=128",
+    "--policy.dim_feedforward=512",
+    "--policy.n_heads=4",
+    "--policy.n_encoder_layers=2",
+    "--policy.latent_dim=16",
+    "--policy.n_vae_encoder_layers=2",
+    "--policy.chunk_size=20",
+    "--policy.n_action_steps=10",
+    "--policy.optimizer_lr=3e-4",
+    "--num_workers=0",
+]
+EVAL_SEED = 1000  # layouts no stage trains on: demonstrations use 0.., the backbone 100000..
+
+
+def bf16_flag() -> list[str]:
+    """--bf16 where this CPU computes BF16 natively (else FP32, which is faster there)."""
+    from act_tool.train.cpu_features import bf16_supported
+
+    return ["--bf16"] if bf16_supported() else []
+
+
+def run_stage(record: dict, name: str, title: str, argv: list[str]) -> None:
+    print(f"\n=== {title}\n$ {shlex.join([Path(argv[0]).name, *argv[1:]])}", flush=True)
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True)
+    record[name] = record.get(name, 0.0) + time.perf_counter() - t0
+
+
+def checkpoint_step(run: Path) -> int:
+    state = run / "checkpoints" / "last" / "training_state" / "training_step.json"
+    return json.loads(state.read_text())["step"] if state.is_file() else 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--output", type=Path, default=Path("twin-policy"))
+    ap.add_argument("--episodes", type=int, default=100, help="demonstrations")
+    ap.add_argument("--noise", type=float, default=3.0, help="demonstrations' drive noise, deg")
+    ap.add_argument("--backbone-steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=20000, help="ACT training steps")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--eval-episodes", type=int, default=20)
+    args = ap.parse_args()
+    out = args.output.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    act = str(BIN / "act-tool")
+    data, backbone, run = out / "data", out / "backbone.safetensors", out / "run"
+    artifacts, checkpoint = out / "artifacts", run / "checkpoints" / "last" / "pretrained_model"
+    times_file = out / "recipe.json"
+    record = json.loads(times_file.read_text()) if times_file.is_file() else {}
+
+    def save() -> None:
+        times_file.write_text(json.dumps(record, indent=2) + "\n")
+
+    if not data.is_dir():
+        run_stage(record, "demonstrations", f"1. {args.episodes} demonstrations in the twin",
+                  [act, "dataset", "sim", "-o", str(data), "--episodes", str(args.episodes),
+                   "--noise", str(args.noise)])  # fmt: skip
+        save()
+    if not backbone.is_file():
+        run_stage(record, "backbone", "2. A ResNet18 taught in the twin",
+                  [act, "backbone", "-o", str(backbone), "--steps", str(args.backbone_steps),
+                   *bf16_flag()])  # fmt: skip
+        save()
+    step = checkpoint_step(run)
+    if step < args.steps:
+        if run.exists() and step == 0:
+            shutil.rmtree(run)  # stopped before its first checkpoint: nothing to keep
+        common = ["--steps", str(args.steps), "--device", "cpu"]
+        argv = (
+            [act, "train", "-o", str(run), "--resume", *common]
+            if step
+            else [act, "train", "--dataset", str(data), "-o", str(run), "--backbone",
+                  str(backbone), "--freeze-backbone", *bf16_flag(), "--batch-size",
+                  str(args.batch_size), *common, "--", *POLICY, "--save_freq=5000"]
+        )  # fmt: skip
+        run_stage(
+            record,
+            "training",
+            f"3. ACT on the frozen backbone's features ({args.steps} steps)",
+            argv,
+        )
+        save()
+        shutil.rmtree(artifacts, ignore_errors=True)  # made from an older checkpoint
+    if not (artifacts / "act.fp16.onnx.json").is_file():
+        run_stage(record, "export", "4. Export: ONNX checked against LeRobot, FP16",
+                  [act, "export", str(checkpoint), "--fp16", "--dataset", str(data), "-o",
+                   str(artifacts), "--builder", "onnx"])  # fmt: skip
+        save()
+    if not (out / "eval.json").is_file():
+        run_stage(record, "evaluation",
+                  f"5. {args.eval_episodes} unseen layouts: FP32 beside LeRobot's policy",
+                  [act, "eval", str(artifacts / "act.onnx"), "--sim", "--episodes",
+                   str(args.eval_episodes), "--seed", str(EVAL_SEED), "--compare", "lerobot",
+                   "--jobs", "2", "--video", str(out / "videos"), "--json",
+                   str(out / "eval.json")])  # fmt: skip
+        save()
+    total = sum(record.values())
+    print(
+        f"\n=== Done: {total / 60:.0f} min of stages ({', '.join(f'{k} {v / 60:.1f}' for k, v in record.items())} min)"
+    )
+    print(f"policy: {checkpoint}\nartifacts: {artifacts}\nevaluation: {out / 'eval.json'}")
+
+
+if __name__ == "__main__":
+    main()
