@@ -120,25 +120,38 @@ def candidates(
             out.append(
                 Candidate(name, "fp16", "cuda", "torch", checkpoint, fp16=True, cuda_graph=True)
             )
+    precision = artifact_precision(onnx) if onnx is not None else "fp32"
+    tag = "" if precision == "fp32" else f" {precision}"  # rows name the artifact's precision
     if onnx is None:
         out.append(Candidate("onnxruntime cpu", "fp32", "cpu", skipped="no ONNX model"))
     else:
-        out.append(Candidate("onnxruntime cpu", "fp32", "cpu", "onnxruntime", onnx))
+        out.append(Candidate(f"onnxruntime cpu{tag}", precision, "cpu", "onnxruntime", onnx))
         if gpu and ort_cuda_available():
-            out.append(Candidate("onnxruntime cuda", "fp32", "cuda", "onnxruntime", onnx))
+            out.append(Candidate(f"onnxruntime cuda{tag}", precision, "cuda", "onnxruntime", onnx))
         else:
             out.append(
                 Candidate(
-                    "onnxruntime cuda",
-                    "fp32",
+                    f"onnxruntime cuda{tag}",
+                    precision,
                     "cuda",
                     skipped="no CUDA GPU" if not gpu else "onnxruntime-gpu not installed",
                 )
             )
-    out.append(openvino_candidate(onnx))
-    out += int8_candidates(onnx)
+    out.append(openvino_candidate(onnx, precision))
+    if precision != "int8":  # an INT8 --onnx is measured above, not a second time
+        out += int8_candidates(onnx)
     out += engine_candidates(engines, gpu, engine_notes or {}, facts)
     return out
+
+
+def artifact_precision(onnx: Path) -> str:
+    """The precision an ONNX artifact's spec names (fp32 where it has none to read)."""
+    from act_tool.errors import ActToolError
+
+    try:
+        return EngineSpec.read(spec_path(onnx)).precision
+    except (ActToolError, OSError, ValueError):
+        return "fp32"
 
 
 def int8_candidates(onnx: Path | None) -> list[Candidate]:

@@ -21,7 +21,7 @@ from act_tool.compat import StrEnum
 from act_tool.policy.video_backend import video_backend
 from act_tool.train.errors import TrainError
 
-LEROBOT_TRAIN_MODULE = "lerobot.scripts.lerobot_train"
+LEROBOT_TRAIN_MODULE = "act_tool.train.lerobot_entry"  # LeRobot's lerobot_train, frames in memory
 
 
 class TrainDevice(StrEnum):
@@ -75,6 +75,7 @@ class TrainOptions:
     gpus: int = 1
     wandb: bool = False
     pretrained_backbone: bool = True
+    bf16: bool = False  # BF16 autocast (LeRobot's policy.use_amp on the CPU); weights stay FP32
     extra: tuple[str, ...] = ()
     python: str = field(default=sys.executable)
 
@@ -196,6 +197,8 @@ def settings(options: TrainOptions) -> dict[str, str]:
         # A checkpoint holds its trained backbone: building the model first from ImageNet
         # weights would only need the file (or the network) for weights that are then replaced.
         s["policy.pretrained_backbone_weights"] = "null"
+    if options.bf16 and not options.resume:
+        s["policy.use_amp"] = "true"  # accelerate's CPU autocast picks BF16
     s["policy.push_to_hub"] = "false"
     s["wandb.enable"] = "true" if options.wandb else "false"
     s.update(user)

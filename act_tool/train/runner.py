@@ -129,8 +129,16 @@ def prepare(request: TrainRequest) -> tuple[TrainOptions, DatasetSummary | None,
         gpus=request.gpus,
         wandb=request.wandb,
         pretrained_backbone=request.pretrained_backbone,
+        bf16=request.bf16,
         extra=request.extra,
     )
+    if request.bf16:
+        from act_tool.train.cpu_features import require_bf16
+
+        if request.device != "cpu":
+            raise TrainError("--bf16 is for CPU training (--device cpu); on a GPU pass -- "
+                             "--policy.use_amp=true")  # fmt: skip
+        require_bf16()
     if options.pretrained_policy is not None:
         check_pretrained_policy(options.pretrained_policy)
     start = 0
@@ -220,11 +228,6 @@ def frozen_run(request: TrainRequest, options: TrainOptions) -> bool:
         if request.backbone is not None:
             raise TrainError("--backbone starts a new run; drop it when resuming")
         return marker.is_file()
-    if request.bf16 and not request.freeze_backbone:
-        raise TrainError(
-            "--bf16 applies to the frozen-backbone loop (--freeze-backbone); LeRobot's own loop "
-            "trains in FP32"
-        )
     if request.freeze_backbone and request.backbone is None and options.pretrained_policy is None:
         raise TrainError(
             "--freeze-backbone keeps the backbone as it starts, so it must start trained: give "

@@ -227,3 +227,22 @@ def test_bench_says_why_there_is_no_int8_row(tmp_path):
     rows = {c.name: c for c in inference.candidates(None, tmp_path / "act.onnx", [], gpu=False)}
     for name in ("onnxruntime cpu int8", "openvino cpu int8"):
         assert "export --int8 --dataset" in rows[name].skipped
+
+
+def test_bench_rows_name_the_given_artifacts_own_precision(int8_export):
+    """`bench --onnx act.int8.onnx`: its rows say int8 (read from its spec), and the same file is
+    not measured a second time as 'the INT8 artifact beside it'."""
+    from act_tool.bench import inference
+
+    out, _, _ = int8_export
+    rows = inference.candidates(None, out / "act.int8.onnx", [], gpu=False)
+    measured = [c for c in rows if not c.skipped and c.backend != "lerobot"]
+    assert {c.name: c.precision for c in measured if c.backend == "onnxruntime"} == {
+        "onnxruntime cpu int8": "int8"
+    }
+    assert all(c.precision == "int8" for c in rows if "int8" in c.name)
+    assert sum(c.name == "onnxruntime cpu int8" for c in rows) == 1
+    fp32 = {
+        c.name: c.precision for c in inference.candidates(None, out / "act.onnx", [], gpu=False)
+    }
+    assert fp32["onnxruntime cpu"] == "fp32" and fp32["onnxruntime cpu int8"] == "int8"

@@ -258,3 +258,10 @@ def test_lerobot_accepts_the_resume_command(tmp_path, monkeypatch):
     assert cfg.resume and cfg.checkpoint_path == ckpt.parent
     assert cfg.policy.dim_model == 32 and cfg.batch_size == 4  # the run's own config
     assert cfg.steps == 20 and cfg.policy.pretrained_backbone_weights is None
+
+
+def test_bf16_is_lerobots_cpu_autocast():
+    """--bf16 in LeRobot's loop is LeRobot's own policy.use_amp (accelerate's CPU autocast picks
+    BF16); a resumed run keeps what its config says."""
+    assert args_of(build_command(local(bf16=True, device="cpu")))["policy.use_amp"] == "true"
+    assert "policy.use_amp" not in args_of(build_command(local(device="cpu")))

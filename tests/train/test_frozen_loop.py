@@ -128,13 +128,14 @@ def test_frozen_checkpoint_exports_through_the_parity_gate(frozen_run, tmp_path)
     ("kwargs", "message"),
     [
         ({"freeze_backbone": True}, "must start trained"),
-        ({"bf16": True}, "--bf16 applies to the frozen-backbone loop"),
+        ({"bf16": True, "device": "auto"}, "--bf16 is for CPU training"),
         ({"backbone": "b.safetensors"}, "--backbone is used with --freeze-backbone"),
     ],
 )
 def test_contradictory_options_fail_before_training(synth_dataset, tmp_path, kwargs, message):
+    kwargs = {"device": "cpu", **kwargs}
     request = TrainRequest(output=tmp_path / "run", dataset=str(synth_dataset), steps=1,
-                           device="cpu", extra=TINY_POLICY, **kwargs)  # fmt: skip
+                           extra=TINY_POLICY, **kwargs)  # fmt: skip
     with pytest.raises(TrainError, match=message):
         run_training(request, log=lambda _: None)
     assert not (tmp_path / "run").exists()

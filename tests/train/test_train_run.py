@@ -29,6 +29,8 @@ def test_training_writes_a_lerobot_checkpoint(tiny_run):
     assert cfg["seed"] == 1000 and cfg["policy"]["optimizer_lr"] == 1e-5
     assert cfg["policy"]["dim_model"] == 32  # passthrough reached LeRobot
     assert any("step 2/2" in line and "loss" in line for line in lines)
+    # LeRobot's trainer got its frames from memory (the same items: tests/train/test_frame_source)
+    assert "frames decoded into memory" in (result.output / LOG_NAME).read_text()
     assert (result.output / LOG_NAME).is_file()
     assert result.export_command.startswith(f"act-tool export {result.checkpoint}")
 

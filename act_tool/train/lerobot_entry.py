@@ -1,0 +1,90 @@
+"""LeRobot's own `lerobot-train`, with an image dataset served from memory where it fits.
+
+`act-tool train` starts this module instead of `lerobot.scripts.lerobot_train`: it replaces
+LeRobot's dataset factory in that module by one that wraps the training dataset with
+`act_tool.train.frame_source` (every image decoded once; the same items, checked against
+LeRobot's in the tests), then runs LeRobot's `main()` unchanged. A dataset with videos, image
+transforms or a selection of episodes, or one whose frames would take more than half the
+memory available, keeps LeRobot's own loader. Written by hand because LeRobot's trainer has no
+hook for a dataset source.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+
+MEMORY_SHARE = 0.5  # at most this share of the available memory for decoded frames
+
+
+class MemoryBacked(torch.utils.data.Dataset):
+    """LeRobot's dataset with its items served by `frames`; everything else is the dataset's."""
+
+    def __init__(self, dataset, frames) -> None:
+        self._dataset = dataset
+        self._frames = frames
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def __getitem__(self, i: int) -> dict:
+        return self._frames[i]
+
+    def __getattr__(self, name: str):
+        return getattr(self._dataset, name)
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (Linux's MemAvailable; elsewhere the physical total)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def frames_bytes(meta) -> int:
+    """What an image dataset's frames take decoded (uint8)."""
+    total = 0
+    for cam in meta.camera_keys:
+        h, w, c = meta.shapes[cam]
+        total += h * w * c
+    return total * meta.total_frames
+
+
+def serve_from_memory(dataset):
+    from act_tool.train.frame_source import in_memory_frames
+
+    log = logging.getLogger("act_tool")
+    need, have = frames_bytes(dataset.meta), available_memory()
+    if need > MEMORY_SHARE * have:
+        log.warning("act-tool: frames need %.1f GB decoded, %.1f GB available: LeRobot's own "
+                    "loader serves them", need / 1e9, have / 1e9)  # fmt: skip
+        return dataset
+    frames = in_memory_frames(dataset)
+    if frames is None:
+        return dataset
+    print(f"act-tool: {len(frames)} frames decoded into memory ({need / 1e9:.2f} GB)", flush=True)
+    return MemoryBacked(dataset, frames)
+
+
+def main() -> None:
+    from lerobot.scripts import lerobot_train
+
+    factory = lerobot_train.make_train_eval_datasets
+
+    def make_train_eval_datasets(cfg):
+        dataset, eval_dataset = factory(cfg)
+        return serve_from_memory(dataset), eval_dataset
+
+    lerobot_train.make_train_eval_datasets = make_train_eval_datasets
+    lerobot_train.main()
+
+
+if __name__ == "__main__":
+    main()
