@@ -11,7 +11,8 @@ DEMO_DIR ?= demo-out
 CORE_PYTHONS ?= 3.10 3.13
 CORE_STAMPS := $(foreach v,$(CORE_PYTHONS),.venv-core-$(v)/.installed)
 
-.PHONY: demo test lint format clean core-venvs
+TWIN_DIR ?= twin-policy
+.PHONY: demo test lint format clean core-venvs twin-policy
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +35,10 @@ test: $(STAMP) core-venvs
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py --output $(DEMO_DIR)
 
+# From nothing to a twin policy that does the task, on a CPU (resumable: run it again).
+twin-policy: $(STAMP)
+	$(BIN)/python scripts/twin_policy.py --output $(TWIN_DIR)
+
 lint: $(STAMP)
 	$(BIN)/ruff check act_tool tests benchmarks scripts
 	$(BIN)/ruff format --check act_tool tests benchmarks scripts
@@ -43,4 +48,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix act_tool tests benchmarks scripts
 
 clean:
-	rm -rf $(VENV) .venv-core-* $(DEMO_DIR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-core-* $(DEMO_DIR) $(TWIN_DIR) .pytest_cache .ruff_cache

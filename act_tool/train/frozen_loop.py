@@ -265,7 +265,7 @@ def train_frozen(
         if step % cfg.log_freq == 0 or step == cfg.steps:
             recent = losses[-cfg.log_freq :]
             log(f"step {step}/{cfg.steps} loss {sum(recent) / len(recent):.4f} "
-                f"({time.perf_counter() - t0:.0f} s)")  # fmt: skip
+                f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
         if cfg.save_checkpoint and should_save_checkpoint(step, cfg.save_freq, cfg.steps):
             policy.model.backbone = real_backbone
             try:
