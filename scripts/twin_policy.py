@@ -60,6 +60,47 @@ def checkpoint_step(run: Path) -> int:
     return json.loads(state.read_text())["step"] if state.is_file() else 0
 
 
+def ship(args: argparse.Namespace, out: Path, checkpoint: Path, record: dict) -> None:
+    """The trained policy as a LeRobot pretrained_model folder with a README (model card)."""
+    target = args.ship.resolve()
+    staging = target.with_name(f".{target.name}.part")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(checkpoint, staging)
+    figures = json.loads((out / "eval.json").read_text())
+    steps = json.loads((checkpoint / "train_config.json").read_text())["steps"]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=Path(__file__).parent).stdout.strip() or "unknown"  # fmt: skip
+    seeds = figures["seeds"]
+    rows = [f"| {b['backend']} | {b['success']['count']}/{b['success']['judged']} "
+            f"[{100 * b['success']['ci95'][0]:.0f}, {100 * b['success']['ci95'][1]:.0f}] % | "
+            f"{b['grasp']['successful']}/{b['grasp']['attempts']} |" for b in figures["backends"]]  # fmt: skip
+    minutes = ", ".join(f"{k} {v / 60:.1f} min" for k, v in record.items())
+    (staging / "README.md").write_text(f"""# act_so101_twin
+
+LeRobot ACT policy for the SO-101 digital twin's task (put the red cube in the gray bowl), two
+96x128 cameras (front, handeye), trained on a 2-core CPU by this project's recipe.
+
+- Command: `make twin-policy` (scripts/twin_policy.py: --episodes {args.episodes} --noise
+  {args.noise} --backbone-steps {args.backbone_steps} --steps {args.steps} --batch-size
+  {args.batch_size}), act-tool commit {commit}.
+- Data: {args.episodes} scripted demonstrations from layout seeds 0 upwards (episodes the
+  expert missed under the noise skipped); backbone pretrained on layout seeds 100000-100339.
+- Training: {steps} steps, frozen twin backbone; stages: {minutes}.
+- Evaluation (`act-tool eval --sim`, layout seeds {seeds[0]}-{seeds[-1]}, never trained on):
+
+| policy | episode success [95 % CI] | successful grasps / attempts |
+| --- | --- | --- |
+{chr(10).join(rows)}
+
+Load it like any LeRobot checkpoint (`ACTPolicy.from_pretrained`), export it with
+`act-tool export models/act_so101_twin --fp16`. It knows the twin only: on a real arm it is a
+starting point for fine-tuning, not a policy.
+""")
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    print(f"shipped: {target}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--output", type=Path, default=Path("twin-policy"))
@@ -69,6 +110,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20000, help="ACT training steps")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--eval-episodes", type=int, default=20)
+    ap.add_argument("--ship", type=Path, help="copy the policy there with its model card")
     args = ap.parse_args()
     out = args.output.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -111,6 +153,7 @@ def main() -> None:
         )
         save()
         shutil.rmtree(artifacts, ignore_errors=True)  # made from an older checkpoint
+        (out / "eval.json").unlink(missing_ok=True)
     if not (artifacts / "act.fp16.onnx.json").is_file():
         run_stage(record, "export", "4. Export: ONNX checked against LeRobot, FP16",
                   [act, "export", str(checkpoint), "--fp16", "--dataset", str(data), "-o",
@@ -124,6 +167,8 @@ def main() -> None:
                    "--jobs", "2", "--video", str(out / "videos"), "--json",
                    str(out / "eval.json")])  # fmt: skip
         save()
+    if args.ship:
+        ship(args, out, checkpoint, record)
     total = sum(record.values())
     print(
         f"\n=== Done: {total / 60:.0f} min of stages ({', '.join(f'{k} {v / 60:.1f}' for k, v in record.items())} min)"

@@ -58,8 +58,8 @@ class CachedFeatures(nn.Module):
 class FrozenRun:
     output: Path
     step: int
-    seconds: float
-    cache_seconds: float
+    seconds: float  # the steps' wall time (checkpoints included)
+    cache_seconds: float  # computing (or loading) every frame's features
     step_ms: float  # mean wall time of one optimizer step
 
 
@@ -229,7 +229,9 @@ def train_frozen(
         marker = {"backbone": str(backbone_file) if backbone_file else None, "bf16": bf16}
         (output / FROZEN_MARKER).write_text(json.dumps(marker) + "\n")
     real_backbone = policy.model.backbone
+    t_cache = time.perf_counter()
     cache = build_feature_cache(cfg, dataset, preprocessor, real_backbone, feature_cache_dir(), log)
+    cache_seconds = time.perf_counter() - t_cache
     policy.model.backbone = CachedFeatures()
     optimizer, scheduler = make_optimizer_and_scheduler(cfg, policy)
     step = 0
@@ -278,7 +280,7 @@ def train_frozen(
                 policy.model.backbone = CachedFeatures()
     seconds = time.perf_counter() - t0
     policy.model.backbone = real_backbone
-    return FrozenRun(output, step, seconds, 0.0, 1000 * seconds / max(1, step - first))
+    return FrozenRun(output, step, seconds, cache_seconds, 1000 * seconds / max(1, step - first))
 
 
 def _errors_cm(meta: dict) -> str:

@@ -256,7 +256,8 @@ def _train_frozen(
     t0 = time.monotonic()
     run = train_frozen(settings, request.backbone, options.resume, request.bf16, log)
     checkpoint = options.output / "checkpoints" / "last" / "pretrained_model"
-    log(f"{run.step - start} steps at {run.step_ms:.1f} ms per step")
+    log(f"features {run.cache_seconds:.0f} s; {run.step - start} steps at {run.step_ms:.1f} ms "
+        "per step")  # fmt: skip
     return TrainResult(options.output, checkpoint, run.step, time.monotonic() - t0)
 
 
