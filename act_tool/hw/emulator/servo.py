@@ -54,6 +54,7 @@ class Fault:
     error_bits: int = 0  # status error byte (1 voltage, 2 angle, 4 heat, 8 current, 32 load)
     delay_s: float = 0.0  # extra delay before answering
     garbage: bytes = b""  # bytes sent before each answer
+    stuck: Reg | None = None  # a register whose writes are ignored (a worn EEPROM cell)
     count: int | None = None
 
 
@@ -137,9 +138,12 @@ class VirtualServo:
         at once and are saved (survive power_cycle) only while Lock is 0."""
         offset_before = self.get(Reg.HOMING_OFFSET)
         save = self.get(Reg.LOCK) == 0
+        stuck = self.fault.stuck if self.fault is not None else None
         for i, byte in enumerate(data):
             a = address + i
             if a > 255 or a in _READ_ONLY:
+                continue
+            if stuck is not None and stuck.address <= a < stuck.address + stuck.size:
                 continue
             self.mem[a] = byte
             if save and a in _EEPROM:
