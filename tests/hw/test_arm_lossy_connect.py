@@ -8,12 +8,14 @@ import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from act_tool.hw.emulator import (
     BusFaults,
     EmulatorConfig,
     Fault,
+    FaultStart,
     VirtualArm,
     write_calibration_file,
 )
@@ -128,3 +130,13 @@ def test_register_that_keeps_a_wrong_value_fails_naming_it(calibration_root: Pat
         assert "keeps MAX_TORQUE_LIMIT = 1000" in text
         assert (e.value.servo_id, e.value.found) == (6, 1000)
         assert virtual.register(6, Reg.TORQUE_ENABLE) == 0
+
+
+def test_faults_from_connected_spare_the_connect(calibration_root: Path):
+    """Every answer lost, but only from the first tick on: the connect succeeds, the tick's
+    read does not."""
+    faults = BusFaults(lost=1.0, start=FaultStart.CONNECTED)
+    for _virtual, config in lossy_arm(calibration_root, faults):
+        with SO101Arm(config) as arm, pytest.raises(BusTimeoutError) as e:
+            arm.read_positions(np.zeros(6, dtype=np.float32))
+        assert e.value.missing_ids == IDS

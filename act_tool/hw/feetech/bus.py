@@ -131,8 +131,10 @@ class FeetechBus:
         return p.decode_value(reg, self._word(0, reg.size))
 
     def write(self, servo_id: int, reg: Reg, value: int, *, check_errors: bool = True) -> None:
-        """Write one register and wait for the status packet. Never retried. The servo applies
-        the write even when its status reports error bits; `check_errors=False` accepts them."""
+        """Write one register and wait for the status packet. Never retried (where an earlier
+        acknowledgement of this servo is still owed, a ping first tells the two apart). The
+        servo applies the write even when its status reports error bits; `check_errors=False`
+        accepts them."""
         if reg.area is p.Area.READ_ONLY:
             raise ValueError(f"{reg.name} is read-only")
         what = f"write of {reg.name} = {value} to {self.label(servo_id)}"
@@ -262,9 +264,11 @@ class FeetechBus:
         what: str,
         check_errors: bool = True,
     ) -> None:
-        """Send `request` and collect one status packet per id into _offsets (slot = index).
-        Raises ChecksumError for a missing servo whose answer arrived corrupted, otherwise
-        BusTimeoutError naming the missing ids; with `check_errors`, ServoError on error bits."""
+        """Send `request` and collect one status packet per id into _offsets (slot = index);
+        while answers are owed (owed.py), a read asks for more bytes and an acknowledgement
+        waits for a ping to settle them first. Raises ChecksumError for a missing servo whose
+        answer arrived corrupted, otherwise BusTimeoutError naming the missing ids; with
+        `check_errors`, ServoError on error bits."""
         owed = self._owed
         if owed.count:
             if request[4] in _WIDENABLE:
