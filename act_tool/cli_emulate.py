@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from act_tool.cli_common import fail
 from act_tool.errors import ActToolError
 from act_tool.robot_types import Units
+
+if TYPE_CHECKING:
+    from act_tool.hw.emulator import BusFaults
 
 
 def emulate(
@@ -41,10 +44,71 @@ def emulate(
     ] = False,
     seed: Annotated[int, typer.Option(help="--sim: the seed that lays out the cell.")] = 0,
     watch: Annotated[bool, typer.Option(help="Print the joint positions every second.")] = False,
+    lost_replies: Annotated[
+        float, typer.Option(help="Fraction of the servos' replies lost (0.01: one in 100).")
+    ] = 0.0,
+    corrupt_replies: Annotated[
+        float, typer.Option(help="Fraction of replies sent with a wrong checksum.")
+    ] = 0.0,
+    late_replies: Annotated[
+        float, typer.Option(help="Fraction of replies sent late (after the client gave up).")
+    ] = 0.0,
+    late_by: Annotated[float, typer.Option(help="How late, in seconds.")] = 0.5,
+    unplug_servo: Annotated[
+        int | None, typer.Option(help="This servo (1-6) stops answering, as if unplugged ...")
+    ] = None,
+    unplug_after: Annotated[float, typer.Option(help="... this many seconds in.")] = 0.0,
+    squeeze_servo: Annotated[
+        int | None,
+        typer.Option(
+            help="This servo (6: the gripper) closes on an object: pushing against it, it "
+            "reports overload."
+        ),
+    ] = None,
+    squeeze_at: Annotated[
+        int | None,
+        typer.Option(help="Where the object stops it (counts; default: a quarter of its range)."),
+    ] = None,
+    faults_from: Annotated[
+        str,
+        typer.Option(
+            help="When the faults start: 'start', or 'connected' (the client's first control "
+            "tick with torque on)."
+        ),
+    ] = "start",
+    fault_seed: Annotated[
+        int, typer.Option(help="Seed of the faults (same seed, same faults).")
+    ] = 0,
 ) -> None:
     """Run a virtual SO-101 (six STS3215 servos) on a pseudo-terminal until Ctrl-C."""
-    from act_tool.hw.emulator import DEFAULT_CALIBRATION
+    from act_tool.hw.emulator import DEFAULT_CALIBRATION, BusFaults
     from act_tool.hw.so101.calibration import candidate_paths, save_calibration
+
+    faults = None
+    try:
+        faults = BusFaults(
+            seed=fault_seed,
+            lost=lost_replies,
+            corrupt=corrupt_replies,
+            late=late_replies,
+            late_s=late_by,
+            silent_servo=unplug_servo,
+            silent_after_s=unplug_after,
+            squeeze_servo=squeeze_servo,
+            squeeze_at=squeeze_at,
+            start=faults_from,
+        )
+    except ActToolError as e:
+        fail(e)
+    if faults is not None and not faults.active:
+        faults = None
+    elif sim:
+        fail(
+            ActToolError(
+                "the fault options (--lost-replies, --unplug-servo, ...) apply to the servo "
+                "emulator, not to --sim: drop --sim to run a faulty virtual arm"
+            )
+        )
 
     if factory and (robot_id is not None or sim):
         fail(
@@ -74,21 +138,23 @@ def emulate(
         if sim:
             _emulate_twin(seed, wire_time, watch, units, ready)
         else:
-            _emulate_servos(factory, wire_time, watch, units, ready)
+            _emulate_servos(factory, wire_time, watch, units, ready, faults)
     except KeyboardInterrupt:
         typer.echo("stopped")
     except ActToolError as e:
         fail(e)
 
 
-def _emulate_servos(factory: bool, wire_time: bool, watch: bool, units: Units, ready) -> None:
+def _emulate_servos(
+    factory: bool, wire_time: bool, watch: bool, units: Units, ready, faults: BusFaults | None
+) -> None:
     import time
 
     from act_tool.hw.emulator import DEFAULT_CALIBRATION, EmulatorConfig, VirtualArm
     from act_tool.hw.emulator.watch import positions_line
 
     config = EmulatorConfig(
-        calibration=None if factory else DEFAULT_CALIBRATION, wire_time=wire_time
+        calibration=None if factory else DEFAULT_CALIBRATION, wire_time=wire_time, faults=faults
     )
     with VirtualArm(config) as virtual:
         ready(virtual.port)

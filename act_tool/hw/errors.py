@@ -91,6 +91,23 @@ class ServoError(BusError):
         )
 
 
+class RegisterMismatchError(BusError):
+    """A servo that keeps another value in a register than the one written to it."""
+
+    def __init__(
+        self, what: str, servo_id: int, register: str, written: int, found: int | None, tries: int
+    ) -> None:
+        self.servo_id = servo_id
+        self.register = register
+        self.written = written
+        self.found = found
+        super().__init__(
+            f"{what}: the servo keeps {register} = {found} (read back after {tries} "
+            f"write{'s' if tries != 1 else ''}). Make sure no other program drives the arm, "
+            "power-cycle it and connect again; a servo that still refuses the value is faulty."
+        )
+
+
 class ServoModelError(BusError):
     """A servo that answers with an unexpected model number."""
 

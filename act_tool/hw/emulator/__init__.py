@@ -1,5 +1,6 @@
 """The virtual SO-101: six STS3215 servos on a pseudo-terminal, in their own process."""
 
+from act_tool.hw.emulator.faults import BusFaults, FaultConfigError, FaultStart
 from act_tool.hw.emulator.process import (
     DEFAULT_CALIBRATION,
     EmulatorConfig,
@@ -8,4 +9,13 @@ from act_tool.hw.emulator.process import (
 )
 from act_tool.hw.emulator.servo import Fault
 
-__all__ = ["DEFAULT_CALIBRATION", "EmulatorConfig", "Fault", "VirtualArm", "write_calibration_file"]
+__all__ = [
+    "DEFAULT_CALIBRATION",
+    "BusFaults",
+    "EmulatorConfig",
+    "Fault",
+    "FaultConfigError",
+    "FaultStart",
+    "VirtualArm",
+    "write_calibration_file",
+]

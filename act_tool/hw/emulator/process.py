@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from act_tool.hw.emulator.faults import BusFaults
 from act_tool.hw.emulator.servo import Fault, VirtualServo
 from act_tool.hw.errors import HardwareError
 from act_tool.hw.feetech.protocol import Reg
@@ -42,7 +43,7 @@ DEFAULT_CALIBRATION = ArmCalibration(
 
 @dataclass(frozen=True)
 class EmulatorConfig:
-    """What the virtual arm's servos hold when it starts."""
+    """What the virtual arm's servos hold when it starts, and the faults of its bus."""
 
     # Offsets and limits written in the servos' EEPROM; None: factory (0, 0..4095).
     calibration: ArmCalibration | None = field(default_factory=lambda: DEFAULT_CALIBRATION)
@@ -53,6 +54,7 @@ class EmulatorConfig:
     # otherwise count as the client's time. Busy polling costs the core(s) it is given.
     busy_poll: bool = False
     cpus: frozenset[int] | None = None
+    faults: BusFaults | None = None  # lost, corrupt, late replies, ... drawn from a seed
 
 
 def write_calibration_file(
@@ -86,7 +88,13 @@ def child_main(fd: int) -> None:
     config: EmulatorConfig = conn.recv()
     if config.cpus is not None:
         os.sched_setaffinity(0, config.cpus)
-    serve(_make_servos(config), conn, config.wire_time, busy_poll=config.busy_poll)
+    serve(
+        _make_servos(config),
+        conn,
+        config.wire_time,
+        busy_poll=config.busy_poll,
+        faults=config.faults,
+    )
 
 
 class VirtualArm:

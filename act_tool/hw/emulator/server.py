@@ -5,6 +5,10 @@ opens, exactly like a USB adapter. Packets are parsed like a servo does (garbage
 checksums ignored). With wire-time emulation the bus is a shared medium at the baud rate:
 each request occupies it for 10 bits a byte, each servo answers after Return_Delay_Time * 2 us,
 and its answer is written when its last byte would have arrived.
+
+Faults come two ways: `BusFaults` (faults.py), drawn from a seed for every reply, and `Fault`s
+injected into one servo over the control connection (tests). A late answer holds the bus, as a
+servo's would: the answers to later requests follow it, in order.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import tty
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
+from act_tool.hw.emulator.faults import ON_TIME, BusFaults, FaultInjector
 from act_tool.hw.emulator.servo import Fault, VirtualServo
 from act_tool.hw.feetech.protocol import (
     BROADCAST_ID,
@@ -31,9 +36,15 @@ class VirtualBus:
     """Packet handling and timing for a set of virtual servos (no pty: testable directly)."""
 
     def __init__(
-        self, servos: Sequence[VirtualServo], write, wire_time: bool, baudrate: int = 1_000_000
+        self,
+        servos: Sequence[VirtualServo],
+        write,
+        wire_time: bool,
+        baudrate: int = 1_000_000,
+        faults: BusFaults | None = None,
     ) -> None:
         self.servos = list(servos)
+        self.injector = FaultInjector(faults, self.servos) if faults is not None else None
         self._write = write  # callable(bytes) that puts bytes on the line
         self.wire_time = wire_time
         self.byte_s = 10.0 / baudrate
@@ -50,6 +61,13 @@ class VirtualBus:
             if s.id == servo_id:
                 return s
         return None
+
+    def _on_bus(self, now: float) -> list[VirtualServo]:
+        """The servos that hear requests now (an unplugged one does not)."""
+        injector = self.injector
+        if injector is None:
+            return self.servos
+        return [s for s in self.servos if not injector.unplugged(s, now)]
 
     # --- input ---------------------------------------------------------------------------
 
@@ -86,8 +104,12 @@ class VirtualBus:
             instruction = Instruction(instr)
         except ValueError:
             return
+        if self.injector is not None:
+            self.injector.observe(instruction, now)
+        on_bus = self._on_bus(now)
+        by_id = {s.id: s for s in on_bus}
         broadcast = servo_id == BROADCAST_ID
-        targets = self.servos if broadcast else [s for s in self.servos if s.id == servo_id]
+        targets = on_bus if broadcast else [s for s in on_bus if s.id == servo_id]
         if instruction is Instruction.PING:
             answers = [(s, b"") for s in targets]
         elif instruction is Instruction.READ and len(params) == 2 and not broadcast:
@@ -109,14 +131,14 @@ class VirtualBus:
         elif instruction is Instruction.SYNC_READ and broadcast and len(params) >= 2:
             address, size = params[0], params[1]
             for sid in params[2:]:
-                s = self.servo(sid)
+                s = by_id.get(sid)
                 if s is not None:
                     answers.append((s, s.read(address, size)))
         elif instruction is Instruction.SYNC_WRITE and broadcast and len(params) >= 2:
             address, size = params[0], params[1]
             body = params[2:]
             for k in range(0, len(body) - size, size + 1):
-                s = self.servo(body[k])
+                s = by_id.get(body[k])
                 if s is not None:
                     s.write(address, body[k + 1 : k + 1 + size])
         self._bus_free_at = request_end
@@ -125,18 +147,22 @@ class VirtualBus:
     # --- output --------------------------------------------------------------------------
 
     def _answer(self, answers: list[tuple[VirtualServo, bytes]], t: float) -> None:
+        now = time.perf_counter()
         for servo, data in answers:
             if _silent(servo):
                 _take_fault(servo)
                 continue
+            fate = self.injector.fate() if self.injector is not None else ON_TIME
+            if fate.lost:
+                continue
             fault = _take_fault(servo)
-            error = fault.error_bits if fault else 0
+            error = (fault.error_bits if fault else 0) | servo.error_bits(now)
             out = status_packet(servo.id, error, data)
-            if fault and fault.bad_checksum:
+            if (fault and fault.bad_checksum) or fate.corrupt:
                 out = out[:-1] + bytes((out[-1] ^ 0x5A,))
             if fault and fault.garbage:
                 out = fault.garbage + out
-            delay = fault.delay_s if fault else 0.0
+            delay = (fault.delay_s if fault else 0.0) + fate.late_s
             if self.wire_time:
                 start = t + servo.get(Reg.RETURN_DELAY_TIME) * 2e-6 + delay
                 t = start + len(out) * self.byte_s
@@ -183,10 +209,14 @@ def open_pty() -> tuple[int, int, str]:
 
 
 def serve(
-    servos: Sequence[VirtualServo], conn: Connection, wire_time: bool, busy_poll: bool = False
+    servos: Sequence[VirtualServo],
+    conn: Connection,
+    wire_time: bool,
+    busy_poll: bool = False,
+    faults: BusFaults | None = None,
 ) -> None:
     """The emulator process's loop: answer the pty, obey the control connection. `busy_poll`:
-    never sleep between requests (see EmulatorConfig)."""
+    never sleep between requests (see EmulatorConfig); `faults`: injected on every reply."""
     master, slave, path = open_pty()
     # Keep the slave open here too, so a client closing it does not end the master (EIO).
 
@@ -195,7 +225,7 @@ def serve(
         while view:
             view = view[os.write(master, view) :]
 
-    bus = VirtualBus(servos, write, wire_time)
+    bus = VirtualBus(servos, write, wire_time, faults=faults)
     conn.send(("ready", path))
     poller = select.poll()
     poller.register(master, select.POLLIN)

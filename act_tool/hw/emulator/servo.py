@@ -10,6 +10,10 @@ As on the STS3215: Torque_Enable does not touch Goal_Position (torque on drives 
 register as it stands, so a careful client writes goal = present first), and Lock (55) decides
 only whether EEPROM writes survive a power cycle: 0 saves them, 1 applies them until power-off
 (`power_cycle()` emulates it).
+
+An `obstacle` (an object between a gripper's jaws) stops the shaft from going below it: a goal
+past it is then held as a position error with high Present_Load, and after OVERLOAD_AFTER_S the
+servo's status packets carry the overload error bit (`error_bits`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from act_tool.hw.feetech.protocol import (
     STS3215_MODEL_NUMBER,
     Area,
+    ErrorBit,
     Reg,
     decode_value,
     encode_value,
@@ -31,6 +36,9 @@ ACCEL_UNIT = 100.0  # counts/s^2 per Acceleration unit
 STEP_S = 0.001  # integration step
 SNAP_AFTER_S = 3.0  # after this long without a request, a moving servo has arrived
 FIRMWARE = (3, 10)
+OVERLOAD_AFTER_S = 0.2  # pushing against an object this long reports overload
+SQUEEZE_ERROR = 10.0  # counts of position error, held against an object, that count as pushing
+LOAD_PER_COUNT = 10  # Present_Load (0.1 % units) per count of that error, up to 100 %
 
 _EEPROM = {r.address + i for r in Reg if r.area is Area.EEPROM for i in range(r.size)}
 _READ_ONLY = {r.address + i for r in Reg if r.area is Area.READ_ONLY for i in range(r.size)}
@@ -46,6 +54,7 @@ class Fault:
     error_bits: int = 0  # status error byte (1 voltage, 2 angle, 4 heat, 8 current, 32 load)
     delay_s: float = 0.0  # extra delay before answering
     garbage: bytes = b""  # bytes sent before each answer
+    stuck: Reg | None = None  # a register whose writes are ignored (a worn EEPROM cell)
     count: int | None = None
 
 
@@ -80,6 +89,8 @@ class VirtualServo:
         self.saved = bytearray(self.mem[:_RAM_START])  # the EEPROM as it survives a power cycle
         self.position = float((range_min + range_max) / 2 if position is None else position)
         self.fault: Fault | None = None
+        self.obstacle: float | None = None  # counts the shaft cannot pass going down
+        self._pushing_since: float | None = None
         self._power_on()
 
     def _power_on(self) -> None:
@@ -127,9 +138,12 @@ class VirtualServo:
         at once and are saved (survive power_cycle) only while Lock is 0."""
         offset_before = self.get(Reg.HOMING_OFFSET)
         save = self.get(Reg.LOCK) == 0
+        stuck = self.fault.stuck if self.fault is not None else None
         for i, byte in enumerate(data):
             a = address + i
             if a > 255 or a in _READ_ONLY:
+                continue
+            if stuck is not None and stuck.address <= a < stuck.address + stuck.size:
                 continue
             self.mem[a] = byte
             if save and a in _EEPROM:
@@ -152,6 +166,30 @@ class VirtualServo:
 
     def advance(self, now: float) -> None:
         """Move toward the goal for the time since the last call."""
+        self._move(now)
+        if self.obstacle is not None:
+            pushing = self.squeeze_error() >= SQUEEZE_ERROR
+            if not pushing:
+                self._pushing_since = None
+            elif self._pushing_since is None:
+                self._pushing_since = now
+
+    def error_bits(self, now: float) -> int:
+        """The status packet's error byte: overload once pushing against the object has lasted
+        OVERLOAD_AFTER_S (`advance(now)` first)."""
+        since = self._pushing_since
+        return (
+            int(ErrorBit.OVERLOAD) if since is not None and now - since >= OVERLOAD_AFTER_S else 0
+        )
+
+    def squeeze_error(self) -> float:
+        """Counts by which the goal lies past the object the shaft rests on (0: not pushing)."""
+        o = self.obstacle
+        if o is None or not self.get(Reg.TORQUE_ENABLE) or abs(self.position - o) > 0.5:
+            return 0.0
+        return max(0.0, o - self._limited_goal())
+
+    def _move(self, now: float) -> None:
         if self._last < 0:
             self._last = now
             return
@@ -184,6 +222,14 @@ class VirtualServo:
         self._refresh()
 
     def _target(self) -> float:
+        """Where the shaft heads: the limited goal, or the obstacle where it stops it."""
+        target = self._limited_goal()
+        o = self.obstacle
+        if o is not None and self.position >= o - 0.5 and target < o:
+            return o
+        return target
+
+    def _limited_goal(self) -> float:
         """Goal_Position clamped to the position limits (and to one turn)."""
         lo, hi = self.get(Reg.MIN_POSITION_LIMIT), self.get(Reg.MAX_POSITION_LIMIT)
         target = float(self.get(Reg.GOAL_POSITION))
@@ -197,3 +243,6 @@ class VirtualServo:
         self._put(Reg.PRESENT_VELOCITY, max(-32767, min(32767, round(self.velocity))))
         moving = self.velocity != 0.0 or abs(self._target() - self.position) > 0.5
         self._put(Reg.MOVING, int(bool(self.get(Reg.TORQUE_ENABLE)) and moving))
+        if self.obstacle is not None:
+            load = min(1000, round(self.squeeze_error() * LOAD_PER_COUNT))
+            self._put(Reg.PRESENT_LOAD, -load)  # pushing toward lower counts

@@ -2,8 +2,10 @@
 
 Every transaction has a deadline computed from its byte count at the bus's baud rate, the
 servos' return delay and a margin. Status packets are found by their header, so garbage on the
-line is skipped. Reads are retried (`read_retries`); writes never are, since a repeated write
-could repeat a motion.
+line is skipped. Reads are retried (`read_retries`); plain writes never are, since a repeated
+write could repeat a motion; `write_checked` repeats a write of an absolute value until reading
+it back shows it holds. A late answer to a request that timed out is never taken for a later
+request's answer (owed.py).
 
 For the control tick, `sync_reader()` and `sync_writer()` return plans with every buffer
 allocated once: a tick allocates nothing that outlives it. A sync-read can be split in two,
@@ -24,10 +26,12 @@ from act_tool.hw.errors import (
     BusError,
     BusTimeoutError,
     ChecksumError,
+    RegisterMismatchError,
     ServoError,
     ServoModelError,
 )
 from act_tool.hw.feetech import protocol as p
+from act_tool.hw.feetech.owed import OwedReplies
 from act_tool.hw.feetech.protocol import Reg
 from act_tool.hw.feetech.sync import SyncReader, SyncWriter
 from act_tool.hw.feetech.transport import Transport
@@ -35,6 +39,7 @@ from act_tool.hw.feetech.transport import Transport
 __all__ = ["FeetechBus", "SyncReader", "SyncWriter"]
 
 RX_BUFFER_SIZE = 2048
+_WIDENABLE = (p.Instruction.PING, p.Instruction.READ, p.Instruction.SYNC_READ)
 
 
 class FeetechBus:
@@ -48,6 +53,7 @@ class FeetechBus:
         timeout_margin_s: float = 0.010,
         return_delay_s: float = 0.0005,
         ignored_error_bits: int = 0,
+        servo_names: Mapping[int, str] | None = None,
     ) -> None:
         if read_retries < 0:
             raise ValueError("read_retries must be >= 0")
@@ -61,6 +67,7 @@ class FeetechBus:
         # Status error bits that do not raise ServoError where errors raise (e.g.
         # ErrorBit.OVERLOAD for a gripper that squeezes an object); by default every bit raises.
         self.ignored_error_bits = int(ignored_error_bits)
+        self.servo_names = dict(servo_names or {})  # named in errors: "servo 6 (gripper)"
         self._byte_s = 10.0 / transport.baudrate
         self._rx = bytearray(RX_BUFFER_SIZE)
         rx_view = memoryview(self._rx)
@@ -71,17 +78,20 @@ class FeetechBus:
         self._offsets = [-1] * 256  # answer slot -> offset of its status packet in _rx
         self._bad_checksum = [False] * 256  # answer slot -> a corrupted packet carried its id
         self._pending: SyncReader | None = None  # a sync-read sent and not yet received
+        self._owed = OwedReplies()  # answers that may still come to requests that timed out
         self._connected = False
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def connect(self) -> None:
         self.transport.open()
+        self._owed.clear()
         self._connected = True
 
     def close(self) -> None:
         self._connected = False
         self._pending = None
+        self._owed.clear()
         self.transport.close()
 
     @property
@@ -99,7 +109,8 @@ class FeetechBus:
 
     def ping(self, servo_id: int) -> None:
         """Raise BusTimeoutError unless `servo_id` answers a PING."""
-        self._transact_read(p.ping_packet(servo_id), (servo_id,), 0, f"ping of servo {servo_id}")
+        what = f"ping of {self.label(servo_id)}"
+        self._transact_read(p.ping_packet(servo_id), (servo_id,), 0, what)
 
     def model_number(self, servo_id: int) -> int:
         return self.read(servo_id, Reg.MODEL_NUMBER)
@@ -113,21 +124,62 @@ class FeetechBus:
 
     def read(self, servo_id: int, reg: Reg) -> int:
         """One register of one servo, decoded (sign-magnitude registers come back signed)."""
-        what = f"read of {reg.name} from servo {servo_id}"
-        self._transact_read(p.read_packet(servo_id, reg), (servo_id,), reg.size, what)
+        return self._read(servo_id, reg, f"read of {reg.name} from {self.label(servo_id)}")
+
+    def _read(self, servo_id: int, reg: Reg, what: str, check_errors: bool = True) -> int:
+        self._transact_read(p.read_packet(servo_id, reg), (servo_id,), reg.size, what, check_errors)
         return p.decode_value(reg, self._word(0, reg.size))
 
     def write(self, servo_id: int, reg: Reg, value: int, *, check_errors: bool = True) -> None:
-        """Write one register and wait for the status packet. Never retried. The servo applies
-        the write even when its status reports error bits; `check_errors=False` accepts them."""
+        """Write one register and wait for the status packet. Never retried (where an earlier
+        acknowledgement of this servo is still owed, a ping first tells the two apart). The
+        servo applies the write even when its status reports error bits; `check_errors=False`
+        accepts them."""
         if reg.area is p.Area.READ_ONLY:
             raise ValueError(f"{reg.name} is read-only")
-        what = f"write of {reg.name} = {value} to servo {servo_id}"
+        what = f"write of {reg.name} = {value} to {self.label(servo_id)}"
         request = p.write_packet(servo_id, reg, value)
         if servo_id == p.BROADCAST_ID:
             self._send(request)
             return
         self._transact(request, (servo_id,), 0, what, check_errors)
+
+    def write_checked(
+        self, servo_id: int, reg: Reg, value: int, *, attempts: int = 3, check_errors: bool = True
+    ) -> None:
+        """Write an absolute value (safe to repeat) and read it back; write again, up to
+        `attempts` times, while the acknowledgement or the read-back is lost or corrupt or the
+        value read differs. Raises RegisterMismatchError naming what the servo keeps, or the
+        last read-back's BusTimeoutError / ChecksumError when it stays silent or garbled;
+        ServoError at once on error bits (unless `check_errors` is False)."""
+        if reg.area is p.Area.READ_ONLY or servo_id == p.BROADCAST_ID:
+            raise ValueError(f"{reg.name} on servo {servo_id} cannot be written and read back")
+        if attempts < 1:
+            raise ValueError("attempts must be >= 1")
+        label = self.label(servo_id)
+        what = f"write of {reg.name} = {value} to {label}"
+        request = p.write_packet(servo_id, reg, value)
+        read_what = f"read-back of {reg.name} (written {value}) from {label}"
+        found: int | None = None
+        for attempt in range(attempts):
+            # a lost or garbled acknowledgement need not mean a lost write: the read-back tells
+            with contextlib.suppress(BusTimeoutError, ChecksumError):
+                self._transact(request, (servo_id,), 0, what, check_errors)
+            try:
+                found = self._read(servo_id, reg, read_what, check_errors)
+            except (BusTimeoutError, ChecksumError):
+                if attempt == attempts - 1:
+                    raise
+                found = None
+                continue
+            if found == value:
+                return
+        raise RegisterMismatchError(what, servo_id, reg.name, value, found, attempts)
+
+    def label(self, servo_id: int) -> str:
+        """How errors name a servo: "servo 6 (gripper)", or "servo 6" without a name."""
+        name = self.servo_names.get(servo_id)
+        return f"servo {servo_id} ({name})" if name else f"servo {servo_id}"
 
     # --- group transactions -----------------------------------------------------------------
 
@@ -170,7 +222,7 @@ class FeetechBus:
         if reader is None:
             return
         with contextlib.suppress(BusError):  # lost or garbled: dropped all the same
-            self._finish(reader.ids, reader._size, reader._what, False, reader._deadline)
+            self._finish(reader.ids, reader._sent_size, reader._what, False, reader._deadline)
 
     def _word(self, slot: int, size: int) -> int:
         o = self._offsets[slot] + 5  # FF FF id len error | data
@@ -212,11 +264,36 @@ class FeetechBus:
         what: str,
         check_errors: bool = True,
     ) -> None:
-        """Send `request` and collect one status packet per id into _offsets (slot = index).
-        Raises ChecksumError for a missing servo whose answer arrived corrupted, otherwise
-        BusTimeoutError naming the missing ids; with `check_errors`, ServoError on error bits."""
+        """Send `request` and collect one status packet per id into _offsets (slot = index);
+        while answers are owed (owed.py), a read asks for more bytes and an acknowledgement
+        waits for a ping to settle them first. Raises ChecksumError for a missing servo whose
+        answer arrived corrupted, otherwise BusTimeoutError naming the missing ids; with
+        `check_errors`, ServoError on error bits."""
+        owed = self._owed
+        if owed.count:
+            if request[4] in _WIDENABLE:
+                request, data_len = self._unowed(request, ids, data_len)
+            else:  # an acknowledgement has one length: settle what is owed before asking
+                for servo_id in ids:
+                    if owed.owes(servo_id, data_len + 2):
+                        self._probe(servo_id)
         deadline = self._begin(request, len(ids), data_len)
         self._finish(ids, data_len, what, check_errors, deadline)
+
+    def _probe(self, servo_id: int) -> None:
+        """A ping whose answer settles what `servo_id` owes (asked in a length it does not
+        owe); raises as `ping` when the servo does not answer it."""
+        what = f"ping of {self.label(servo_id)} (to tell a late answer from the next)"
+        self._transact_read(p.ping_packet(servo_id), (servo_id,), 0, what, check_errors=False)
+
+    def _unowed(
+        self, request: bytes | bytearray, ids: Sequence[int], data_len: int
+    ) -> tuple[bytes | bytearray, int]:
+        """`request` asked so that no answer to it has a length these servos still owe."""
+        extra = self._owed.free_extra(ids, data_len)
+        if not extra:
+            return request, data_len
+        return p.widened(request, extra), data_len + extra
 
     def _begin(self, request: bytes | bytearray, n_replies: int, data_len: int) -> float:
         """Put a request on the wire; returns the deadline for its answers."""
@@ -243,6 +320,9 @@ class FeetechBus:
             self.transport.discard_input()
             missing = [s for s in range(n) if self._offsets[s] < 0]
             corrupted = [s for s in missing if self._bad_checksum[s]]
+            for s in missing:
+                if not self._bad_checksum[s]:  # its answer may yet come, late
+                    self._owed.add(ids[s], data_len + 2)
             if corrupted:
                 raise ChecksumError(what, ids[corrupted[0]])
             raise BusTimeoutError(what, [ids[s] for s in missing])
@@ -260,6 +340,7 @@ class FeetechBus:
         offsets = self._offsets
         slot_of = self._slot_of
         bad = self._bad_checksum
+        owed = self._owed
         for slot in range(n):
             offsets[slot] = -1
             bad[slot] = False
@@ -290,8 +371,13 @@ class FeetechBus:
                         continue
                     slot = slot_of[servo_id]
                     if slot >= 0 and offsets[slot] < 0:
-                        offsets[slot] = start
-                        answered += 1
+                        if owed.count and owed.owes(servo_id, expected_len):
+                            owed.pay(servo_id, expected_len)  # a late answer to an earlier one
+                        else:
+                            if owed.count:
+                                owed.settle(servo_id)
+                            offsets[slot] = start
+                            answered += 1
                     start += total  # a packet for someone else (or a repeat) is skipped whole
                     continue
             if end == RX_BUFFER_SIZE:  # answered packets stay in place: no room is made

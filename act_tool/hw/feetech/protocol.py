@@ -212,3 +212,19 @@ def sync_write_packet(reg: Reg, values: dict[int, int]) -> bytes:
 def wire_time_s(n_bytes: int, baudrate: int) -> float:
     """Time to send n bytes: 10 bits a byte (start, 8 data, stop)."""
     return n_bytes * 10 / baudrate
+
+
+def widened(request: bytes | bytearray, extra: int) -> bytes:
+    """The same question asked so that each answer carries `extra` more data bytes (ignored):
+    a READ or SYNC_READ reads `extra` more bytes, a PING becomes a READ of `extra` bytes from
+    address 0. Answers of another length cannot pass for answers to the original request."""
+    servo_id, instruction = request[2], request[4]
+    if extra < 1:
+        raise ValueError("extra must be >= 1")
+    if instruction == Instruction.PING:
+        return instruction_packet(servo_id, Instruction.READ, bytes((0, extra)))
+    if instruction not in (Instruction.READ, Instruction.SYNC_READ):
+        raise ValueError(f"only PING, READ and SYNC_READ answers can be widened, not {instruction}")
+    params = bytearray(request[5:-1])
+    params[1] += extra
+    return instruction_packet(servo_id, Instruction(instruction), bytes(params))

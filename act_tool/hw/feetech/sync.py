@@ -38,6 +38,7 @@ class SyncReader:
         self._size = reg.size
         self._sign_bit = reg.sign_bit
         self._deadline = 0.0  # of the answers to the request `send` put on the wire
+        self._sent_size = self._size  # data bytes per answer to it (more where some are owed)
 
     def read(self, out: MutableSequence[int]) -> MutableSequence[int]:
         """Fill `out` (an integer array or a list, one per id, in id order) with decoded
@@ -51,7 +52,11 @@ class SyncReader:
         spend on other work, then `receive`s them. Any other transaction on this bus meanwhile
         first waits the answers out and drops them."""
         bus = self.bus
-        self._deadline = bus._begin(self._request, len(self.ids), self._size)
+        request, size = self._request, self._size
+        if bus._owed.count:  # an earlier answer may still come: ask in another length
+            request, size = bus._unowed(request, self.ids, size)
+        self._sent_size = size
+        self._deadline = bus._begin(request, len(self.ids), size)
         bus._pending = self
 
     def receive(self, out: MutableSequence[int]) -> MutableSequence[int]:
@@ -66,7 +71,7 @@ class SyncReader:
         bus._pending = None
         size = self._size
         try:
-            bus._finish(self.ids, size, self._what, self.strict, self._deadline)
+            bus._finish(self.ids, self._sent_size, self._what, self.strict, self._deadline)
         except (BusTimeoutError, ChecksumError):
             if bus.read_retries == 0:
                 raise

@@ -6,6 +6,10 @@ Safety rules kept here:
   to the calibrated range, and only then converted and written;
 - leaving the context manager (normally or by an exception) disables torque; the session
   (act_tool.runtime.arm_guard) makes SIGTERM unwind into it and holds signals back meanwhile;
+- every configuration write on connect (each an absolute value, safe to repeat) is read back
+  and written again while its acknowledgement or read-back is lost or corrupt or the value read
+  differs, so a lossy bus does not fail the connect; a servo that stays silent or keeps another
+  value does, named with its joint and register;
 - servo error bits in the per-tick read (a gripper squeezing an object reports overload) are
   recorded and reported, as LeRobot ignores them; `strict_servo_errors` stops on them instead.
 """
@@ -51,6 +55,7 @@ CONFIGURE_GRIPPER: tuple[tuple[Reg, int], ...] = (
     (Reg.OVERLOAD_TORQUE, 25),  # 25 % torque when overloaded
 )
 PHASE_ANGLE_FEEDBACK_BIT = 0x10  # cleared so positions stay in 0..4095
+WRITE_ATTEMPTS = 3  # per configuration write on connect (see FeetechBus.write_checked)
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,7 @@ class SO101Arm:
             read_retries=cfg.read_retries,
             timeout_margin_s=cfg.timeout_margin_s,
             ignored_error_bits=cfg.ignored_error_bits,
+            servo_names=dict(zip(SERVO_IDS, JOINT_NAMES, strict=True)),
         )
         self.bus.connect()
         try:
@@ -337,26 +343,35 @@ class SO101Arm:
                 + LEROBOT_CALIBRATE_HINT.format(port=self.config.port, robot_id=robot_id)
             )
 
+    def _set(self, servo_id: int, reg: Reg, value: int) -> None:
+        """A configuration write, read back and repeated until it holds (write_checked)."""
+        self._require_bus().write_checked(servo_id, reg, value, attempts=WRITE_ATTEMPTS)
+
     def _configure(self) -> None:
-        """LeRobot's configure step, with torque off."""
+        """LeRobot's configure step, with torque off (torque off made sure first)."""
         bus = self._require_bus()
-        self.disable_torque()
+        self._torque_on = False
+        bus.sync_write(Reg.TORQUE_ENABLE, dict.fromkeys(SERVO_IDS, 0))
+        for servo_id in SERVO_IDS:
+            self._set(servo_id, Reg.TORQUE_ENABLE, 0)
+            self._set(servo_id, Reg.LOCK, 0)
         for servo_id in SERVO_IDS:
             for reg, value in CONFIGURE_ALL:
-                bus.write(servo_id, reg, value)
+                self._set(servo_id, reg, value)
             phase = bus.read(servo_id, Reg.PHASE)
             if phase & PHASE_ANGLE_FEEDBACK_BIT:
-                bus.write(servo_id, Reg.PHASE, phase & ~PHASE_ANGLE_FEEDBACK_BIT)
+                self._set(servo_id, Reg.PHASE, phase & ~PHASE_ANGLE_FEEDBACK_BIT)
         for reg, value in CONFIGURE_GRIPPER:
-            bus.write(int(Joint.GRIPPER), reg, value)
+            self._set(int(Joint.GRIPPER), reg, value)
 
     def _enable_torque(self) -> None:
-        """Goal = present (no jump), then Torque_Enable 1 and Lock 1 per servo, as LeRobot."""
+        """Goal = present (no jump), then Torque_Enable 1 and Lock 1 per servo, as LeRobot;
+        each write read back (`_set`). Positions are read servo by servo: each read is asked
+        again on its own, where a sync-read fails whenever any one of six answers is lost."""
         bus = self._require_bus()
-        present = bus.sync_read(Reg.PRESENT_POSITION, SERVO_IDS)
         for servo_id in SERVO_IDS:
-            bus.write(servo_id, Reg.GOAL_POSITION, present[servo_id])
+            self._set(servo_id, Reg.GOAL_POSITION, bus.read(servo_id, Reg.PRESENT_POSITION))
         for servo_id in SERVO_IDS:
-            bus.write(servo_id, Reg.TORQUE_ENABLE, 1)
-            bus.write(servo_id, Reg.LOCK, 1)
+            self._set(servo_id, Reg.TORQUE_ENABLE, 1)
+            self._set(servo_id, Reg.LOCK, 1)
         self._torque_on = True
