@@ -151,9 +151,14 @@ def test_deadline_scales_with_bytes(fake_transport: FakeTransport):
     # 14 request bytes + 6 * 8 reply bytes = 62 bytes: 0.62 ms at 1 Mbps, 5.4 ms at 115200
     import time
 
-    t = time.perf_counter()
-    assert fast._deadline(14, 6, 2) - t == pytest.approx(0.00062 + 0.001, abs=5e-4)
-    assert slow_bus._deadline(14, 6, 2) - t == pytest.approx(62 * 10 / 115_200 + 0.001, abs=5e-4)
+    for bus, wire_s in ((fast, 62 * 10 / 1_000_000), (slow_bus, 62 * 10 / 115_200)):
+        # The deadline is "now" plus wire time plus margin, "now" read inside the call: bracket
+        # it by clock readings taken just before and after (no assumption on how long a call
+        # takes on a loaded machine); 1e-9 s covers the sum's rounding.
+        before = time.perf_counter()
+        deadline = bus._deadline(14, 6, 2)
+        after = time.perf_counter()
+        assert before + wire_s + 0.001 - 1e-9 <= deadline <= after + wire_s + 0.001 + 1e-9
 
 
 def test_writes_are_never_retried(fake_transport: FakeTransport):
