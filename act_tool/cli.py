@@ -156,7 +156,8 @@ def train(
     except ActToolError as e:
         fail(e)
     typer.echo(f"trained {result.step} steps in {result.seconds:.0f} s: {result.checkpoint}")
-    typer.echo(f"LeRobot's log: {result.log_path}")
+    if not result.frozen:
+        typer.echo(f"LeRobot's log: {result.log_path}")
     typer.echo(f"export it with:\n  {result.export_command}")
 
 

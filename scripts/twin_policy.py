@@ -66,6 +66,11 @@ def ship(args: argparse.Namespace, out: Path, checkpoint: Path, record: dict) ->
     staging = target.with_name(f".{target.name}.part")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(checkpoint, staging)
+    # BF16 autocast was how it trained, not how it runs: a user's LeRobot loads it in FP32.
+    for name in ("config.json", "train_config.json"):
+        config = json.loads((staging / name).read_text())
+        (config.get("policy", config))["use_amp"] = False
+        (staging / name).write_text(json.dumps(config, indent=4) + "\n")
     figures = json.loads((out / "eval.json").read_text())
     steps = json.loads((checkpoint / "train_config.json").read_text())["steps"]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -84,7 +89,8 @@ LeRobot ACT policy for the SO-101 digital twin's task (put the red cube in the g
   {args.noise} --backbone-steps {args.backbone_steps} --steps {args.steps} --batch-size
   {args.batch_size}), act-tool commit {commit}.
 - Data: {args.episodes} scripted demonstrations from layout seeds 0 upwards (episodes the
-  expert missed under the noise skipped); backbone pretrained on layout seeds 100000-100339.
+  expert missed under the noise skipped); backbone pretrained on layout seeds 100000-100299
+  (100300-100339 measured it).
 - Training: {steps} steps, frozen twin backbone; stages: {minutes}.
 - Evaluation (`act-tool eval --sim`, layout seeds {seeds[0]}-{seeds[-1]}, never trained on):
 

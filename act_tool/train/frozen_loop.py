@@ -1,4 +1,4 @@
-"""LeRobot's ACT training with a frozen backbone, its features computed once per frame.
+"""LeRobot's ACT training with the backbone frozen, its features computed once per frame.
 
 With the backbone frozen, what it computes for a frame never changes, so this loop runs it once
 per frame of the dataset and trains everything after it (projections, transformer, VAE encoder,
@@ -8,7 +8,10 @@ batch. Everything else is LeRobot's own: the config (`lerobot-train`'s options, 
 parser), the dataset and its action chunks, the pre- and postprocessor with their statistics,
 `ACTPolicy.forward` and its loss, the optimizer preset, gradient clipping and the checkpoint
 layout (`save_checkpoint`, `checkpoints/last`), so `act-tool export` and `--resume` read these
-runs as any other. Written by hand because LeRobot has no frozen-feature training.
+runs as any other. The result equals LeRobot's training with the backbone's parameters set to
+`requires_grad=False` (LeRobot itself trains the backbone, at `optimizer_lr_backbone`; gradient
+clipping then sees the other parameters only). Written by hand because LeRobot has no frozen
+mode and no feature caching.
 
 Exact, not approximate: ACT applies no image augmentation by default, and the frozen backbone
 (FrozenBatchNorm2d, no dropout) gives the same features in training and inference; runs that
@@ -82,6 +85,10 @@ def parse_train_config(settings: dict[str, str]):
         return parser.wrap()(_parse)()
     except (ValueError, FileExistsError, FileNotFoundError) as e:
         raise TrainError(f"LeRobot refused the training options: {e}") from e
+    except SystemExit as e:  # draccus's usage error (an unknown option): printed above
+        raise TrainError(
+            "LeRobot's option parser refused the options after -- (its message is above)"
+        ) from e
     finally:
         sys.argv = saved
 
@@ -102,6 +109,8 @@ def _cache_meta(cfg, dataset, digest: str) -> dict:
         "episodes": dataset.num_episodes,
         "chunk_size": cfg.policy.chunk_size,
         "cameras": list(cfg.policy.image_features),
+        "episode_selection": cfg.dataset.episodes,
+        "normalization": {str(k): str(v) for k, v in cfg.policy.normalization_mapping.items()},
         "backbone": digest,
         "stats": hashlib.sha256(
             json.dumps(
@@ -124,7 +133,7 @@ def build_feature_cache(
     path = folder / f"{key}.pt"
     if path.is_file():
         try:
-            saved = torch.load(path, weights_only=True)
+            saved = torch.load(path, weights_only=True, map_location="cpu")
             if json.loads(saved.pop("_meta_json_bytes").numpy().tobytes()) == meta:
                 log(f"features: reusing {path}")
                 return saved
@@ -213,10 +222,10 @@ def train_frozen(
     policy = make_policy(cfg=cfg.policy, ds_meta=dataset.meta)
     if not cfg.policy.image_features:
         raise TrainError("--freeze-backbone needs a dataset with cameras")
-    kwargs = {} if resume else {"dataset_stats": dataset.meta.stats}
     preprocessor, postprocessor = make_pre_post_processors(
-        policy_cfg=cfg.policy, pretrained_path=cfg.policy.pretrained_path, **kwargs
-    )
+        policy_cfg=cfg.policy, pretrained_path=cfg.policy.pretrained_path,
+        **_processor_kwargs(cfg, policy, dataset, resume),
+    )  # fmt: skip
     if backbone_file is not None and not resume:
         from act_tool.train.twin_backbone import install_backbone
 
@@ -238,18 +247,26 @@ def train_frozen(
     if resume:
         step, optimizer, scheduler = load_training_state(cfg.checkpoint_path, optimizer, scheduler)
         log(f"resuming at step {step}")
+    elif cfg.seed is not None:
+        set_seed(cfg.seed)  # the same draws (VAE, dropout) whether the cache was built or reused
     policy.train()
     n = len(cache["action"])
-    generator = torch.Generator().manual_seed((cfg.seed or 0) + step)
-    order = torch.randperm(n, generator=generator)
-    cursor = 0
+    per_epoch = n // cfg.batch_size
+    if per_epoch < 1:
+        raise TrainError(f"{n} frames is fewer than one batch of {cfg.batch_size}")
+    # Epoch e visits the frames in the order seeded by (seed, e), so a resumed run continues
+    # the order it stopped in.
+    epoch, cursor = divmod(step, per_epoch)
+    cursor *= cfg.batch_size
+    order = _epoch_order(n, cfg.seed, epoch)
     t0 = time.perf_counter()
     first = step
     clip = cfg.optimizer.grad_clip_norm
     losses: list[float] = []
     while step < cfg.steps:
         if cursor + cfg.batch_size > n:
-            order, cursor = torch.randperm(n, generator=generator), 0
+            epoch, cursor = epoch + 1, 0
+            order = _epoch_order(n, cfg.seed, epoch)
         idx = order[cursor : cursor + cfg.batch_size]
         cursor += cfg.batch_size
         batch = {k: v[idx] for k, v in cache.items()}
@@ -281,6 +298,34 @@ def train_frozen(
     seconds = time.perf_counter() - t0
     policy.model.backbone = real_backbone
     return FrozenRun(output, step, seconds, cache_seconds, 1000 * seconds / max(1, step - first))
+
+
+def _epoch_order(n: int, seed: int | None, epoch: int) -> torch.Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed((seed or 0) * 100003 + epoch))
+
+
+def _processor_kwargs(cfg, policy, dataset, resume: bool) -> dict:
+    """make_pre_post_processors' arguments as lerobot_train builds them: a new run normalizes
+    with this dataset's statistics, also when it starts from a pretrained policy."""
+    if cfg.policy.pretrained_path is None:
+        return {"dataset_stats": dataset.meta.stats}
+    if resume:
+        return {}
+    features = {**policy.config.input_features, **policy.config.output_features}
+    norm = policy.config.normalization_mapping
+    return {
+        "dataset_stats": dataset.meta.stats,
+        "preprocessor_overrides": {
+            "device_processor": {"device": "cpu"},
+            "normalizer_processor": {"stats": dataset.meta.stats, "features": features,
+                                     "norm_map": norm},
+        },
+        "postprocessor_overrides": {
+            "unnormalizer_processor": {"stats": dataset.meta.stats,
+                                       "features": policy.config.output_features,
+                                       "norm_map": norm},
+        },
+    }  # fmt: skip
 
 
 def _errors_cm(meta: dict) -> str:

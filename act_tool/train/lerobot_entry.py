@@ -33,6 +33,8 @@ class MemoryBacked(torch.utils.data.Dataset):
         return self._frames[i]
 
     def __getattr__(self, name: str):
+        if name.startswith("__") or name in ("_dataset", "_frames"):  # unpickling, copying
+            raise AttributeError(name)
         return getattr(self._dataset, name)
 
 

@@ -5,7 +5,9 @@ multi-GPU training has to be started by `accelerate launch` anyway, and one code
 and N GPUs is simpler to trust; LeRobot's entry point parses `sys.argv` (draccus) and resets the
 root logger, which an in-process call would have to work around; a crash or an out-of-memory
 kill in training cannot take the CLI with it, so it can still report what happened. The price is
-that progress is read from LeRobot's output (see `progress.py`).
+that progress is read from LeRobot's output (see `progress.py`). The frozen-backbone loop
+(`--freeze-backbone`, `frozen_loop.py`) is the exception: one device, its own loop around
+LeRobot's model, run in-process.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class TrainResult:
     checkpoint: Path  # checkpoints/last/pretrained_model
     step: int
     seconds: float
+    frozen: bool = False  # trained in-process by the frozen-backbone loop (no LeRobot log file)
 
     @property
     def log_path(self) -> Path:
@@ -219,6 +222,15 @@ def run_training(
 def frozen_run(request: TrainRequest, options: TrainOptions) -> bool:
     """Whether this run trains with a frozen backbone (on resume: whether the run did)."""
     marker = options.output / FROZEN_MARKER
+    if request.freeze_backbone or request.backbone is not None or marker.is_file():
+        if request.gpus > 1:
+            raise TrainError("--freeze-backbone trains on one device; drop --gpus")
+        if request.wandb:
+            raise TrainError("--freeze-backbone logs to its own output, not Weights & Biases; "
+                             "drop --wandb")  # fmt: skip
+        if request.backbone_weights is not None:
+            raise TrainError("--backbone-weights (ImageNet) is not used with --freeze-backbone; "
+                             "give --backbone FILE")  # fmt: skip
     if request.resume:
         if request.freeze_backbone and not marker.is_file():
             raise TrainError(
@@ -247,6 +259,14 @@ def _train_frozen(
     from act_tool.train.frozen_loop import train_frozen
 
     settings = dict(_frozen_settings(options))
+    bf16 = request.bf16
+    if options.resume:  # a run keeps its precision
+        marker = json.loads((options.output / FROZEN_MARKER).read_text())
+        bf16 = bool(marker.get("bf16", False))
+        if bf16:
+            from act_tool.train.cpu_features import require_bf16
+
+            require_bf16()
     if request.backbone is not None:
         from act_tool.train.twin_backbone import load_backbone
 
@@ -254,17 +274,18 @@ def _train_frozen(
     log(("resuming " if start else "") + "frozen-backbone training: each frame's features once, "
         "then LeRobot's ACT on them")  # fmt: skip
     t0 = time.monotonic()
-    run = train_frozen(settings, request.backbone, options.resume, request.bf16, log)
+    run = train_frozen(settings, request.backbone, options.resume, bf16, log)
     checkpoint = options.output / "checkpoints" / "last" / "pretrained_model"
     log(f"features {run.cache_seconds:.0f} s; {run.step - start} steps at {run.step_ms:.1f} ms "
         "per step")  # fmt: skip
-    return TrainResult(options.output, checkpoint, run.step, time.monotonic() - t0)
+    return TrainResult(options.output, checkpoint, run.step, time.monotonic() - t0, frozen=True)
 
 
 def _frozen_settings(options: TrainOptions) -> dict[str, str]:
     from act_tool.train.command import settings
 
     s = settings(options)
+    s.pop("policy.use_amp", None)  # the frozen loop's own autocast (--bf16), not LeRobot's
     if not options.resume:
         s["policy.pretrained_backbone_weights"] = "null"  # the backbone comes from --backbone
     return s

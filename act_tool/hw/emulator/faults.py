@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from enum import StrEnum
 
+from act_tool.compat import StrEnum
 from act_tool.hw.emulator.servo import VirtualServo
 from act_tool.hw.errors import HardwareError
 from act_tool.hw.feetech.protocol import Instruction, Reg
