@@ -113,7 +113,7 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=100, help="demonstrations")
     ap.add_argument("--noise", type=float, default=3.0, help="demonstrations' drive noise, deg")
     ap.add_argument("--backbone-steps", type=int, default=1500)
-    ap.add_argument("--steps", type=int, default=20000, help="ACT training steps")
+    ap.add_argument("--steps", type=int, default=15000, help="ACT training steps")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--eval-episodes", type=int, default=20)
     ap.add_argument("--ship", type=Path, help="copy the policy there with its model card")
