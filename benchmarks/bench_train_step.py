@@ -80,10 +80,10 @@ def main() -> None:
             ("LeRobot's trainer, FP32, 1 loader worker", u + d, f"update {u:.0f} + data {d:.0f}")
         )
         for name, flags in (("FP32", []), ("--bf16", ["--bf16"])):
-            log = run([ACT, "train", "--dataset", str(args.dataset), "-o", str(tmp / f"m{name}"),
-                       "--steps", str(args.steps), "--batch-size", "8", "--device", "cpu",
-                       "--no-pretrained-backbone", *flags, "--", *policy_args(0)], env)  # fmt: skip
-            u, d = lerobot_ms(log)
+            run([ACT, "train", "--dataset", str(args.dataset), "-o", str(tmp / f"m{name}"),
+                 "--steps", str(args.steps), "--batch-size", "8", "--device", "cpu",
+                 "--no-pretrained-backbone", *flags, "--", *policy_args(0)], env)  # fmt: skip
+            u, d = lerobot_ms((tmp / f"m{name}" / "act_tool_train.log").read_text())
             rows.append(
                 (
                     f"act-tool train, frames in memory, {name}",
