@@ -37,4 +37,5 @@ def test_the_shipped_policy_loads_in_lerobot_and_exports(tmp_path):
     out = run_export(ExportOptions(MODEL, tmp_path / "export", builder="onnx"))
     assert [p.name for p in out.artifacts] == ["act.onnx"]  # written only past the parity gate
     spec = json.loads((tmp_path / "export" / "act.onnx.json").read_text())
-    assert [c["name"] for c in spec["cameras"]] == ["front", "handeye"]
+    assert [c["key"] for c in spec["cameras"]] == [
+        "observation.images.front", "observation.images.handeye"]  # fmt: skip
