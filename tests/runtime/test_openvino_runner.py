@@ -165,7 +165,10 @@ def test_openvino_rebinding_known_arrays_allocates_nothing(openvino, tiny_onnx: 
         # bytes a call for ~130 calls, then flat through 600; how full it already is depends on
         # the process's earlier OpenVINO use): warm up well past it, then nothing may grow
         memory = tick_memory(query, n=200, warmup=1000)
-    assert memory.kept < 1024, f"{memory.kept} bytes kept over 200 bound queries"
+    # A leak of the smallest Python object (16 bytes) per call keeps 3200 bytes over 200 calls;
+    # one-off growth of a store that is already full (seen: 1080 bytes once in a full run)
+    # stays under 2048.
+    assert memory.kept < 2048, f"{memory.kept} bytes kept over 200 bound queries"
 
 
 def test_openvino_threads(openvino, tiny_onnx: Path):
