@@ -165,10 +165,12 @@ def test_openvino_rebinding_known_arrays_allocates_nothing(openvino, tiny_onnx: 
         # bytes a call for ~130 calls, then flat through 600; how full it already is depends on
         # the process's earlier OpenVINO use): warm up well past it, then nothing may grow
         memory = tick_memory(query, n=200, warmup=1000)
-    # A leak of the smallest Python object (16 bytes) per call keeps 3200 bytes over 200 calls;
-    # one-off growth of a store that is already full (seen: 1080 bytes once in a full run)
-    # stays under 2048.
-    assert memory.kept < 2048, f"{memory.kept} bytes kept over 200 bound queries"
+        again = tick_memory(query, n=200, warmup=0)
+    # A leak keeps memory in every window: the smallest Python object (16 bytes) per call is
+    # 3200 bytes per 200 calls. OpenVINO's store grows now and then by a few kB in one window
+    # (seen: 1080, 2588, 3748 bytes) and not in the next, so the better window must be clean.
+    kept = min(memory.kept, again.kept)
+    assert kept < 1024, f"{memory.kept} and {again.kept} bytes kept over two 200 bound queries"
 
 
 def test_openvino_threads(openvino, tiny_onnx: Path):
