@@ -6,7 +6,7 @@ transactions and inference).
     .venv/bin/python benchmarks/bench_eval_sim.py artifacts/act.fp16.onnx --episodes 3 \\
         --episode-time 10 --out benchmarks/results/sim_eval_cpu.md
 
-Goal (issue 12): a 10 s episode of the demo's policy in under 10 s of wall time on 2 cores.
+Goal: a 10 s episode of the demo's policy in under 10 s of wall time on 2 cores.
 """
 
 from __future__ import annotations

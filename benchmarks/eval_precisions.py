@@ -1,4 +1,4 @@
-"""Task success per precision and backend in the digital twin, beside LeRobot eager (issue 15):
+"""Task success per precision and backend in the digital twin, beside LeRobot eager:
 `act-tool eval --sim` of act.onnx, act.fp16.onnx and act.int8.onnx on ONNX Runtime and on
 OpenVINO (where installed), all on the same seeds, and LeRobot's own policy once (its episodes
 do not depend on the artifact). A precision is recommended only where its episode success lies

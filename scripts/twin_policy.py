@@ -25,17 +25,17 @@ import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-# The policy: LeRobot's ACT, sized for the twin's 96x128 cameras (LeRobot options).
+sys.path.insert(0, str(Path(__file__).parent))
+from demo import SMALL_POLICY  # noqa: E402
+
+# The policy: the demo's small ACT (LeRobot options); the frozen loop needs no loader worker and
+# no backbone learning rate.
 POLICY = [
-    "--policy.dim_model=128",
-    "--policy.dim_feedforward=512",
-    "--policy.n_heads=4",
-    "--policy.n_encoder_layers=2",
-    "--policy.latent_dim=16",
-    "--policy.n_vae_encoder_layers=2",
-    "--policy.chunk_size=20",
-    "--policy.n_action_steps=10",
-    "--policy.optimizer_lr=3e-4",
+    *(
+        a
+        for a in SMALL_POLICY
+        if not a.startswith(("--num_workers", "--policy.optimizer_lr_backbone"))
+    ),
     "--num_workers=0",
 ]
 EVAL_SEED = 1000  # layouts no stage trains on: demonstrations use 0.., the backbone 100000..

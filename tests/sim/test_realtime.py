@@ -123,19 +123,22 @@ def test_run_port_sim_ticks_and_the_twin_follows_the_goals(gl, tiny_onnx, tmp_pa
     assert end_error.max() < start_error.max() / 4
 
 
+# `act-tool emulate --sim` with SIGINT as a shell gives it (a test run may have left SIGINT
+# ignored, which a child would inherit).
+EMULATE_SIM = [
+    sys.executable,
+    "-c",
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from act_tool.cli import app; app()",
+    "emulate",
+    "--sim",
+]
+
+
 def _start_emulator(tmp_path: Path) -> tuple[subprocess.Popen, str, Path]:
     """`act-tool emulate --sim` in its own process; returns it, its pty and the calibration."""
     proc = subprocess.Popen(
-        # SIGINT as a shell gives it (a test run may have left it ignored, which a child inherits)
-        [
-            sys.executable,
-            "-c",
-            "import signal; signal.signal(signal.SIGINT, "
-            "signal.default_int_handler); from act_tool.cli import app; app()",
-            "emulate",
-            "--sim",
-        ]
-        + ["--robot-id", "twin", "--calibration-dir", str(tmp_path), "--seed", "3"],
+        [*EMULATE_SIM] + ["--robot-id", "twin", "--calibration-dir", str(tmp_path), "--seed", "3"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -211,16 +214,7 @@ def test_emulate_sim_serves_the_twin_on_the_wall_clock(tmp_path):
 def test_emulate_sim_refuses_factory_servos(tmp_path):
     """--factory servos hold no calibration the twin could map its joints through."""
     result = subprocess.run(
-        # SIGINT as a shell gives it (a test run may have left it ignored, which a child inherits)
-        [
-            sys.executable,
-            "-c",
-            "import signal; signal.signal(signal.SIGINT, "
-            "signal.default_int_handler); from act_tool.cli import app; app()",
-            "emulate",
-            "--sim",
-        ]
-        + ["--factory"],
+        [*EMULATE_SIM] + ["--factory"],
         capture_output=True,
         text=True,
         timeout=60,  # an emulator that starts instead would run until Ctrl-C
