@@ -41,6 +41,7 @@ from act_tool.train.frozen_marker import FROZEN_MARKER
 from act_tool.train.hub import hub_offline
 from act_tool.train.pretrained import check_pretrained_policy
 from act_tool.train.progress import ProgressDisplay, TrainProgress, split_output
+from act_tool.train.resume_check import check_resume_unchanged
 
 LOG_NAME = "act_tool_train.log"
 TQDM_PREFIX = re.compile(r"^\s*Training:[^\]]*\]")
@@ -151,6 +152,13 @@ def prepare(request: TrainRequest) -> tuple[TrainOptions, DatasetSummary | None,
                 f"--resume needs a finished checkpoint, but {options.resume_config} is missing: "
                 "is --output the directory of an earlier `act-tool train` run?"
             )
+        check_resume_unchanged(
+            _saved_config(options),
+            output,
+            summary,
+            request.batch_size,
+            parse_passthrough(request.extra),
+        )
         start = checkpoint_step(output)
         end = end_step(options)
         if end <= start:

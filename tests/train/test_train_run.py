@@ -205,3 +205,20 @@ def test_lerobot_failure_is_reported_with_its_output(synth_dataset, tmp_path):
     )
     with pytest.raises(TrainError, match="(?s)LeRobot training failed.*no_such_option"):
         run_training(request, log=lambda _: None, write=lambda _: None, interactive=False)
+
+
+def test_resume_refuses_other_data_or_settings(tiny_run, tmp_path):
+    """Checked before LeRobot starts: the run is left as it was."""
+    result, _ = tiny_run
+    for request, message in [
+        (TrainRequest(output=result.output, resume=True, steps=4, batch_size=99), "batch size"),
+        (
+            TrainRequest(
+                output=result.output, resume=True, steps=4, extra=("--policy.dim_model=64",)
+            ),
+            r"started with --policy.dim_model=32, not 64",
+        ),
+    ]:
+        with pytest.raises(TrainError, match=message):
+            run_training(request, log=lambda _: None)
+    assert checkpoint_step(result.output) == 2
