@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from act_tool.train.backbone import BackbonePlan, plan_backbone
@@ -143,6 +143,9 @@ def prepare(request: TrainRequest) -> tuple[TrainOptions, DatasetSummary | None,
             raise TrainError("--bf16 is for CPU training (--device cpu); on a GPU pass -- "
                              "--policy.use_amp=true")  # fmt: skip
         require_bf16()
+    if request.backbone is not None and options.pretrained_policy is not None:
+        raise TrainError("--backbone starts the policy's ResNet18; drop -- --policy.path "
+                         "(a pretrained policy brings its own backbone) or --backbone")  # fmt: skip
     if options.pretrained_policy is not None:
         check_pretrained_policy(options.pretrained_policy)
     start = 0
@@ -203,11 +206,14 @@ def run_training(
         log(summary.describe())
     if frozen_run(request, options):
         return _train_frozen(request, options, start, log)
-    with tempfile.TemporaryDirectory(prefix="act_tool_torch_home_") as private_home:
-        plan = _backbone(request, options, Path(private_home))
-        log(plan.note)
+    with tempfile.TemporaryDirectory(prefix="act_tool_train_") as private_home:
+        if request.backbone is not None:  # LeRobot's loop from a twin backbone
+            options = _start_from_twin_backbone(request, options, Path(private_home), log)
+        else:
+            plan = _backbone(request, options, Path(private_home))
+            log(plan.note)
         command = build_command(options)
-        env = build_env(options, dict(os.environ), plan.torch_home)
+        env = build_env(options, dict(os.environ), None if request.backbone else plan.torch_home)
         progress = TrainProgress(
             total=end_step(options), start_step=start, log_freq=run_log_freq(options)
         )
@@ -230,7 +236,10 @@ def run_training(
 def frozen_run(request: TrainRequest, options: TrainOptions) -> bool:
     """Whether this run trains with a frozen backbone (on resume: whether the run did)."""
     marker = options.output / FROZEN_MARKER
-    if request.freeze_backbone or request.backbone is not None or marker.is_file():
+    if request.backbone is not None and request.backbone_weights is not None:
+        raise TrainError("--backbone-weights (ImageNet) and --backbone both start the ResNet18; "
+                         "give one")  # fmt: skip
+    if request.freeze_backbone or marker.is_file():
         if request.gpus > 1:
             raise TrainError("--freeze-backbone trains on one device; drop --gpus")
         if request.wandb:
@@ -253,12 +262,19 @@ def frozen_run(request: TrainRequest, options: TrainOptions) -> bool:
             "--freeze-backbone keeps the backbone as it starts, so it must start trained: give "
             "--backbone FILE (make one with act-tool backbone) or -- --policy.path=CHECKPOINT"
         )
-    if request.backbone is not None and not request.freeze_backbone:
-        raise TrainError(
-            "--backbone is used with --freeze-backbone (LeRobot's own loop starts the backbone "
-            "from ImageNet weights or a --policy.path checkpoint)"
-        )
     return request.freeze_backbone
+
+
+def _start_from_twin_backbone(
+    request: TrainRequest, options: TrainOptions, folder: Path, log: Callable[[str], None]
+) -> TrainOptions:
+    """The options of a run that LeRobot starts from a policy holding the twin backbone."""
+    from act_tool.train.command import settings
+    from act_tool.train.init_checkpoint import write_init_checkpoint
+
+    assert request.backbone is not None
+    init = write_init_checkpoint(settings(options), request.backbone, folder / "init", log)
+    return replace(options, extra=(*options.extra, f"--policy.path={init}"))
 
 
 def _train_frozen(

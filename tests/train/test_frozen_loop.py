@@ -129,13 +129,13 @@ def test_frozen_checkpoint_exports_through_the_parity_gate(frozen_run, tmp_path)
     [
         ({"freeze_backbone": True}, "must start trained"),
         ({"bf16": True, "device": "auto"}, "--bf16 is for CPU training"),
-        ({"backbone": "b.safetensors"}, "--backbone is used with --freeze-backbone"),
+        ({"backbone": "b.safetensors", "backbone_weights": "w.pth"}, "give one"),
+        ({"backbone": "b.safetensors", "extra": ("--policy.path=p",)}, "drop -- --policy.path"),
     ],
 )
 def test_contradictory_options_fail_before_training(synth_dataset, tmp_path, kwargs, message):
-    kwargs = {"device": "cpu", **kwargs}
-    request = TrainRequest(output=tmp_path / "run", dataset=str(synth_dataset), steps=1,
-                           extra=TINY_POLICY, **kwargs)  # fmt: skip
+    kwargs = {"device": "cpu", "extra": TINY_POLICY, **kwargs}
+    request = TrainRequest(output=tmp_path / "run", dataset=str(synth_dataset), steps=1, **kwargs)
     with pytest.raises(TrainError, match=message):
         run_training(request, log=lambda _: None)
     assert not (tmp_path / "run").exists()
@@ -148,3 +148,26 @@ def test_a_wrong_backbone_file_fails_before_the_dataset_is_read(synth_dataset, t
                            device="cpu", backbone=bad, freeze_backbone=True, extra=TINY_POLICY)  # fmt: skip
     with pytest.raises(TrainError, match="cannot be read as safetensors"):
         run_training(request, log=lambda _: None)
+
+
+def test_lerobots_own_loop_starts_from_a_twin_backbone(synth_dataset, tiny_backbone, tmp_path):
+    """Without --freeze-backbone, LeRobot's trainer starts from a policy holding the twin
+    backbone: with the backbone's learning rate at zero its weights and statistics arrive in
+    the checkpoint unchanged, while the rest of the policy trains."""
+    lines: list[str] = []
+    result = run_training(
+        TrainRequest(output=tmp_path / "run", dataset=str(synth_dataset), steps=2, batch_size=4,
+                     device="cpu", backbone=tiny_backbone[0],
+                     extra=(*TINY_POLICY, "--policy.optimizer_lr_backbone=0",
+                            "--policy.optimizer_lr=1e-3")),
+        log=lines.append, write=lines.append, interactive=False,
+    )  # fmt: skip
+    assert result.step == 2 and not result.frozen
+    assert not (result.output / FROZEN_MARKER).exists()  # LeRobot's loop, not the frozen one
+    assert any("installed in the starting policy" in line for line in lines)
+    weights = load_file(str(result.checkpoint / "model.safetensors"))
+    backbone = load_file(str(tiny_backbone[0]))
+    for key, value in backbone.items():
+        assert torch.equal(weights[f"model.backbone.{key}"], value), key
+    cfg = json.loads((result.checkpoint / "config.json").read_text())
+    assert cfg["dim_model"] == 32 and cfg["pretrained_backbone_weights"] is None
