@@ -2,7 +2,8 @@
 train_step_cpu.md): the demo's policy (scripts/demo.py SMALL_POLICY, batch 8) on a twin dataset.
 
     1. LeRobot's own trainer (`python -m lerobot.scripts.lerobot_train`), FP32, one loader worker
-    2. `act-tool train`: LeRobot's trainer with the frames in memory, FP32
+    2. `act-tool train`: LeRobot's trainer with the frames in memory, FP32, the backbone's
+       images in NCHW order (ACT_TOOL_CHANNELS_LAST=0) and in channels-last order (the default)
     3. the same with --bf16 (LeRobot's policy.use_amp: BF16 autocast)
     4. `act-tool train --freeze-backbone` (features computed once), FP32 and --bf16
 
@@ -63,6 +64,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--frozen-steps", type=int, default=2000)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--skip-frozen", action="store_true", help="LeRobot's loop's rows only")
     args = ap.parse_args()
     rows: list[tuple[str, float, str]] = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
@@ -80,18 +82,21 @@ def main() -> None:
             ("LeRobot's trainer, FP32, 1 loader worker", u + d, f"update {u:.0f} + data {d:.0f}")
         )
         for name, flags in (("FP32", []), ("--bf16", ["--bf16"])):
-            run([ACT, "train", "--dataset", str(args.dataset), "-o", str(tmp / f"m{name}"),
-                 "--steps", str(args.steps), "--batch-size", "8", "--device", "cpu",
-                 "--no-pretrained-backbone", *flags, "--", *policy_args(0)], env)  # fmt: skip
-            u, d = lerobot_ms((tmp / f"m{name}" / "act_tool_train.log").read_text())
-            rows.append(
-                (
-                    f"act-tool train, frames in memory, {name}",
-                    u + d,
-                    f"update {u:.0f} + data {d:.0f}",
+            for layout, switch in (("NCHW images", "0"), ("channels-last images", "1")):
+                out = tmp / f"m{name}{switch}"
+                run([ACT, "train", "--dataset", str(args.dataset), "-o", str(out),
+                     "--steps", str(args.steps), "--batch-size", "8", "--device", "cpu",
+                     "--no-pretrained-backbone", *flags, "--", *policy_args(0)],
+                    {**env, "ACT_TOOL_CHANNELS_LAST": switch})  # fmt: skip
+                u, d = lerobot_ms((out / "act_tool_train.log").read_text())
+                rows.append(
+                    (
+                        f"act-tool train, frames in memory, {name}, {layout}",
+                        u + d,
+                        f"update {u:.0f} + data {d:.0f}",
+                    )
                 )
-            )
-        for name, flags in (("FP32", []), ("--bf16", ["--bf16"])):
+        for name, flags in () if args.skip_frozen else (("FP32", []), ("--bf16", ["--bf16"])):
             t0 = time.perf_counter()
             log = run([ACT, "train", "--dataset", str(args.dataset), "-o", str(tmp / f"f{name}"),
                        "--steps", str(args.frozen_steps), "--batch-size", "8", "--device", "cpu",
