@@ -35,7 +35,7 @@ def doctor(
         bool, typer.Option(help="Render one frame of the digital twin (MuJoCo's offscreen GL).")
     ] = True,
 ) -> None:
-    """What this machine can do for act-tool, each problem with the command that fixes it.
+    """Show what this machine can do for act-tool, each problem with the command that fixes it.
 
     Read-only: servos are pinged (never written), cameras read for about a second each.
     """
