@@ -17,7 +17,7 @@ TWIN_DIR ?= twin-policy
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[export,rtx,bench,dev,sim,display,openvino]'
+	$(BIN)/python -m pip install --quiet -e '.[export,rtx,bench,dev,sim,display,openvino,docs]'
 	@touch $(STAMP)
 
 .venv-core-%/.installed: pyproject.toml
