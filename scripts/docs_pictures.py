@@ -93,7 +93,8 @@ def _label(img: np.ndarray, text: str, colour=(255, 255, 255)) -> None:
 
 
 def _strip(frames: dict[int, np.ndarray], episode: dict, fps: float, title: str) -> np.ndarray:
-    """Six to eight frames across the episode; each grasp attempt's frame framed in orange."""
+    """Six to eight frames across the episode, in rows of four; each grasp attempt's frame
+    framed in orange."""
     rendered = sorted(frames)
     last = rendered[-1]
     attempts = [min(rendered, key=lambda t, g=g: abs(t - g)) for g in episode["grasp_ticks"]]
@@ -112,11 +113,18 @@ def _strip(frames: dict[int, np.ndarray], episode: dict, fps: float, title: str)
         else:
             _label(img, f"t={tick / fps:.1f} s")
         tiles.append(img)
+    per_row = 4  # rows of four frames: readable in a page's column
+    tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % per_row)
     pad = np.full((BIG[0], 4, 3), 255, np.uint8)
-    row = np.concatenate([x for t in tiles for x in (t, pad)][:-1], axis=1)
-    head = np.full((30, row.shape[1], 3), 255, np.uint8)
+    rows = []
+    for i in range(0, len(tiles), per_row):
+        row = tiles[i : i + per_row]
+        rows.append(np.concatenate([x for t in row for x in (t, pad)][:-1], axis=1))
+        rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
+    grid = np.concatenate(rows[:-1], axis=0)
+    head = np.full((30, grid.shape[1], 3), 255, np.uint8)
     cv2.putText(head, title, (6, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-    return np.concatenate([head, row], axis=0)
+    return np.concatenate([head, grid], axis=0)
 
 
 def twin_pictures(artifact: Path, success_seed: int, failure_seed: int, out: Path) -> None:
@@ -134,7 +142,7 @@ def twin_pictures(artifact: Path, success_seed: int, failure_seed: int, out: Pat
                 f"{ep['grasp_attempts']}, successful grasps {ep['successful_grasps']}"
             )
             strip = _strip(store[seed], ep, fps, title)
-            scale = min(1.0, 1800 / strip.shape[1])
+            scale = min(1.0, 1000 / strip.shape[1])
             if scale < 1:
                 strip = cv2.resize(strip, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             _write(out / f"{name}.png", strip)
