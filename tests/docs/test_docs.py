@@ -165,3 +165,28 @@ def test_site_builds_strict(tmp_path):
     ):
         assert (site / page).is_file(), page
     assert "--max-relative-target" in (site / "reference/run/index.html").read_text()
+
+
+def test_examples_in_the_help_texts_parse():
+    """The examples in the commands' own help (shown on their reference pages) parse too."""
+    found = 0
+    for name, page in reference_pages().items():
+        for block in re.findall(r"```text\n(.*?)```", page, re.S):
+            for line in block.splitlines():
+                if line.strip().startswith("act-tool "):
+                    found += 1
+                    try:
+                        parse(shlex.split(line.strip())[1:])
+                    except Exception as e:
+                        pytest.fail(f"reference/{name}: {line.strip()}\n    {e}")
+    assert found >= 3
+
+
+def test_every_page_is_in_the_nav():
+    nav = (ROOT / "mkdocs.yml").read_text()
+    listed = set(re.findall(r"^\s*-\s*(?:[^:\n]+:\s*)?([\w./-]+\.md)\s*$", nav, re.M))
+    pages = {str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md")}
+    missing = sorted(pages - listed)
+    assert not missing, "pages mkdocs.yml's nav does not list; add a line for each:\n" + "\n".join(
+        f"      - {Path(m).stem.replace('-', ' ').capitalize()}: {m}" for m in missing
+    )
