@@ -156,8 +156,11 @@ step "install act-tool" install/pip.log 1800 "$PY" -m pip install --upgrade pip 
     ".[export,rtx,bench,sim,dev,openvino]" || exit 1
 # Enterprise TensorRT (CUDA 12 wheels) and ONNX Runtime's CUDA build: wanted, not required.
 step "install tensorrt" install/tensorrt.log 1200 "$PY" -m pip install -e ".[tensorrt]"
+# ONNX Runtime's CUDA build replaces the CPU one (both are the module onnxruntime); its newest
+# release may trail the core's pin. Where it cannot be installed, the CPU build comes back.
 step "install onnxruntime-gpu" install/onnxruntime-gpu.log 900 sh -c \
-    "'$PY' -m pip install 'onnxruntime-gpu==1.32.0' || '$PY' -m pip install --force-reinstall 'onnxruntime==1.32.0'"
+    "'$PY' -m pip uninstall -y onnxruntime && '$PY' -m pip install onnxruntime-gpu ||
+     '$PY' -m pip install --force-reinstall 'onnxruntime==1.32.0'"
 
 # --- 2. the checks, within the budget ---------------------------------------------------------
 DEADLINE=$(($(date +%s) + BUDGET))
