@@ -12,12 +12,12 @@ CORE_PYTHONS ?= 3.10 3.13
 CORE_STAMPS := $(foreach v,$(CORE_PYTHONS),.venv-core-$(v)/.installed)
 
 TWIN_DIR ?= twin-policy
-.PHONY: demo test lint format clean core-venvs twin-policy
+.PHONY: demo test lint format clean core-venvs twin-policy docs
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[export,rtx,bench,dev,sim,display,openvino]'
+	$(BIN)/python -m pip install --quiet -e '.[export,rtx,bench,dev,sim,display,openvino,docs]'
 	@touch $(STAMP)
 
 .venv-core-%/.installed: pyproject.toml
@@ -39,6 +39,10 @@ demo: $(STAMP)
 twin-policy: $(STAMP)
 	$(BIN)/python scripts/twin_policy.py --output $(TWIN_DIR)
 
+# The documentation site, built with strict link checking into site/ (`mkdocs serve` to browse).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict -d site
+
 lint: $(STAMP)
 	$(BIN)/ruff check act_tool tests benchmarks scripts
 	$(BIN)/ruff format --check act_tool tests benchmarks scripts
@@ -48,4 +52,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix act_tool tests benchmarks scripts
 
 clean:
-	rm -rf $(VENV) .venv-core-* $(DEMO_DIR) $(TWIN_DIR) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-core-* $(DEMO_DIR) $(TWIN_DIR) site .pytest_cache .ruff_cache

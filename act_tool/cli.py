@@ -35,8 +35,26 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from act_tool.versions import version_text
+
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Show act-tool's version and the libraries that decide its numbers, then exit.",
+        ),
+    ] = False,
+) -> None:
     """Train, export and run LeRobot ACT policies on the SO-101 arm."""
 
 
@@ -349,7 +367,7 @@ def bench(
     ] = None,
     skip_self_check: SkipSelfCheckOpt = False,
 ) -> None:
-    """Latency, accuracy and memory of every backend here, and of each control-tick stage."""
+    """Measure latency, accuracy and memory of every backend here, and each control-tick stage."""
     from act_tool.bench.suite import BenchOptions, run_bench
 
     try:

@@ -31,8 +31,10 @@ def dataset_sim(
         ),
     ] = 0.0,
 ) -> None:
-    """Record scripted pick-and-place demonstrations in the SO-101 digital twin (LeRobot
-    format, front and handeye cameras, joints in degrees, gripper 0..100)."""
+    """Record scripted pick-and-place demonstrations in the SO-101 digital twin.
+
+    LeRobot format: front and handeye cameras, joints in degrees, gripper 0..100.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     try:

@@ -35,9 +35,13 @@ def doctor(
         bool, typer.Option(help="Render one frame of the digital twin (MuJoCo's offscreen GL).")
     ] = True,
 ) -> None:
-    """What this machine can do for act-tool, each problem with the command that fixes it.
+    """Show what this machine can do for act-tool, each problem with the command that fixes it.
 
-    Read-only: servos are pinged (never written), cameras read for about a second each.
+    Python and the extras, the versions of the libraries that decide the numbers (LeRobot,
+    torch, ONNX Runtime, TensorRT, TensorRT-RTX, OpenVINO, MuJoCo), the GPU and TensorRT, serial
+    ports with the servos that answer, cameras, real-time priority, the twin's rendering and
+    LeRobot's calibration files. Read-only: servos are pinged (never written), cameras read for
+    about a second each.
     """
     from act_tool.doctor.checks import DoctorOptions, run_doctor
     from act_tool.doctor.report import render_text, to_json

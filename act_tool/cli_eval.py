@@ -180,8 +180,11 @@ def eval_command(
     display: DisplayOpt = False,
     display_save: DisplaySaveOpt = None,
 ) -> None:
-    """Evaluate a policy in closed loop: episode success (with --sim: grasps, attempts, per
-    backend; on an arm: the operator's verdicts and interventions, or the twin's on sim)."""
+    """Evaluate a policy in closed loop, in the digital twin or on an arm, with episode success.
+
+    With --sim: success, grasps and attempts per backend, judged by the twin. On an arm (--port):
+    the operator's verdicts and interventions, or the twin's on --port sim.
+    """
     if sim == (port is not None):
         fail(ActToolError("give --sim (the digital twin) or --port (an arm), one of them"))
     if port is not None:

@@ -17,6 +17,7 @@ LAYERS = {
     "spec": 0,
     "robot_types": 0,
     "gpu": 0,
+    "versions": 0,
     "policy": 1,
     "hw": 1,
     "runtime": 2,
@@ -36,6 +37,7 @@ LAYERS = {
     "eval": 4,
     "doctor": 4,
     "cli_doctor": 5,
+    "cli_reference": 5,
 }
 
 

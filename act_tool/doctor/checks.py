@@ -31,6 +31,7 @@ def checks(options: DoctorOptions) -> list[tuple[str, Callable[[], Section]]]:
     """(title, check) pairs in screen order."""
     found: list[tuple[str, Callable[[], Section]]] = [
         (software.PYTHON_TITLE, software.python_section),
+        (software.VERSIONS_TITLE, software.versions_section),
         (software.INFERENCE_TITLE, software.inference_section),
         (hardware.SERIAL_TITLE, lambda: hardware.serial_section(options.ports)),
         (

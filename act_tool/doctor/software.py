@@ -10,7 +10,7 @@ import platform
 import sys
 from importlib import metadata
 
-from act_tool import gpu
+from act_tool import gpu, versions
 from act_tool.doctor.report import Section, Status
 from act_tool.errors import PYTHON_FLOORS
 from act_tool.runtime.runners import compat
@@ -28,6 +28,7 @@ EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
 CORE = {"numpy": "numpy", "opencv": "opencv-python-headless", "pyserial": "pyserial"}
 PYTHON_TITLE = "Python and act-tool extras"
 INFERENCE_TITLE = "Inference: ONNX Runtime, GPU, TensorRT"
+VERSIONS_TITLE = "Libraries that decide the numbers"
 
 
 def _dist_version(name: str) -> str:
@@ -86,6 +87,21 @@ def python_section(version_info: tuple[int, ...] | None = None) -> Section:
     section.data = {"python": version, "executable": sys.executable, "core": core}
     section.data["machine"] = platform.machine()
     section.data["extras"] = extras
+    return section
+
+
+def versions_section() -> Section:
+    """The versions of LeRobot, torch, ONNX Runtime, TensorRT(-RTX), OpenVINO and MuJoCo: an
+    engine's latency, its parity with LeRobot and a twin episode depend on them, so a reported
+    figure names them."""
+    section = Section(VERSIONS_TITLE)
+    found = versions.library_versions()
+    for label, version in found.items():
+        if version:
+            section.add(Status.OK, label, version)
+        else:
+            section.add(Status.ABSENT, label, "not installed")
+    section.data = {"act_tool": versions.__version__, "libraries": found}
     return section
 
 

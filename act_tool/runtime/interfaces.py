@@ -73,6 +73,7 @@ class TaskVerdict:
     steps_to_success: int | None = None  # the first tick the task was done
     openings_before_grasps: list[float] = field(default_factory=list)  # gripper 0..100
     opening_gaps_mm: list[float] = field(default_factory=list)  # the pad gap at those openings
+    grasp_ticks: list[int] = field(default_factory=list)  # the tick each attempt began
 
 
 class EpisodeJudge(Protocol):

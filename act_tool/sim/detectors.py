@@ -124,4 +124,5 @@ def task_verdict(seed: int, state: CellState, monitor: TaskMonitor) -> TaskVerdi
         steps_to_success=monitor.first_success_tick,
         openings_before_grasps=[round(a.opening, 2) for a in monitor.attempts],
         opening_gaps_mm=[round(a.opening_gap_mm, 1) for a in monitor.attempts],
+        grasp_ticks=[a.tick for a in monitor.attempts],
     )

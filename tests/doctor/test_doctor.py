@@ -17,6 +17,7 @@ from tests.doctor.conftest import VIDEO_FPS
 
 TITLES = [
     software.PYTHON_TITLE,
+    software.VERSIONS_TITLE,
     software.INFERENCE_TITLE,
     hardware.SERIAL_TITLE,
     hardware.CAMERA_TITLE,
