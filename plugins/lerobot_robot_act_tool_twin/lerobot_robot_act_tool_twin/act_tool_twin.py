@@ -14,6 +14,7 @@ would) and frees the bus, the physics thread and the renderer.
 from __future__ import annotations
 
 import logging
+import sys
 from contextlib import ExitStack
 from typing import Any
 
@@ -23,17 +24,23 @@ from lerobot.utils.errors import DeviceAlreadyConnectedError, DeviceNotConnected
 
 from act_tool.errors import ActToolError
 from act_tool.hw.so101.joints import JOINT_NAMES
+from act_tool.robot_types import SO101_FOLLOWER
 from act_tool.runtime.arm_kinds import ArmOptions, ArmRequest
+from act_tool.runtime.loop_config import LoopConfig
 from act_tool.sim.arm import open_sim_so101, twin_spec
-from lerobot_robot_act_tool_twin.config_act_tool_twin import ROBOT_TYPE, ActToolTwinRobotConfig
+from lerobot_robot_act_tool_twin.config_act_tool_twin import ActToolTwinRobotConfig
 
 logger = logging.getLogger(__name__)
+SWITCH_INTERVAL_S = LoopConfig.switch_interval_s  # as act-tool's own control loop
 KEYS = tuple(f"{j}.pos" for j in JOINT_NAMES)
 
 
 class ActToolTwinRobot(Robot):
     config_class = ActToolTwinRobotConfig
-    name = ROBOT_TYPE
+    # LeRobot writes `name` as the robot_type of the datasets it records: the twin records
+    # SO-101 follower episodes, as `act-tool dataset sim` does (and a policy trained on them
+    # runs on the real arm). The config type stays act_tool_twin.
+    name = SO101_FOLLOWER.name
 
     def __init__(self, config: ActToolTwinRobotConfig) -> None:
         super().__init__(config)
@@ -90,8 +97,13 @@ class ActToolTwinRobot(Robot):
                 c: driver.add_camera(c, cfg.height, cfg.width) for c in cfg.cameras_tuple
             }
             self._arm, self._driver = arm, driver
+            # The twin's physics, renders and bus are threads of this process: the thread that
+            # talks to other devices (a leader arm's bus, whose reply LeRobot waits for a few
+            # ms only) must get the interpreter back sooner than Python's default 5 ms.
+            stack.callback(sys.setswitchinterval, sys.getswitchinterval())
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
             self._stack = stack.pop_all()
-        logger.info("%s connected (seed %d)", self, cfg.seed)
+        logger.info("the twin connected (seed %d)", cfg.seed)
 
     def get_observation(self) -> dict[str, Any]:
         if not self.is_connected:
@@ -129,4 +141,4 @@ class ActToolTwinRobot(Robot):
         self._arm = self._driver = None
         assert stack is not None
         stack.close()
-        logger.info("%s disconnected, torque off", self)
+        logger.info("the twin disconnected, torque off")
