@@ -17,9 +17,10 @@ SEEDS = [1000, 1001]
 
 
 def test_reset_observes_the_layout_of_the_seed(plugin_sources):
-    from act_tool.sim.layout import CellLayout
     from lerobot_env_act_tool_twin import ActToolTwinEnvConfig
     from lerobot_env_act_tool_twin.env import TwinEnv
+
+    from act_tool.sim.layout import CellLayout
 
     config = ActToolTwinEnvConfig(height=32, width=48, episode_time_s=0.1)
     assert config.features_map["pixels/handeye"] == "observation.images.handeye"
