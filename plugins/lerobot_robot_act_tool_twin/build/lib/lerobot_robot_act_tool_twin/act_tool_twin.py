@@ -13,6 +13,7 @@ would) and frees the bus, the physics thread and the renderer.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 from contextlib import ExitStack
@@ -102,6 +103,11 @@ class ActToolTwinRobot(Robot):
             # ms only) must get the interpreter back sooner than Python's default 5 ms.
             stack.callback(sys.setswitchinterval, sys.getswitchinterval())
             sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
+            # A command that fails after connecting may never call disconnect (lerobot-rollout
+            # does not when its dataset options are wrong): torque goes off at exit, while the
+            # bus thread still answers (Robot.__del__ would run after it has stopped).
+            atexit.register(self._disconnect_at_exit)
+            stack.callback(atexit.unregister, self._disconnect_at_exit)
             self._stack = stack.pop_all()
         logger.info("the twin connected (seed %d)", cfg.seed)
 
@@ -141,4 +147,11 @@ class ActToolTwinRobot(Robot):
         self._arm = self._driver = None
         assert stack is not None
         stack.close()
-        logger.info("the twin disconnected, torque off")
+        if any(self.twin.torque()):
+            logger.warning("the twin disconnected, but its servos' torque is still on")
+        else:
+            logger.info("the twin disconnected, torque off")
+
+    def _disconnect_at_exit(self) -> None:
+        if self.is_connected:
+            self.disconnect()
