@@ -5,6 +5,7 @@ subprocesses, which discover plugins by distribution name as a user's environmen
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 PLUGINS = REPO / "plugins"
 ROBOT_PLUGIN = PLUGINS / "lerobot_robot_act_tool_twin"
 ENV_PLUGIN = PLUGINS / "lerobot_env_act_tool_twin"
+IGNORED = shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
 NO_SIM = "the `sim` extra (MuJoCo) is not installed"
 
 
@@ -34,9 +36,13 @@ def plugin_env(tmp_path_factory) -> dict[str, str]:
     pytest.importorskip("lerobot")
     pytest.importorskip("mujoco", reason=NO_SIM)
     target = tmp_path_factory.mktemp("plugins")
+    sources = tmp_path_factory.mktemp("plugin_sources")  # setuptools builds inside the source
+    copies = [
+        shutil.copytree(p, sources / p.name, ignore=IGNORED) for p in (ROBOT_PLUGIN, ENV_PLUGIN)
+    ]
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
-        + ["--target", str(target), str(ROBOT_PLUGIN), str(ENV_PLUGIN)],
+        + ["--target", str(target), *map(str, copies)],
         check=True,
         capture_output=True,
     )

@@ -160,3 +160,22 @@ def test_a_bad_option_value_is_a_message_not_a_traceback(plugin_env):
     assert result.returncode != 0
     assert "--robot.camera_names=top" in result.stderr and "front, handeye" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_process_that_never_disconnects_still_ends_with_torque_off(plugin_env, tmp_path):
+    """LeRobot's commands do not always disconnect (lerobot-rollout does not when it fails
+    after connecting): the twin switches torque off at exit, while its bus still answers."""
+    script = (
+        "import logging, sys; logging.basicConfig(level=logging.INFO)\n"
+        "from pathlib import Path\n"
+        "from lerobot_robot_act_tool_twin import ActToolTwinRobot, ActToolTwinRobotConfig\n"
+        f"robot = ActToolTwinRobot(ActToolTwinRobotConfig(calibration_dir=Path({str(tmp_path)!r})))\n"
+        "robot.connect(); robot.get_observation()\n"
+        "raise SystemExit(3)  # no disconnect\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=plugin_env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "the twin disconnected, torque off" in result.stderr
+    assert "Traceback" not in result.stderr and "no answer" not in result.stderr
