@@ -179,3 +179,18 @@ def test_a_process_that_never_disconnects_still_ends_with_torque_off(plugin_env,
     assert result.returncode == 3, result.stderr[-3000:]
     assert "the twin disconnected, torque off" in result.stderr
     assert "Traceback" not in result.stderr and "no answer" not in result.stderr
+
+
+@pytest.mark.slow
+def test_lerobot_rollout_runs_a_policy_on_the_twin(plugin_env, tiny_checkpoint, tmp_path):
+    rollout = lerobot_command("lerobot-rollout")
+    result = subprocess.run(
+        [*rollout, "--strategy.type=base", "--robot.type=act_tool_twin", "--robot.seed=2",
+         f"--robot.calibration_dir={tmp_path}", "--robot.height=64", "--robot.width=96",
+         f"--policy.path={tiny_checkpoint}", "--policy.device=cpu",
+         "--task=pick the cube and place it in the bowl", "--duration=3", "--play_sounds=false"],
+        env=plugin_env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Rollout finished" in result.stderr
+    assert "the twin disconnected, torque off" in result.stderr
