@@ -3,6 +3,8 @@ PYTHON ?= $(shell sh scripts/find-python.sh)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# LeRobot plugins (plugins/): LeRobot finds them by distribution name, installed beside act-tool.
+PLUGINS := plugins/lerobot_robot_act_tool_twin plugins/lerobot_env_act_tool_twin
 DEMO_DIR ?= demo-out
 
 # Core-only venvs (no torch, no LeRobot) on the robot computers' Pythons, for the tests in
@@ -14,10 +16,11 @@ CORE_STAMPS := $(foreach v,$(CORE_PYTHONS),.venv-core-$(v)/.installed)
 TWIN_DIR ?= twin-policy
 .PHONY: demo test lint format clean core-venvs twin-policy docs
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[export,rtx,bench,dev,sim,display,openvino,docs]'
+	$(BIN)/python -m pip install --quiet --no-deps $(addprefix -e ,$(PLUGINS))
 	@touch $(STAMP)
 
 .venv-core-%/.installed: pyproject.toml
@@ -44,12 +47,12 @@ docs: $(STAMP)
 	$(BIN)/mkdocs build --strict -d site
 
 lint: $(STAMP)
-	$(BIN)/ruff check act_tool tests benchmarks scripts
-	$(BIN)/ruff format --check act_tool tests benchmarks scripts
+	$(BIN)/ruff check act_tool tests benchmarks scripts plugins
+	$(BIN)/ruff format --check act_tool tests benchmarks scripts plugins
 
 format: $(STAMP)
-	$(BIN)/ruff format act_tool tests benchmarks scripts
-	$(BIN)/ruff check --fix act_tool tests benchmarks scripts
+	$(BIN)/ruff format act_tool tests benchmarks scripts plugins
+	$(BIN)/ruff check --fix act_tool tests benchmarks scripts plugins
 
 clean:
 	rm -rf $(VENV) .venv-core-* $(DEMO_DIR) $(TWIN_DIR) site .pytest_cache .ruff_cache

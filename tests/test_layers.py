@@ -76,3 +76,15 @@ def test_every_package_has_a_layer():
     packages = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     modules = {p.stem for p in ROOT.glob("*.py")} - {"__init__"}
     assert (packages | modules) - {"testing"} <= set(LAYERS)
+
+
+def test_nothing_in_act_tool_imports_a_plugin():
+    """The LeRobot plugins (plugins/) sit on top of act_tool: imports point from them down."""
+    plugins = {p.name for p in (ROOT.parent / "plugins").iterdir() if p.is_dir()}
+    wrong = [
+        f"{path.relative_to(ROOT.parent)} imports {imported}"
+        for path in sorted(ROOT.rglob("*.py"))
+        for imported in _imports(path)
+        if imported.split(".")[0] in plugins
+    ]
+    assert plugins and not wrong, "act_tool imports a plugin:\n" + "\n".join(wrong)

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +24,10 @@ from act_tool.eval.results import EpisodeResult
 from act_tool.eval.video import EpisodeVideo
 from act_tool.hw.camera_sources import CameraError, parse_camera_args
 from act_tool.hw.emulator import DEFAULT_CALIBRATION, write_calibration_file
+from act_tool.hw.so101 import SO101Arm
 from act_tool.runtime.arm_guard import torque_guard
 from act_tool.runtime.arm_kinds import ArmOptions
+from act_tool.runtime.interfaces import TaskVerdict
 from act_tool.runtime.loop import run_loop
 from act_tool.runtime.loop_config import LoopConfig
 from act_tool.runtime.runners.base import Runner
@@ -87,6 +89,32 @@ class SimEpisodes:
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
 
+    def begin(
+        self, seed: int, settle_s: float = 1.0, on_tick: Callable[[], bool] | None = None
+    ) -> Episode:
+        """The cell laid out for `seed`, the servos powered on, the episode's first frames and
+        snapshot taken; returns the episode's monitor, lockstep clock and arm (not connected:
+        enter it, as the loop does, to configure it and switch torque on)."""
+        twin, bus = self.twin, self.bus
+        twin.reset(seed=seed)
+        with bus.lock:
+            bus.power_on()
+        monitor = TaskMonitor()
+        clock = LockstepClock(bus, self.cameras, monitor, settle_s, on_tick=on_tick)
+        clock.start()
+        arm = so101_arm(
+            ArmOptions(port=bus.port, calibration=self._calibration),
+            self.spec,
+            False,
+            bus.port,
+            BUS_MARGIN_S,
+        )
+        return Episode(seed, monitor, clock, arm)
+
+    def verdict(self, episode: Episode) -> TaskVerdict:
+        """The task's verdict on the twin's state now."""
+        return task_verdict(episode.seed, self.twin.cell_state(), episode.monitor)
+
     def episode(
         self,
         runner: Runner,
@@ -97,11 +125,7 @@ class SimEpisodes:
         log: Callable[[str], None] = lambda _m: None,
     ) -> EpisodeResult:
         """One closed-loop episode of `runner` (entered) on the layout of `seed`."""
-        twin, bus = self.twin, self.bus
-        twin.reset(seed=seed)
-        with bus.lock:
-            bus.power_on()
-        monitor = TaskMonitor()
+        twin = self.twin
         trajectory: list[list[float]] = []
         recorder = EpisodeVideo(video, self.cameras.frames, runner.spec.fps) if video else None
         joints = np.zeros(6)
@@ -112,24 +136,17 @@ class SimEpisodes:
                 recorder.add()
             return True
 
-        clock = LockstepClock(bus, self.cameras, monitor, settle_s, on_tick=record)
-        clock.start()
-        arm = so101_arm(
-            ArmOptions(port=bus.port, calibration=self._calibration),
-            self.spec,
-            False,
-            bus.port,
-            BUS_MARGIN_S,
-        )
+        episode = self.begin(seed, settle_s, on_tick=record)
+        clock = episode.clock
         started = time.perf_counter()
         try:
-            with torque_guard(arm):
-                summary = run_loop(runner, arm, self.cameras, loop, log, clock=clock)
+            with torque_guard(episode.arm):
+                summary = run_loop(runner, episode.arm, self.cameras, loop, log, clock=clock)
         finally:
             if recorder is not None:
                 recorder.close()
         return EpisodeResult(
-            **asdict(task_verdict(seed, twin.cell_state(), monitor)),
+            **asdict(self.verdict(episode)),
             ticks=summary.ticks,
             duration_s=clock.now(),
             wall_s=time.perf_counter() - started,
@@ -139,3 +156,13 @@ class SimEpisodes:
             trajectory=trajectory,
             video=str(video) if video else None,
         )
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One episode's parts (see `SimEpisodes.begin`)."""
+
+    seed: int
+    monitor: TaskMonitor
+    clock: LockstepClock
+    arm: SO101Arm

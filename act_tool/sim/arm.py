@@ -14,12 +14,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from act_tool.hw.emulator import DEFAULT_CALIBRATION, write_calibration_file
+from act_tool.hw.so101.joints import JOINT_NAMES
+from act_tool.robot_types import SO101_FOLLOWER, Units
 from act_tool.runtime.arm_kinds import ArmRequest, Log, Robot
 from act_tool.runtime.so101_arms import so101_arm
 from act_tool.sim.bus import TwinBus
 from act_tool.sim.judge import TwinJudge
 from act_tool.sim.realtime import RealtimeTwin
 from act_tool.sim.twin import Twin, TwinConfig
+from act_tool.spec import CameraSpec, EngineSpec
 
 BUS_MARGIN_S = 0.1
 
@@ -30,6 +33,29 @@ def twin_config_for(request: ArmRequest) -> TwinConfig:
     return TwinConfig(
         max_height=max([480, *(c.height for c in cams)]),
         max_width=max([640, *(c.width for c in cams)]),
+    )
+
+
+def twin_spec(
+    cameras: tuple[str, ...], height: int, width: int, fps: int, units: str = "degrees"
+) -> EngineSpec:
+    """The twin's observations (its cameras at one size, the six joints in `units`) described
+    as a policy's spec: what the twin's arm and cameras are set up from when no policy's spec
+    is at hand (LeRobot's robot and env plugins)."""
+    keys = tuple(f"{j}.pos" for j in JOINT_NAMES)
+    return EngineSpec(
+        artifact="",
+        cameras=tuple(CameraSpec(f"observation.images.{c}", height, width) for c in cameras),
+        state_names=keys,
+        action_names=keys,
+        units=Units.parse(units).value,
+        fps=fps,
+        chunk_size=1,
+        n_action_steps=1,
+        temporal_ensemble_coeff=None,
+        state_min=(-180.0,) * len(keys),
+        state_max=(180.0,) * len(keys),
+        robot_type=SO101_FOLLOWER.name,
     )
 
 
