@@ -21,15 +21,12 @@ class ReplyFaults:
         self.timeout = [0] * 256
         self.corrupt = [0] * 256
         self.late = [0] * 256
+        self.total = 0  # answers missing (timeouts and corrupt ones)
 
     def clear(self) -> None:
         for counts in (self.timeout, self.corrupt, self.late):
             counts[:] = [0] * 256
-
-    @property
-    def total(self) -> int:
-        """Answers missing (timeouts and corrupt ones)."""
-        return sum(self.timeout) + sum(self.corrupt)
+        self.total = 0
 
     def by_servo(self) -> dict[int, dict[str, int]]:
         """Non-zero counts: servo id -> {"lost": n, "corrupt": n, "late": n}."""

@@ -205,6 +205,7 @@ class Transactions:
             self.transport.discard_input()
             missing = [s for s in range(n) if self.offsets[s] < 0]
             corrupted = [s for s in missing if self._bad_checksum[s]]
+            self.faults.total += len(missing)
             for s in missing:
                 if self._bad_checksum[s]:
                     self.faults.corrupt[ids[s]] += 1
