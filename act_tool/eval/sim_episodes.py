@@ -25,7 +25,7 @@ from act_tool.eval.video import EpisodeVideo
 from act_tool.hw.camera_sources import CameraError, parse_camera_args
 from act_tool.hw.emulator import DEFAULT_CALIBRATION, write_calibration_file
 from act_tool.runtime.arm_guard import torque_guard
-from act_tool.runtime.arm_kinds import ArmOptions
+from act_tool.runtime.arm_kinds import ArmOptions, ArmRequest
 from act_tool.runtime.loop import run_loop
 from act_tool.runtime.loop_config import LoopConfig
 from act_tool.runtime.runners.base import Runner
@@ -114,13 +114,10 @@ class SimEpisodes:
 
         clock = LockstepClock(bus, self.cameras, monitor, settle_s, on_tick=record)
         clock.start()
-        arm = so101_arm(
-            ArmOptions(port=bus.port, calibration=self._calibration),
-            self.spec,
-            False,
-            bus.port,
-            BUS_MARGIN_S,
-        )
+        # the twin's clock is simulated: no wall-clock budget for the read; no stall guard, as
+        # the recorded evaluations of the shipped policies ran without one
+        options = ArmOptions(port=bus.port, calibration=self._calibration, stall_protection=False)
+        arm = so101_arm(options, ArmRequest(options, self.spec), bus.port, BUS_MARGIN_S)
         started = time.perf_counter()
         try:
             with torque_guard(arm):
