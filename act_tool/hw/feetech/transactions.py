@@ -25,6 +25,7 @@ from act_tool.hw.feetech.reply_faults import ReplyFaults
 from act_tool.hw.feetech.transport import Transport
 
 RX_BUFFER_SIZE = 2048
+GARBLED_GRACE_S = 0.002  # waited after the last garbled answer for a proper one
 _WIDENABLE = (p.Instruction.PING, p.Instruction.READ, p.Instruction.SYNC_READ)
 
 
@@ -209,9 +210,11 @@ class Transactions:
             for s in missing:
                 if self._bad_checksum[s]:
                     self.faults.corrupt[ids[s]] += 1
-                else:  # its answer may yet come, late
+                else:
                     self.faults.timeout[ids[s]] += 1
-                    self.owed.add(ids[s], data_len + 2)
+                # its answer may yet come, late (or the garbled packet was another's: the
+                # collection stops at a garbled answer, whose id byte may itself be wrong)
+                self.owed.add(ids[s], data_len + 2)
             if corrupted:
                 error = ChecksumError(what, ids[corrupted[0]])
                 error.missing_ids = tuple(ids[s] for s in missing)
@@ -271,7 +274,7 @@ class Transactions:
             bad[slot] = False
         expected_len = data_len + 2
         total = expected_len + 4
-        answered = start = end = 0
+        answered = start = end = garbled = 0
         while answered < n:
             avail = end - start
             if avail >= 2 and (rx[start] != 0xFF or rx[start + 1] != 0xFF):
@@ -290,12 +293,16 @@ class Transactions:
                         s += rx[k]
                     if (~s & 0xFF) != rx[start + total - 1]:
                         slot = slot_of[servo_id]
-                        if slot >= 0:  # reported only if this servo's answer never arrives
-                            bad[slot] = True
+                        if slot >= 0 and offsets[slot] < 0 and not bad[slot]:
+                            bad[slot] = True  # reported only if its answer never arrives
+                            garbled += 1
                         start += 1
                         continue
                     slot = slot_of[servo_id]
                     if slot >= 0 and offsets[slot] < 0:
+                        if bad[slot]:  # a good copy after a garbled one (a repeat): take it
+                            bad[slot] = False
+                            garbled -= 1
                         if owed.count and owed.owes(servo_id, expected_len):
                             owed.pay(servo_id, expected_len)  # a late answer to an earlier one
                             self.faults.late[servo_id] += 1
@@ -312,6 +319,10 @@ class Transactions:
                     "expected answers (the bus is flooded with data: check the wiring and that "
                     "no other program talks on this port)"
                 )
+            if garbled and answered + garbled >= n and start >= end:
+                # every answer still missing came garbled: a servo answers once, so only a
+                # packet the garbage was not (a false header) can still come, at once
+                deadline = min(deadline, time.perf_counter() + GARBLED_GRACE_S)
             view = self._rx_tail[end]
             if view is None:
                 view = self._rx_tail[end] = self._rx_view[end:]
