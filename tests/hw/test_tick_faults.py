@@ -48,10 +48,11 @@ def connected(calibration: Path, faults: BusFaults | None, **kw) -> Iterator[tup
 
 
 def tick_reads(arm: SO101Arm, n: int) -> tuple[int, int, float]:
-    """n reads as the loop does them; returns (good, missed, the longest read in s)."""
+    """n reads as the loop does them; returns (good, missed, the 95th percentile of the reads'
+    durations in s: the loaded test machine may deschedule a few)."""
     out = np.zeros(6, dtype=np.float32)
     good = missed = 0
-    longest = 0.0
+    durations = []
     for _ in range(n):
         t = time.perf_counter()
         arm.start_read()
@@ -60,8 +61,8 @@ def tick_reads(arm: SO101Arm, n: int) -> tuple[int, int, float]:
             good += 1
         except ReplyMissingError:
             missed += 1
-        longest = max(longest, time.perf_counter() - t)
-    return good, missed, longest
+        durations.append(time.perf_counter() - t)
+    return good, missed, float(np.percentile(durations, 95))
 
 
 def test_lost_and_corrupt_answers_are_asked_again_within_the_budget_and_counted(calibration):
@@ -71,7 +72,7 @@ def test_lost_and_corrupt_answers_are_asked_again_within_the_budget_and_counted(
         counts = arm.bus.faults.by_servo()
         report = arm.report()
     # a read gives up within its budget (+ a scheduling allowance for the loaded machine)
-    assert longest < BUDGET_S + 0.025
+    assert longest < BUDGET_S + 0.010
     # 8 % of answers faulty: 39 % of first attempts fail, most rescued by the attempt that fits
     assert good >= 115 and good + missed == 150
     lost = sum(k["lost"] + k["late"] for k in counts.values())
@@ -106,7 +107,7 @@ def test_an_unplugged_servo_is_named(calibration):
     for _, arm in connected(calibration, faults):
         good, missed, longest = tick_reads(arm, 4)
         assert good == 0 and missed == 4
-        assert longest < BUDGET_S + 0.025
+        assert longest < BUDGET_S + 0.010
         arm.start_read()
         with pytest.raises(BusTimeoutError) as e:
             arm.finish_read(np.zeros(6, dtype=np.float32))

@@ -6,6 +6,7 @@ other work while the answers are on the wire. They stand on the transaction laye
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableSequence, Sequence
 
 from act_tool.hw.errors import BusError, BusTimeoutError, ChecksumError
@@ -37,6 +38,7 @@ class SyncReader:
         self._sign_bit = reg.sign_bit
         self.deadline = 0.0  # of the answers to the request `send` put on the wire
         self.sent_size = self._size  # data bytes per answer to it (more where some are owed)
+        self.sent_at = 0.0
 
     def read(
         self, out: MutableSequence[int], give_up_at: float | None = None
@@ -51,6 +53,7 @@ class SyncReader:
         (0.6 ms for six positions at 1 Mbps, plus the adapter's latency), which the caller may
         spend on other work, then `receive`s them. Any other transaction on this bus meanwhile
         first waits the answers out and drops them."""
+        self.sent_at = time.perf_counter()
         self.bus.send_read(self, self._request, self._size)
 
     def receive(
@@ -60,7 +63,9 @@ class SyncReader:
         asked again (the bus's read_retries). `give_up_at` (a perf_counter time, the tick's
         state budget): no wait goes past it and no attempt starts that could not end before it,
         so a lost answer costs the tick at most that; then the BusTimeoutError or
-        ChecksumError is raised as when the retries run out. `out` is left unchanged then."""
+        ChecksumError is raised as when the retries run out. `out` is left unchanged then.
+        Each attempt then waits at most its share of the budget (budget / (retries + 1)): on a
+        real bus the answers come within a millisecond or two of the request."""
         bus = self.bus
         if not bus.take_pending(self):
             raise BusError(
@@ -69,8 +74,11 @@ class SyncReader:
             )
         size = self._size
         deadline = self.deadline
-        if give_up_at is not None and give_up_at < deadline:
-            deadline = give_up_at
+        attempt_s = None
+        if give_up_at is not None:
+            # each attempt its share of what is left, so a lost answer leaves time to ask again
+            attempt_s = (give_up_at - self.sent_at) / (bus.read_retries + 1)
+            deadline = min(deadline, self.sent_at + attempt_s, give_up_at)
         try:
             bus.finish(self.ids, self.sent_size, self.what, self.strict, deadline)
         except (BusTimeoutError, ChecksumError):
@@ -79,8 +87,9 @@ class SyncReader:
             bus.transport.discard_input()
             retries = bus.read_retries - 1
             bus.transact_read(
-                self._request, self.ids, size, self.what, self.strict, retries, give_up_at
-            )
+                self._request, self.ids, size, self.what, self.strict, retries, give_up_at,
+                attempt_s,
+            )  # fmt: skip
         rx = bus.rx
         offsets = bus.offsets
         error_bits = self.error_bits

@@ -133,14 +133,15 @@ class Transactions:
         check_errors: bool = True,
         retries: int | None = None,
         give_up_at: float | None = None,
+        attempt_s: float | None = None,
     ) -> None:
         """`transact`, asked again on a lost or corrupted answer up to `retries` times (the
         bus's read_retries by default); with `give_up_at` (perf_counter time) no attempt starts
-        that could end after it, and none waits past it."""
+        that could end after it, and none waits past it; with `attempt_s`, none waits longer."""
         retries = self.read_retries if retries is None else retries
         for attempt in range(retries + 1):
             try:
-                self.transact(request, ids, data_len, what, check_errors, give_up_at)
+                self.transact(request, ids, data_len, what, check_errors, give_up_at, attempt_s)
                 return
             except (BusTimeoutError, ChecksumError):
                 if attempt == retries or not self.time_for(request, ids, data_len, give_up_at):
@@ -170,6 +171,7 @@ class Transactions:
         what: str,
         check_errors: bool = True,
         give_up_at: float | None = None,
+        attempt_s: float | None = None,
     ) -> None:
         """Send `request` and collect one status packet per id into `offsets` (slot = index);
         while answers are owed (owed.py), a read asks for more bytes and an acknowledgement
@@ -185,6 +187,8 @@ class Transactions:
                     if owed.owes(servo_id, data_len + 2):
                         self._probe(servo_id)
         deadline = self.begin(request, len(ids), data_len)
+        if attempt_s is not None:
+            deadline = min(deadline, time.perf_counter() + attempt_s)
         if give_up_at is not None and give_up_at < deadline:
             deadline = give_up_at
         self.finish(ids, data_len, what, check_errors, deadline)
