@@ -166,8 +166,10 @@ class SO101Arm:
     # --- the control-loop API --------------------------------------------------------------
 
     def read_positions(self, out: np.ndarray) -> np.ndarray:
-        """Present positions (float32 [6], the arm's units, LeRobot's joint order) into `out`."""
+        """Present positions (float32 [6], the arm's units, LeRobot's joint order) into `out`.
+        Outside the tick (preflight, parking): every retry, without the tick's state budget."""
         self.start_read()
+        self._give_up_at = None
         return self.finish_read(out)
 
     def start_read(self) -> None:
