@@ -106,6 +106,7 @@ class SO101Arm:
         self._give_up_at: float | None = None  # the current read's, from state_budget_s
         self._stall = StallGuard(config.stall, N_JOINTS) if config.stall is not None else None
         self._present_counts = [0] * N_JOINTS  # of the last good read (the stall guard's)
+        self._fresh = False  # read since the last write: the stall guard acts on fresh positions
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -198,6 +199,7 @@ class SO101Arm:
             if fault is not None:
                 raise ServoFaultError(fault)
         self._present_counts[:] = self._counts
+        self._fresh = True
         present = self._converter.to_units(self._counts, self._present)  # type: ignore[union-attr]
         self._have_present = True
         for j in range(N_JOINTS):
@@ -240,7 +242,8 @@ class SO101Arm:
         counts = self._goal_counts
         conv.to_counts(units, counts)  # type: ignore[union-attr]
         stall = self._stall
-        if stall is not None and self._have_present:
+        if stall is not None and self._fresh:  # goals streamed without reads are left alone
+            self._fresh = False
             stall.apply(counts, self._present_counts, self._errors.last, time.perf_counter())
             if any(stall.stalled):
                 conv.to_units(counts, units)  # type: ignore[union-attr]
