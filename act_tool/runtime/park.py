@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -22,7 +23,7 @@ from act_tool.errors import ActToolError
 from act_tool.runtime.interfaces import Arm
 
 PARK_SPEED = 30.0  # units (degrees, or % of range) per second: slow enough to stop by hand
-PARK_MAX_S = 10.0
+PARK_MAX_S = 10.0  # a longer way is taken faster
 PARK_SETTLE_S = 0.3  # held at the pose before torque off
 
 
@@ -39,23 +40,39 @@ class OnStop(StrEnum):
             raise ActToolError(f"--on-stop {value!r}: use one of {choices}") from None
 
 
-def park(arm: Arm, pose: np.ndarray, fps: float, speed: float = PARK_SPEED) -> float:
-    """Move from where the arm is to `pose` (the arm's units) at `speed` units/s, a goal per
-    tick at `fps`, then hold it briefly. Returns the seconds it took. Raises whatever the arm
-    raises (the caller turns torque off then)."""
-    start = time.perf_counter()
-    present = np.zeros(len(pose), dtype=np.float32)
-    arm.read_positions(present)
-    here = present.astype(np.float64)
+def move_to(
+    arm: Arm,
+    pose: np.ndarray,
+    fps: float,
+    speed: float = PARK_SPEED,
+    min_s: float = 0.0,
+    stop: threading.Event | None = None,
+) -> None:
+    """A straight line in joint space from where the arm is to `pose` (the arm's units), its
+    fastest joint at `speed` units/s (taking at least `min_s`, at most PARK_MAX_S), a goal per
+    tick at `fps` on deadlines; `stop` set cuts it short (the arm holds where it is). Raises
+    whatever the arm raises."""
+    start = np.zeros(len(pose), dtype=np.float32)
+    arm.read_positions(start)
+    here = start.astype(np.float64)
     target = np.asarray(pose, dtype=np.float64)
     distance = float(np.max(np.abs(target - here))) if len(target) else 0.0
-    duration = min(PARK_MAX_S, distance / speed)
-    steps = max(1, int(np.ceil(duration * fps)))
+    seconds = min(PARK_MAX_S, max(min_s, distance / speed))
+    steps = max(1, round(seconds * fps))
     period = 1.0 / fps
-    goal = np.zeros_like(here)
+    deadline = time.perf_counter()
     for k in range(1, steps + 1):
-        np.copyto(goal, here + (target - here) * (k / steps))
-        arm.write_goals(goal)
-        time.sleep(period)
+        if stop is not None and stop.is_set():
+            return
+        arm.write_goals(here + (target - here) * (k / steps))
+        deadline += period
+        time.sleep(max(0.0, deadline - time.perf_counter()))
+
+
+def park(arm: Arm, pose: np.ndarray, fps: float) -> float:
+    """Move slowly to `pose` (move_to at PARK_SPEED), then hold it briefly. Returns the seconds
+    it took."""
+    begin = time.perf_counter()
+    move_to(arm, pose, fps)
     time.sleep(PARK_SETTLE_S)
-    return time.perf_counter() - start
+    return time.perf_counter() - begin
