@@ -35,14 +35,14 @@ def twin_config_for(request: ArmRequest) -> TwinConfig:
 
 
 def open_sim_so101(request: ArmRequest, stack: ExitStack, log: Log) -> Robot:
-    twin = Twin(twin_config_for(request))
-    layout = twin.reset(seed=request.options.seed)
     faults = request.options.faults
     if faults is not None and faults.squeeze_servo is not None:
         raise ActToolError(
             "--squeeze-servo places an object in the servo emulator; the twin's gripper meets "
             "real (simulated) objects: drop --squeeze-servo with --port sim"
         )
+    twin = Twin(twin_config_for(request))
+    layout = twin.reset(seed=request.options.seed)
     bus = stack.enter_context(TwinBus(twin, DEFAULT_CALIBRATION, request.options.wire_time, faults))
     driver = stack.enter_context(RealtimeTwin(bus, camera_fps=30.0))
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="act-sim-")))
