@@ -111,3 +111,12 @@ def test_watch_names_servos_missing_now_and_then_and_corrupt_ones():
     text = str(e.value)
     assert "missing now and then from servo 6 (gripper), servo 1 (shoulder_pan)" in text
     assert "corrupted answers from servo 1 (shoulder_pan)" in text
+
+
+def test_an_adapter_gone_stops_at_once_without_holding():
+    from act_tool.hw.errors import PortDisconnectedError
+
+    arm = LossyArm({4}, lambda: PortDisconnectedError("/dev/ttyACM0", "read failed"))
+    with pytest.raises(LoopError, match="adapter disconnected") as e:
+        run(arm)
+    assert e.value.summary.held_ticks == 0 and len(arm.sent) == 4 and not arm.torque
