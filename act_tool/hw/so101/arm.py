@@ -33,7 +33,6 @@ from act_tool.hw.errors import (
     CalibrationError,
     HardwareError,
     SafetyError,
-    ServoError,
 )
 from act_tool.hw.feetech.bus import FeetechBus, SyncReader
 from act_tool.hw.feetech.protocol import Reg
@@ -68,11 +67,9 @@ PHASE_ANGLE_FEEDBACK_BIT = 0x10  # cleared so positions stay in 0..4095
 WRITE_ATTEMPTS = 3  # per configuration write on connect (see FeetechBus.write_checked)
 
 
-class ServoFaultError(ServoError):
-    """A servo that kept reporting a fault that does not pass (overheat, voltage, ...)."""
-
-    def __init__(self, message: str) -> None:
-        HardwareError.__init__(self, message)
+class ServoFaultError(HardwareError):
+    """A servo that kept reporting a fault that does not pass (overheat, voltage, ...); the
+    message names it and the fault."""
 
 
 class SO101Arm:
