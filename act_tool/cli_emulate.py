@@ -10,6 +10,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from act_tool.cli_common import fail
+from act_tool.cli_faults import (
+    CorruptRepliesOpt,
+    FaultSeedOpt,
+    FaultsFromOpt,
+    LateByOpt,
+    LateRepliesOpt,
+    LostRepliesOpt,
+    SqueezeAtOpt,
+    SqueezeServoOpt,
+    UnplugAfterOpt,
+    UnplugServoOpt,
+    bus_faults,
+)
 from act_tool.errors import ActToolError
 from act_tool.robot_types import Units
 
@@ -44,69 +57,43 @@ def emulate(
     ] = False,
     seed: Annotated[int, typer.Option(help="--sim: the seed that lays out the cell.")] = 0,
     watch: Annotated[bool, typer.Option(help="Print the joint positions every second.")] = False,
-    lost_replies: Annotated[
-        float, typer.Option(help="Fraction of the servos' replies lost (0.01: one in 100).")
-    ] = 0.0,
-    corrupt_replies: Annotated[
-        float, typer.Option(help="Fraction of replies sent with a wrong checksum.")
-    ] = 0.0,
-    late_replies: Annotated[
-        float, typer.Option(help="Fraction of replies sent late (after the client gave up).")
-    ] = 0.0,
-    late_by: Annotated[float, typer.Option(help="How late, in seconds.")] = 0.5,
-    unplug_servo: Annotated[
-        int | None, typer.Option(help="This servo (1-6) stops answering, as if unplugged ...")
-    ] = None,
-    unplug_after: Annotated[float, typer.Option(help="... this many seconds in.")] = 0.0,
-    squeeze_servo: Annotated[
-        int | None,
-        typer.Option(
-            help="This servo (6: the gripper) closes on an object: pushing against it, it "
-            "reports overload."
-        ),
-    ] = None,
-    squeeze_at: Annotated[
-        int | None,
-        typer.Option(help="Where the object stops it (counts; default: a quarter of its range)."),
-    ] = None,
-    faults_from: Annotated[
-        str,
-        typer.Option(
-            help="When the faults start: 'start', or 'connected' (the client's first control "
-            "tick with torque on)."
-        ),
-    ] = "start",
-    fault_seed: Annotated[
-        int, typer.Option(help="Seed of the faults (same seed, same faults).")
-    ] = 0,
+    lost_replies: LostRepliesOpt = 0.0,
+    corrupt_replies: CorruptRepliesOpt = 0.0,
+    late_replies: LateRepliesOpt = 0.0,
+    late_by: LateByOpt = 0.5,
+    unplug_servo: UnplugServoOpt = None,
+    unplug_after: UnplugAfterOpt = 0.0,
+    squeeze_servo: SqueezeServoOpt = None,
+    squeeze_at: SqueezeAtOpt = None,
+    faults_from: FaultsFromOpt = "start",
+    fault_seed: FaultSeedOpt = 0,
 ) -> None:
     """Run a virtual SO-101 (six STS3215 servos) on a pseudo-terminal until Ctrl-C."""
-    from act_tool.hw.emulator import DEFAULT_CALIBRATION, BusFaults
+    from act_tool.hw.emulator import DEFAULT_CALIBRATION
     from act_tool.hw.so101.calibration import candidate_paths, save_calibration
 
     faults = None
     try:
-        faults = BusFaults(
-            seed=fault_seed,
-            lost=lost_replies,
-            corrupt=corrupt_replies,
-            late=late_replies,
-            late_s=late_by,
-            silent_servo=unplug_servo,
-            silent_after_s=unplug_after,
-            squeeze_servo=squeeze_servo,
-            squeeze_at=squeeze_at,
-            start=faults_from,
+        faults = bus_faults(
+            fault_seed,
+            lost_replies,
+            corrupt_replies,
+            late_replies,
+            late_by,
+            unplug_servo,
+            unplug_after,
+            squeeze_servo,
+            squeeze_at,
+            faults_from,
         )
     except ActToolError as e:
         fail(e)
-    if faults is not None and not faults.active:
-        faults = None
-    elif sim:
+    if faults is not None and sim:
         fail(
             ActToolError(
                 "the fault options (--lost-replies, --unplug-servo, ...) apply to the servo "
-                "emulator, not to --sim: drop --sim to run a faulty virtual arm"
+                "emulator, not to emulate --sim: drop --sim to run a faulty virtual arm, or "
+                "rehearse faults on the twin with act-tool run --port sim"
             )
         )
 

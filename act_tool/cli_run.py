@@ -5,11 +5,27 @@ sources) come from their registries. Heavy imports happen inside the command."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from act_tool.cli_common import fail
+from act_tool.cli_faults import (
+    CorruptRepliesOpt,
+    FaultSeedOpt,
+    FaultsFromOpt,
+    LateByOpt,
+    LateRepliesOpt,
+    LostRepliesOpt,
+    MaxMissedStateOpt,
+    NoStallProtectionOpt,
+    OnStopOpt,
+    SqueezeAtOpt,
+    SqueezeServoOpt,
+    UnplugAfterOpt,
+    UnplugServoOpt,
+    bus_faults,
+)
 from act_tool.compat import StrEnum
 from act_tool.errors import ActToolError
 from act_tool.hw.camera_sources import source_help
@@ -230,8 +246,13 @@ def run_options(
     units: Units = Units.DEGREES,
     rt_priority: int | None = None,
     skip_self_check: bool = False,
+    max_missed_state: str = "100ms",
+    on_stop: str = "torque-off",
+    no_stall_protection: bool = False,
+    **faults: Any,
 ):
-    """`run`'s options (shared with `eval --port`) in their option groups: a RunOptions."""
+    """`run`'s options (shared with `eval --port`) in their option groups: a RunOptions.
+    `faults`: the virtual arm's fault options (act_tool.cli_faults.bus_faults's arguments)."""
     from act_tool.runtime.arm_kinds import ArmOptions
     from act_tool.runtime.loop_config import LoopConfig
     from act_tool.runtime.realtime import DEFAULT_PRIORITY
@@ -247,6 +268,8 @@ def run_options(
             max_relative_target=max_relative_target,
             strict_servo_errors=strict_servo_errors,
             seed=seed,
+            faults=bus_faults(**faults),
+            stall_protection=not no_stall_protection,
         ),
         cameras=cameras,
         backend=backend.value if backend else None,
@@ -268,6 +291,8 @@ def run_options(
             clamp_to_training_range=not no_range_clamp,
             log_path=log,
             rt_priority=DEFAULT_PRIORITY if rt_priority is None else rt_priority,
+            max_missed_state=max_missed_state,
+            on_stop=on_stop,
         ),
         skip_self_check=skip_self_check,
     )
@@ -304,8 +329,23 @@ def run(
     record_codec: RecordCodecOpt = None,
     display: DisplayOpt = False,
     display_save: DisplaySaveOpt = None,
+    max_missed_state: MaxMissedStateOpt = "100ms",
+    on_stop: OnStopOpt = "torque-off",
+    no_stall_protection: NoStallProtectionOpt = False,
+    lost_replies: LostRepliesOpt = 0.0,
+    corrupt_replies: CorruptRepliesOpt = 0.0,
+    late_replies: LateRepliesOpt = 0.0,
+    late_by: LateByOpt = 0.5,
+    unplug_servo: UnplugServoOpt = None,
+    unplug_after: UnplugAfterOpt = 0.0,
+    squeeze_servo: SqueezeServoOpt = None,
+    squeeze_at: SqueezeAtOpt = None,
+    faults_from: FaultsFromOpt = "connected",
+    fault_seed: FaultSeedOpt = 0,
 ) -> None:
-    """Run a policy on the SO-101: cameras + joints -> policy -> servos, at a fixed rate."""
+    """Run a policy on the SO-101: cameras + joints -> policy -> servos, at a fixed rate.
+    The virtual arm's fault options (--lost-replies, ...) rehearse faults with --port emulated
+    or --port sim."""
     arguments = {k: v for k, v in locals().items() if k not in OBSERVER_ARGS}
     from act_tool.runtime.loop_config import LoopError
     from act_tool.runtime.session import run as run_session

@@ -32,6 +32,7 @@ LAYERS = {
     "cli_eval": 5,
     "cli_eval_arm": 5,
     "cli_emulate": 5,
+    "cli_faults": 5,
     "cli_backbone": 5,
     "cli_engine": 5,
     "eval": 4,

@@ -31,6 +31,7 @@ from act_tool.runtime.interfaces import SessionArm, TaskVerdict
 from act_tool.runtime.loop import run_loop
 from act_tool.runtime.loop_config import RealClock
 from act_tool.runtime.observers import TickObserver
+from act_tool.runtime.park import move_to
 from act_tool.runtime.session import RunOptions, Session, open_session
 from act_tool.runtime.telemetry import RunSummary
 
@@ -180,18 +181,7 @@ def move_home(arm: SessionArm, home: np.ndarray, fps: float, wake: threading.Eve
     """Torque on, then a straight line in joint space from where the arm is to `home`, at most
     HOME_SPEED per joint; a key that wakes the session cuts it short (the arm holds)."""
     arm.enable_torque()
-    start = np.zeros_like(home)
-    arm.read_positions(start)
-    seconds = max(MIN_HOME_S, float(np.max(np.abs(home - start))) / HOME_SPEED)
-    steps = max(1, round(seconds * fps))
-    clock, period = RealClock(), 1.0 / fps
-    deadline = clock.now()
-    for k in range(1, steps + 1):
-        if wake.is_set():
-            return
-        arm.write_goals(start + (home - start) * (k / steps))
-        deadline += period
-        clock.wait_until(deadline)
+    move_to(arm, home, fps, HOME_SPEED, MIN_HOME_S, wake)
 
 
 def run_arm_eval(

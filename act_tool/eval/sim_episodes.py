@@ -26,7 +26,7 @@ from act_tool.hw.camera_sources import CameraError, parse_camera_args
 from act_tool.hw.emulator import DEFAULT_CALIBRATION, write_calibration_file
 from act_tool.hw.so101 import SO101Arm
 from act_tool.runtime.arm_guard import torque_guard
-from act_tool.runtime.arm_kinds import ArmOptions
+from act_tool.runtime.arm_kinds import ArmOptions, ArmRequest
 from act_tool.runtime.interfaces import TaskVerdict
 from act_tool.runtime.loop import run_loop
 from act_tool.runtime.loop_config import LoopConfig
@@ -102,13 +102,10 @@ class SimEpisodes:
         monitor = TaskMonitor()
         clock = LockstepClock(bus, self.cameras, monitor, settle_s, on_tick=on_tick)
         clock.start()
-        arm = so101_arm(
-            ArmOptions(port=bus.port, calibration=self._calibration),
-            self.spec,
-            False,
-            bus.port,
-            BUS_MARGIN_S,
-        )
+        # the twin's clock is simulated: no wall-clock budget for the read; no stall guard, as
+        # the recorded evaluations of the shipped policies ran without one
+        options = ArmOptions(port=bus.port, calibration=self._calibration, stall_protection=False)
+        arm = so101_arm(options, ArmRequest(options, self.spec), bus.port, BUS_MARGIN_S)
         return Episode(seed, monitor, clock, arm)
 
     def verdict(self, episode: Episode) -> TaskVerdict:

@@ -56,7 +56,15 @@ class BusError(HardwareError):
     """A transaction on the servo bus that failed."""
 
 
-class BusTimeoutError(BusError):
+class ReplyMissingError(BusError):
+    """An answer that did not come in usable form: none before the deadline, or a corrupted
+    one. Transient on a real bus (noise, a busy adapter); the control loop rides through a few
+    (act_tool.runtime.missed_state). `missing_ids`: the servos whose answer is missing."""
+
+    missing_ids: tuple[int, ...] = ()
+
+
+class BusTimeoutError(ReplyMissingError):
     """One or more servos did not answer before the deadline."""
 
     def __init__(self, what: str, missing_ids: Iterable[int]) -> None:
@@ -67,11 +75,12 @@ class BusTimeoutError(BusError):
         )
 
 
-class ChecksumError(BusError):
+class ChecksumError(ReplyMissingError):
     """A status packet arrived with a wrong checksum (noise on the bus, a loose cable)."""
 
     def __init__(self, what: str, servo_id: int) -> None:
         self.servo_id = servo_id
+        self.missing_ids = (servo_id,)
         super().__init__(
             f"{what}: corrupted status packet from servo id {servo_id} (bad checksum). "
             "Check the cable and the power supply."

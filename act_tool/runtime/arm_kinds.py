@@ -23,6 +23,7 @@ from typing import Any
 
 from act_tool.errors import ActToolError
 from act_tool.hw.camera_sources import SourceKind, register_source_kind, unregister_source_kind
+from act_tool.hw.emulator.faults import BusFaults
 from act_tool.runtime.interfaces import EpisodeJudge, SessionArm
 from act_tool.spec import EngineSpec
 
@@ -40,6 +41,8 @@ class ArmOptions:
     strict_servo_errors: bool = False  # servo error bits stop the run (default: counted)
     wire_time: bool = True  # virtual arms: emulate the 1 Mbps wire time
     seed: int = 0  # simulated arms: the cell's layout
+    faults: BusFaults | None = None  # virtual and simulated arms: faults their bus injects
+    stall_protection: bool = True  # back off a joint held away from its goal (hw/so101/stall.py)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class ArmRequest:
     options: ArmOptions
     spec: EngineSpec
     dry_run: bool = False  # connect with torque off; the arm stays limp and refuses writes
+    state_budget_s: float | None = None  # the tick's read gives up within this (s)
+    persistent_error_reads: int = 3  # a servo fault held over this many reads stops the run
 
 
 @dataclass
@@ -77,6 +82,11 @@ class ArmKind:
 
     def check(self, options: ArmOptions) -> None:
         """Usage errors, before anything loads."""
+        if options.faults is not None and self.port is None:
+            raise ActToolError(
+                "the fault options (--lost-replies, --unplug-servo, ...) rehearse faults on a "
+                f"virtual arm: use --port {' or --port '.join(port_words())}, or act-tool emulate"
+            )
         if self.needs_calibration and options.robot_id is None and options.calibration is None:
             raise ActToolError(
                 "give the arm's --robot-id (finds LeRobot's calibration file) or --calibration FILE"

@@ -23,7 +23,8 @@ class Arm(Protocol):
     def start_read(self) -> None: ...  # send the position request; answers on the wire
     def finish_read(self, out: np.ndarray) -> np.ndarray: ...  # collect them into `out`
     def write_goals(self, goals: np.ndarray) -> np.ndarray: ...
-    def disable_torque(self) -> None: ...
+    # returns the servos it could not reach ("servo 6 (gripper)"), or None / [] when none
+    def disable_torque(self) -> Sequence[str] | None: ...
 
 
 class SessionArm(Arm, Protocol):

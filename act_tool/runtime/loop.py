@@ -18,7 +18,13 @@ by that wait rather than counting it as an overrun. The grid lives on a Clock: t
 default, or a simulation's (its time advances by a period while the loop waits, whatever the
 tick took, and it may end the run). Whatever ends the loop (duration, Ctrl-C, SIGTERM, the
 clock, an exception in warm-up or in a tick, a camera or bus failure), torque is disabled and
-the log is flushed before this returns or raises.
+the log is flushed before this returns or raises (or, with `--on-stop park`, the arm first
+moves back to where it started where the end was not a fault of the bus: park.py).
+
+A tick whose joint state does not come (its answers lost or corrupted after the retries that fit
+the tick) holds: nothing is computed from a stale state, no goal is written, the servos keep
+their last goal; the run stops when the state has been missing longer than its budget
+(missed_state.py), naming the servos.
 """
 
 from __future__ import annotations
@@ -31,25 +37,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from act_tool.runtime import preflight
-from act_tool.runtime.executor import make_executor
+from act_tool.errors import ActToolError
+from act_tool.hw.errors import HardwareError, ReplyMissingError
+from act_tool.hw.so101.joints import JOINT_NAMES, SERVO_IDS
 from act_tool.runtime.frame_feed import FrameFeed
 from act_tool.runtime.interfaces import Arm, Cameras, Clock
 from act_tool.runtime.loop_config import LoopConfig, LoopError, RealClock
+from act_tool.runtime.loop_setup import Scheduler, action_limit, preflight_state, warm_up
+from act_tool.runtime.missed_state import StateLostError, StateWatch
 from act_tool.runtime.observers import TickObserver, TickView
+from act_tool.runtime.park import OnStop, park
 from act_tool.runtime.realtime import raise_priority
 from act_tool.runtime.runners.base import STATE, Runner
-from act_tool.runtime.scheduling import AsyncScheduler, SyncScheduler
 from act_tool.runtime.telemetry import MARK0, RAW_COL, RunSummary, Telemetry
 
 M0, M1, M2, M3, M4, M5, M6, M7, M8, M9 = range(MARK0, MARK0 + 10)
-C_TICK, C_OVERRUN, C_INFERRED, C_CPU, C_SLACK = (
-    RAW_COL[n] for n in ("tick", "overrun", "inferred", "cpu", "slack")
+C_TICK, C_OVERRUN, C_INFERRED, C_CPU, C_SLACK, C_HELD, C_FAULTS = (
+    RAW_COL[n] for n in ("tick", "overrun", "inferred", "cpu", "slack", "held", "faults")
 )
 
 __all__ = ["LoopConfig", "LoopError", "RealClock", "run_loop"]
-
-Scheduler = SyncScheduler | AsyncScheduler
 
 
 @dataclass
@@ -81,11 +88,18 @@ def run_loop(
     """
     clock = clock or RealClock(config.spin_s)
     config = config.resolve(runner.spec)
-    state = _preflight(runner, arm, cameras, config, log)
+    state = preflight_state(runner, arm, cameras, config, log)
+    start_pose = state.copy()  # where --on-stop park returns
     feed = FrameFeed(runner, cameras)
-    limit = _action_limit(runner, config, log)
+    limit = action_limit(runner, config, log)
     telemetry = (telemetry or Telemetry(config.ring_capacity, config.log_path)).start()
     counters = _Counters()
+    names = tuple(arm.joint_names)
+    watch = StateWatch(
+        config.max_missed_state.ticks_at(config.fps or 30.0),
+        config.fps or 30.0,
+        dict(zip(SERVO_IDS, names, strict=False)) if names == JOINT_NAMES else {},
+    )
     scheduler: Scheduler | None = None
     restore_priority: Callable[[], None] | None = None
     where = "during warm-up, before the first tick"
@@ -98,7 +112,7 @@ def run_loop(
             observer.begin(runner.spec, config.fps or 0.0, cameras)
             begun.append(observer)
         feed.observe(state)
-        scheduler, latency = _warm_up(runner, config)
+        scheduler, latency = warm_up(runner, config)
         log(
             f"running {runner.description} at {config.fps:g} Hz "
             f"({'dry run, no writes' if config.dry_run else 'moving the arm'}); "
@@ -111,7 +125,7 @@ def run_loop(
         log(priority_note)
         where = ""
         t0 = clock.now()
-        ticker = _Ticker(runner, arm, feed, scheduler, limit, config, tuple(observers))
+        ticker = _Ticker(runner, arm, feed, scheduler, limit, config, tuple(observers), watch)
         ticker.run(telemetry, counters, clock)
     except KeyboardInterrupt:
         counters.stop_reason = "interrupted (Ctrl-C)"
@@ -121,7 +135,10 @@ def run_loop(
     finally:
         elapsed = clock.now() - t0
         sys.setswitchinterval(switch_interval)
-        torque_note = _shutdown(arm, scheduler, telemetry, feed, restore_priority, log)
+        pose = start_pose if _parks(config, failure) else None
+        torque_note = _shutdown(
+            arm, scheduler, telemetry, feed, restore_priority, log, pose, config
+        )
         ended = _end_observers(begun, counters.stop_reason, log)  # a failed run's too
         failure = failure or ended
         summary = telemetry.summary(
@@ -133,6 +150,8 @@ def run_loop(
             counters.stop_reason,
             scheduler.skipped if scheduler is not None else 0,
             scheduler.starved if scheduler is not None else 0,
+            held_ticks=watch.held,
+            faults=watch.report(),
         )
     if failure is not None:
         if not isinstance(failure, Exception):  # SystemExit from SIGTERM: cleaned up, go on
@@ -156,55 +175,6 @@ def _end_observers(
     return failure
 
 
-def _preflight(
-    runner: Runner, arm: Arm, cameras: Cameras, config: LoopConfig, log: Callable[[str], None]
-) -> np.ndarray:
-    """The checks before any motion; returns the state read for them."""
-    spec = runner.spec
-    # The frames the cameras actually deliver, not the sizes that were asked of them.
-    preflight.check_cameras(spec, {n: frame for n, (frame, _) in cameras.latest().items()})
-    preflight.check_units(spec, arm.units)
-    state = np.zeros(len(arm.joint_names), dtype=np.float32)
-    arm.read_positions(state)
-    warnings = preflight.check_state(
-        spec, state, arm.joint_names, config.range_margin, config.force
-    )
-    for w in warnings:
-        log(f"warning (--force): outside the training range: {w}")
-    return state
-
-
-def _action_limit(
-    runner: Runner, config: LoopConfig, log: Callable[[str], None]
-) -> Callable[[np.ndarray], None] | None:
-    """The clamp to the action's widened training range, or None (no range, or turned off)."""
-    bounds = preflight.action_bounds(runner.spec, config.range_margin)
-    if not config.clamp_to_training_range:
-        log("note: --no-range-clamp: goals are limited by the arm's calibrated range only")
-        return None
-    if bounds is None:
-        log(
-            "note: this spec has no action range (exported by an older act-tool): goals are "
-            "limited by the arm's calibrated range only. Export again to clamp them to the "
-            "training range."
-        )
-        return None
-    lo, hi = (b.astype(np.float32).tolist() for b in bounds)
-    joints = tuple(zip(range(len(lo)), lo, hi, strict=True))
-
-    def limit(action: np.ndarray) -> None:
-        """On plain numbers (a numpy call costs as much at a tick's start); NaN passes, and the
-        arm refuses it."""
-        for j, low, high in joints:
-            v = action[j]
-            if v < low:
-                action[j] = low
-            elif v > high:
-                action[j] = high
-
-    return limit
-
-
 class _Ticker:
     """The ticks of one run. Each records its plan's marks (raw perf_counter times, in the order
     of telemetry.QUERY_TICK or PLAIN_TICK) and a few counters, nothing more."""
@@ -218,8 +188,13 @@ class _Ticker:
         limit: Callable[[np.ndarray], None] | None,
         config: LoopConfig,
         observers: tuple[TickObserver, ...] = (),
+        watch: StateWatch | None = None,
     ) -> None:
         self.arm, self.feed, self.scheduler, self.limit = arm, feed, scheduler, limit
+        fps = config.fps or 30.0
+        self.watch = watch or StateWatch(config.max_missed_state.ticks_at(fps), fps, {})
+        # missing answers so far (the arm's bus), for the log's per-tick count; 0 without one
+        self.fault_count = getattr(arm, "fault_count", None)
         self.observers = observers
         self._chunks_seen = 0
         self.config = config
@@ -247,13 +222,20 @@ class _Ticker:
 
     def query(self, row: np.ndarray, slot: int) -> tuple[int, float, float]:
         """A tick whose observation goes to the policy. Returns (last mark, the inference call's
-        CPU time, the async startup wait)."""
+        CPU time, the async startup wait); last mark -1: the state did not come, the tick
+        holds (no inference, no action)."""
         perf, scheduler = time.perf_counter, self.scheduler
         self.feed.read()
         row[M2] = perf()
         scheduler.prepare(slot)  # the part of the action the new chunk does not change
         row[M3] = perf()
-        self.arm.finish_read(self.state_in)
+        try:
+            self.arm.finish_read(self.state_in)  # left as it was when the answers are missing
+        except ReplyMissingError as e:
+            self.watch.missed(e)
+            row[M4:M9] = perf()
+            return -1, 0.0, 0.0
+        self.watch.ok()
         row[M4] = perf()
         if self.feed.staged:
             self.feed.flip()
@@ -272,7 +254,8 @@ class _Ticker:
 
     def plain(self, row: np.ndarray, slot: int) -> int:
         """A tick whose action does not depend on its observation: picked while the joints'
-        answers are on the wire. Returns the last mark."""
+        answers are on the wire. Returns the last mark (-1: the state did not come, the tick
+        holds and its action is not written: its time passes as an overrun's missed slot's)."""
         perf, scheduler = time.perf_counter, self.scheduler
         self.feed.cameras.check()
         row[M2] = perf()
@@ -282,7 +265,13 @@ class _Ticker:
         if self.limit is not None:
             self.limit(self.action)
         row[M4] = perf()
-        self.arm.finish_read(self.present)
+        try:
+            self.arm.finish_read(self.present)
+        except ReplyMissingError as e:
+            self.watch.missed(e)
+            row[M5] = perf()
+            return -1
+        self.watch.ok()
         row[M5] = perf()
         return M6
 
@@ -311,11 +300,18 @@ class _Ticker:
                 last, inference_cpu, startup = self.query(row, slot)
             else:
                 last, inference_cpu, startup = self.plain(row, slot), 0.0, 0.0
-            goal = action if dry else arm.write_goals(action)
+            held = last < 0
+            if held:  # the servos keep their last goal; observers see no tick without a state
+                last = M9 if query else M6
+                row[C_HELD] = 1.0
+            else:
+                goal = action if dry else arm.write_goals(action)
             row[last] = perf()
             row[C_TICK] = tick
-            row[C_INFERRED] = query
-            if self.observers:  # their time counts in the tick (cpu, slack, overruns)
+            row[C_INFERRED] = query and not held
+            if self.fault_count is not None:
+                row[C_FAULTS] = self.fault_count()
+            if self.observers and not held:  # their time counts in the tick (cpu, slack, ...)
                 self.notify(row, tick, query, goal)
             done = now()
             row[C_CPU] = cpu_time() - cpu_start - inference_cpu
@@ -337,29 +333,11 @@ class _Ticker:
                 break
 
 
-def _warm_up(runner: Runner, config: LoopConfig) -> tuple[Scheduler, float]:
-    """Inference on the observation in the runner's inputs (first-run costs, and the latency
-    async mode plans with), then the scheduler for the configured mode. Returns (scheduler,
-    latency in s)."""
-    latency = 0.0
-    for _ in range(max(1, config.warmup)):
-        t = time.perf_counter()
-        runner.infer()
-        latency = time.perf_counter() - t
-    runner.reset()  # a runner with state between calls starts the run afresh
-    spec = runner.spec
-    assert config.fps is not None and config.n_action_steps is not None  # resolved
-    if config.asynchronous:
-        period = 1.0 / config.fps
-        lead = config.lead_ticks if config.lead_ticks is not None else math.ceil(latency / period)
-        return AsyncScheduler(runner, config.n_action_steps, lead), latency
-    executor = make_executor(
-        spec.chunk_size,
-        len(spec.action_names),
-        config.n_action_steps,
-        config.temporal_ensemble_coeff,
-    )
-    return SyncScheduler(runner, executor), latency
+def _parks(config: LoopConfig, failure: BaseException | None) -> bool:
+    """Whether the arm parks before torque off: asked for, moving, and not a bus fault."""
+    if config.on_stop is not OnStop.PARK or config.dry_run:
+        return False
+    return not isinstance(failure, HardwareError | StateLostError)
 
 
 def _shutdown(
@@ -369,12 +347,26 @@ def _shutdown(
     feed: FrameFeed,
     restore_priority: Callable[[], None] | None,
     log: Callable[[str], None],
+    pose: np.ndarray | None = None,
+    config: LoopConfig | None = None,
 ) -> str:
-    """After the last tick, whatever ended it: torque off first, then the worker, the log, the
-    thread's priority and the runner's inputs. Returns what to say about the torque."""
+    """After the last tick, whatever ended it: park at `pose` when given (park.py), torque
+    off, then the worker, the log, the thread's priority and the runner's inputs. Returns what
+    to say about the torque."""
+    if pose is not None and config is not None:
+        try:
+            seconds = park(arm, pose, config.fps or 30.0)
+            log(f"parked at the start pose in {seconds:.1f} s (--on-stop park)")
+        except (KeyboardInterrupt, ActToolError) as e:
+            log(f"parking stopped ({e or 'Ctrl-C'}): torque off where the arm is")
     try:
-        arm.disable_torque()
+        unreached = arm.disable_torque()
         torque_note = "Torque is off."
+        if unreached:
+            torque_note = (
+                f"Torque is off on every servo that answered; could not reach "
+                f"{', '.join(unreached)} to turn its torque off: check it before touching the arm."
+            )
     except Exception as e:  # the bus may be the thing that failed
         torque_note = f"Could not confirm torque off ({e}): check the arm before touching it."
     if scheduler is not None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from act_tool.errors import ActToolError
 from act_tool.runtime import preflight
+from act_tool.runtime.missed_state import DEFAULT_BUDGET, MissedStateBudget
+from act_tool.runtime.park import OnStop
 from act_tool.runtime.realtime import DEFAULT_PRIORITY
 from act_tool.runtime.telemetry import RunSummary
 from act_tool.spec import EngineSpec
@@ -67,8 +69,14 @@ class LoopConfig:
     # SCHED_FIFO priority of the control thread while it ticks (0: normal priority); refused
     # quietly (with a note) where the user may not use real-time scheduling. See realtime.py.
     rt_priority: int = DEFAULT_PRIORITY
+    # How long the joints' state may be missing before the run stops (ticks, or "100ms"); the
+    # ticks in between hold (act_tool.runtime.missed_state).
+    max_missed_state: MissedStateBudget = MissedStateBudget.parse(DEFAULT_BUDGET)
+    on_stop: OnStop = OnStop.TORQUE_OFF  # park first where the bus still works (park.py)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "max_missed_state", MissedStateBudget.parse(self.max_missed_state))
+        object.__setattr__(self, "on_stop", OnStop.parse(self.on_stop))
         if self.fps is not None and not 0 < self.fps <= 1000:
             raise ActToolError(f"fps must be in (0, 1000], got {self.fps}")
         if self.n_action_steps is not None and self.n_action_steps < 1:
@@ -100,6 +108,13 @@ class LoopConfig:
             raise ActToolError(f"--n-action-steps {steps} exceeds the chunk size {spec.chunk_size}")
         fps = float(self.fps or spec.fps)
         return replace(self, fps=fps, n_action_steps=steps, temporal_ensemble_coeff=coeff)
+
+    def state_budget_s(self) -> float:
+        """The share of a tick the joints' read may take, retries included (a resolved
+        config): half the period, so a lost answer leaves the rest for inference and the
+        write."""
+        assert self.fps is not None
+        return 0.5 / self.fps
 
     def mode(self) -> str:
         """The execution mode in words (a resolved config)."""

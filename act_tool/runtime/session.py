@@ -117,7 +117,14 @@ def open_session(opts: RunOptions, log: Log = print) -> Iterator[Session]:
         if run_self_check(runner, log, opts.skip_self_check) is not None:
             # its inferences paid the first-run costs: one more measures the latency
             loop = replace(loop, warmup=min(loop.warmup, 1))
-        robot = open_robot(kind, ArmRequest(opts.arm, spec, loop.dry_run), stack, log)
+        request = ArmRequest(
+            opts.arm,
+            spec,
+            loop.dry_run,
+            state_budget_s=loop.state_budget_s(),
+            persistent_error_reads=loop.max_missed_state.ticks_at(loop.fps),
+        )
+        robot = open_robot(kind, request, stack, log)
         cameras = open_cameras(
             opts.cameras, robot.default_source, spec, loop.fps, robot.camera_context
         )

@@ -23,35 +23,39 @@ from act_tool.hw.emulator import (
 )
 from act_tool.hw.so101 import ArmConfig, SO101Arm, UnitConverter
 from act_tool.hw.so101.calibration import ArmCalibration
+from act_tool.hw.so101.stall import StallConfig
 from act_tool.runtime.arm_kinds import ArmOptions, ArmRequest, Log, Robot
 from act_tool.spec import EngineSpec
 
 
 def so101_arm(
     options: ArmOptions,
-    spec: EngineSpec,
-    dry_run: bool,
+    request: ArmRequest,
     port: str,
     timeout_margin_s: float = ArmConfig.timeout_margin_s,
 ) -> SO101Arm:
-    """An SO101Arm (not connected) in the policy's units. `timeout_margin_s`: how late an answer
-    may be beyond its wire time (a servo bus served by threads of a busy process needs more)."""
+    """An SO101Arm (not connected) in the policy's units, reached by `options` (the request's,
+    or those that reach a virtual arm). `timeout_margin_s`: how late an answer may be beyond
+    its wire time (a servo bus served by threads of a busy process needs more)."""
     return SO101Arm(
         ArmConfig(
             port=port,
             timeout_margin_s=timeout_margin_s,
             robot_id=options.robot_id,
             calibration_path=options.calibration,
-            units=spec.units,
+            units=request.spec.units,
             max_relative_target=options.max_relative_target,
             strict_servo_errors=options.strict_servo_errors,
-            torque_on_connect=not dry_run,  # a dry run leaves the arm limp
+            torque_on_connect=not request.dry_run,  # a dry run leaves the arm limp
+            state_budget_s=request.state_budget_s,
+            persistent_error_reads=request.persistent_error_reads,
+            stall=StallConfig() if options.stall_protection else None,
         )
     )
 
 
 def open_so101(request: ArmRequest, stack: ExitStack, log: Log) -> Robot:
-    return Robot(so101_arm(request.options, request.spec, request.dry_run, request.options.port))
+    return Robot(so101_arm(request.options, request, request.options.port))
 
 
 def middle_of_training_range(spec: EngineSpec, calibration: ArmCalibration) -> tuple[float, ...]:
@@ -71,7 +75,13 @@ def start_virtual_so101(
     calibration = write_calibration_file("emulated", root=folder)
     start = middle_of_training_range(request.spec, DEFAULT_CALIBRATION)
     virtual = stack.enter_context(
-        VirtualArm(EmulatorConfig(wire_time=request.options.wire_time, start_positions=start))
+        VirtualArm(
+            EmulatorConfig(
+                wire_time=request.options.wire_time,
+                start_positions=start,
+                faults=request.options.faults,
+            )
+        )
     )
     log(f"virtual SO-101 on {virtual.port}")
     options = replace(request.options, port=virtual.port, robot_id=None, calibration=calibration)
@@ -86,6 +96,6 @@ EMULATED_MARGIN_S = 0.1
 def open_virtual_so101(request: ArmRequest, stack: ExitStack, log: Log) -> Robot:
     virtual, options = start_virtual_so101(request, stack, log)
     return Robot(
-        so101_arm(options, request.spec, request.dry_run, virtual.port, EMULATED_MARGIN_S),
+        so101_arm(options, request, virtual.port, EMULATED_MARGIN_S),
         default_source="synthetic",
     )

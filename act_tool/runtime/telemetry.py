@@ -38,8 +38,12 @@ N_MARKS = len(QUERY_TICK) + 1
 # Recorded per tick besides the marks. t0: the tick's start (mark 0) on the run's clock;
 # cpu: the control thread's CPU time over the tick's stages except the inference call (our code
 # and its syscalls; not the time waiting for the wire or the servos, and not the model).
-FIELDS = ("tick", "t", "overrun", "inferred", "period", "cpu")
-RAW = ("tick", "overrun", "inferred", "cpu", "slack") + tuple(f"m{i}" for i in range(N_MARKS))
+# held: the tick's state did not come, it wrote no goal (act_tool.runtime.missed_state);
+# faults: the servos' answers missing so far in the run (lost or corrupt, asked again or held).
+FIELDS = ("tick", "t", "overrun", "inferred", "period", "cpu", "held", "faults")
+RAW = ("tick", "overrun", "inferred", "cpu", "slack", "held", "faults") + tuple(
+    f"m{i}" for i in range(N_MARKS)
+)
 RAW_COL = {name: i for i, name in enumerate(RAW)}
 MARK0 = RAW_COL["m0"]
 # What the log and `recent()` hold: the fields, then each stage's duration.
@@ -73,7 +77,7 @@ def derive(raw: np.ndarray, t0: float, previous_start: float) -> np.ndarray:
         stages[~query] = np.diff(marks[~query][:, : len(PLAIN_TICK) + 1], axis=1) @ _PLAIN
     stages[:, STAGES.index("slack")] = raw[:, RAW_COL["slack"]]
     starts = marks[:, 0]
-    for name in ("tick", "overrun", "inferred", "cpu"):
+    for name in ("tick", "overrun", "inferred", "cpu", "held", "faults"):
         out[:, COL[name]] = raw[:, RAW_COL[name]]
     out[:, COL["t"]] = starts - t0
     out[:, COL["period"]] = np.diff(starts, prepend=previous_start)
@@ -104,6 +108,8 @@ class RunSummary:
     skipped_actions: int = 0  # async: actions whose time had passed when their chunk arrived
     starved_ticks: int = 0  # async: ticks that held the last action waiting for a chunk
     cpu: StageSummary | None = None  # the control thread's CPU time per tick
+    held_ticks: int = 0  # ticks whose state did not come (no goal written)
+    faults: str = ""  # what held them, in words ("" when none)
 
     def table(self) -> str:
         lines = [
@@ -126,6 +132,8 @@ class RunSummary:
                 f"  async: {self.skipped_actions} actions skipped at chunk switches, "
                 f"{self.starved_ticks} ticks held the last action"
             )
+        if self.faults:
+            lines.append(f"  {self.faults}")
         if self.dropped_log_rows:
             lines.append(f"  log: {self.dropped_log_rows} rows dropped (writer fell behind)")
         if self.stop_reason:
@@ -191,6 +199,8 @@ class Telemetry:
                 rec["tick"] = int(rec["tick"])
                 rec["overrun"] = bool(rec["overrun"])
                 rec["inferred"] = bool(rec["inferred"])
+                rec["held"] = bool(rec["held"])
+                rec["faults"] = int(rec["faults"])
                 lines.append(json.dumps(rec))
             if lines:
                 self._file.write("\n".join(lines) + "\n")
@@ -239,6 +249,8 @@ class Telemetry:
         stop_reason: str = "",
         skipped_actions: int = 0,
         starved_ticks: int = 0,
+        held_ticks: int = 0,
+        faults: str = "",
     ) -> RunSummary:
         """Percentiles over the rows still in the ring; counts from the loop's own counters."""
         rows = self.recent()
@@ -267,4 +279,6 @@ class Telemetry:
             skipped_actions=skipped_actions,
             starved_ticks=starved_ticks,
             cpu=percentiles("cpu"),
+            held_ticks=held_ticks,
+            faults=faults,
         )

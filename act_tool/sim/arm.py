@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
+from act_tool.errors import ActToolError
 from act_tool.hw.emulator import DEFAULT_CALIBRATION, write_calibration_file
 from act_tool.hw.so101.joints import JOINT_NAMES
 from act_tool.robot_types import SO101_FOLLOWER, Units
@@ -60,9 +61,15 @@ def twin_spec(
 
 
 def open_sim_so101(request: ArmRequest, stack: ExitStack, log: Log) -> Robot:
+    faults = request.options.faults
+    if faults is not None and faults.squeeze_servo is not None:
+        raise ActToolError(
+            "--squeeze-servo places an object in the servo emulator; the twin's gripper meets "
+            "real (simulated) objects: drop --squeeze-servo with --port sim"
+        )
     twin = Twin(twin_config_for(request))
     layout = twin.reset(seed=request.options.seed)
-    bus = stack.enter_context(TwinBus(twin, DEFAULT_CALIBRATION, request.options.wire_time))
+    bus = stack.enter_context(TwinBus(twin, DEFAULT_CALIBRATION, request.options.wire_time, faults))
     driver = stack.enter_context(RealtimeTwin(bus, camera_fps=30.0))
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="act-sim-")))
     calibration = write_calibration_file("sim", root=folder)
@@ -72,6 +79,6 @@ def open_sim_so101(request: ArmRequest, stack: ExitStack, log: Log) -> Robot:
     )
     options = replace(request.options, port=bus.port, robot_id=None, calibration=calibration)
     # the bus is served by a thread of this busy process (physics, renders, inference)
-    arm = so101_arm(options, request.spec, request.dry_run, bus.port, BUS_MARGIN_S)
+    arm = so101_arm(options, request, bus.port, BUS_MARGIN_S)
     judge = TwinJudge(driver, request.options.seed, log)
     return Robot(arm, "sim", {"realtime_twin": driver}, judge)

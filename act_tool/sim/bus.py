@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from act_tool.hw.emulator.faults import BusFaults
 from act_tool.hw.emulator.server import VirtualBus, open_pty
 from act_tool.hw.emulator.servo import VirtualServo
 from act_tool.hw.feetech.protocol import Reg
@@ -52,8 +53,15 @@ class SimServo(VirtualServo):
 class TwinBus:
     """Serve `twin`'s arm on a pty as six servos calibrated as `calibration` says."""
 
-    def __init__(self, twin: Twin, calibration: ArmCalibration, wire_time: bool = False) -> None:
+    def __init__(
+        self,
+        twin: Twin,
+        calibration: ArmCalibration,
+        wire_time: bool = False,
+        faults: BusFaults | None = None,
+    ) -> None:
         self.twin, self.calibration = twin, calibration
+        self.faults = faults  # lost, corrupt, late answers, a servo unplugged (faults.py)
         self.lock = threading.RLock()  # the twin and the registers: one state
         self.servos = [
             SimServo(c.id, c.homing_offset, c.range_min, c.range_max) for c in calibration.joints
@@ -79,7 +87,7 @@ class TwinBus:
             raise SimError("the twin's bus is already started")
         self._master, self._slave, self.port = open_pty()
         self._wake_r, self._wake_w = os.pipe()
-        self._bus = VirtualBus(self.servos, self._write, self._wire_time)
+        self._bus = VirtualBus(self.servos, self._write, self._wire_time, faults=self.faults)
         with self.lock:
             self.power_on()
         self._thread = threading.Thread(target=self._serve, name="twin-bus", daemon=True)

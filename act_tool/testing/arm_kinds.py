@@ -41,7 +41,7 @@ def virtual_so101_spy(port_word: str, on_connect: OnConnect) -> ArmKind:
 
     def factory(request: ArmRequest, stack: ExitStack, log: Log) -> Robot:
         virtual, options = start_virtual_so101(request, stack, log)
-        arm = so101_arm(options, request.spec, request.dry_run, virtual.port)
+        arm = so101_arm(options, request, virtual.port)
         connect = arm.connect
 
         def connect_and_watch() -> None:

@@ -19,7 +19,7 @@ from act_tool.errors import ActToolError
 from act_tool.eval import arm_episodes
 from act_tool.eval.arm_episodes import ArmEvalOptions, ResetMode, parse_verdicts, run_arm_eval
 from act_tool.eval.keys import Key, Phase, ScriptedKeys, SessionEvents, parse_keys
-from act_tool.runtime import loop as loop_module
+from act_tool.runtime import loop_setup as loop_module  # where the loop makes its scheduler
 from act_tool.runtime.arm_kinds import ArmOptions
 from act_tool.runtime.loop_config import LoopConfig
 from act_tool.runtime.runners.base import ACTION, Runner

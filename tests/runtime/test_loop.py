@@ -267,8 +267,12 @@ def test_bus_failure_leaves_torque_off(tiny_onnx, tmp_path):
             return _read(out)
 
         rec.finish_read = inject_then_read
-        with pytest.raises(LoopError, match="no answer from servo id"):
-            run_loop(runner, rec, cams, config(runner.spec))
+        # held ticks first (the budget), then the stop names the silent servo and says that
+        # its torque could not be turned off
+        with pytest.raises(
+            LoopError, match=r"servo 3 \(elbow_flex\) did not answer.*could not reach servo 3"
+        ):
+            run_loop(runner, rec, cams, config(runner.spec, max_missed_state="2"))
         virtual.clear_faults()
         time.sleep(0.05)
         assert torque(virtual) == [0] * 6

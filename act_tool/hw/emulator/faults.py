@@ -132,6 +132,7 @@ class FaultInjector:
         self._rng = random.Random(faults.seed)
         self._late = ReplyFate(late_s=faults.late_s)
         self.started_at: float | None = None
+        self.injected = {"lost": 0, "corrupt": 0, "late": 0}  # replies given each fate
 
     def observe(self, instruction: Instruction, now: float) -> None:
         """Before each request is handled: start the faults when due (see FaultStart)."""
@@ -159,10 +160,13 @@ class FaultInjector:
             return ON_TIME
         u = self._rng.random()
         if u < f.lost:
+            self.injected["lost"] += 1
             return LOST
         if u < f.lost + f.corrupt:
+            self.injected["corrupt"] += 1
             return CORRUPT
         if u < f.lost + f.corrupt + f.late:
+            self.injected["late"] += 1
             return self._late
         return ON_TIME
 

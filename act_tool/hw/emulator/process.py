@@ -182,5 +182,10 @@ class VirtualArm:
         """Set a register's raw bytes directly, bypassing Lock (to build mismatches)."""
         self._call("poke", servo_id, reg.address, raw.to_bytes(reg.size, "little"))
 
+    def injected(self) -> dict:
+        """The seeded faults given so far: {"replies": {"lost": n, "corrupt": n, "late": n},
+        "started_at": the emulator's perf_counter time they started (None: not yet)}."""
+        return self._call("injected")  # type: ignore[return-value]
+
     def state(self) -> dict[int, dict[str, int]]:
         return self._call("state")  # type: ignore[return-value]

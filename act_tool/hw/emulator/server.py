@@ -272,6 +272,12 @@ def _control(bus: VirtualBus, conn: Connection) -> bool:
         s = bus.servo(servo_id)
         if s is not None:
             s.poke(address, data)
+    elif command == "injected":
+        injector = bus.injector
+        reply = {
+            "replies": dict(injector.injected) if injector is not None else {},
+            "started_at": injector.started_at if injector is not None else None,
+        }
     elif command == "state":
         now = time.perf_counter()
         reply = {}

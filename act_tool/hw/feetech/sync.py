@@ -1,19 +1,18 @@
 """The control tick's bus transactions, planned once: a sync-read and a sync-write of one register
 for fixed servos, with every buffer and packet allocated up front (FeetechBus.sync_reader and
 sync_writer make them). The sync-read splits in two, `send()` then `receive()`, so the tick does
-other work while the answers are on the wire."""
+other work while the answers are on the wire. They stand on the transaction layer
+(transactions.py), through its public methods: the bus makes them, and nothing here imports it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableSequence, Sequence
-from typing import TYPE_CHECKING
 
 from act_tool.hw.errors import BusError, BusTimeoutError, ChecksumError
 from act_tool.hw.feetech import protocol as p
 from act_tool.hw.feetech.protocol import Reg
-
-if TYPE_CHECKING:
-    from act_tool.hw.feetech.bus import FeetechBus
+from act_tool.hw.feetech.transactions import Transactions
 
 
 class SyncReader:
@@ -24,7 +23,7 @@ class SyncReader:
     """
 
     def __init__(
-        self, bus: FeetechBus, reg: Reg, ids: tuple[int, ...], *, strict: bool = False
+        self, bus: Transactions, reg: Reg, ids: tuple[int, ...], *, strict: bool = False
     ) -> None:
         self.bus = bus
         self.reg = reg
@@ -33,53 +32,66 @@ class SyncReader:
         self.error_bits = [0] * len(ids)
         self.any_error = 0
         self._request = p.sync_read_packet(reg, list(ids))
-        self._what = f"sync-read of {reg.name} from servos {list(ids)}"
+        self.what = f"sync-read of {reg.name} from servos {list(ids)}"
         # the register's properties as plain attributes: an Enum property costs a call a read
         self._size = reg.size
         self._sign_bit = reg.sign_bit
-        self._deadline = 0.0  # of the answers to the request `send` put on the wire
-        self._sent_size = self._size  # data bytes per answer to it (more where some are owed)
+        self.deadline = 0.0  # of the answers to the request `send` put on the wire
+        self.sent_size = self._size  # data bytes per answer to it (more where some are owed)
+        self.sent_at = 0.0
 
-    def read(self, out: MutableSequence[int]) -> MutableSequence[int]:
+    def read(
+        self, out: MutableSequence[int], give_up_at: float | None = None
+    ) -> MutableSequence[int]:
         """Fill `out` (an integer array or a list, one per id, in id order) with decoded
         values."""
         self.send()
-        return self.receive(out)
+        return self.receive(out, give_up_at)
 
     def send(self) -> None:
         """Put the request on the wire and return at once: the answers take the wire time
         (0.6 ms for six positions at 1 Mbps, plus the adapter's latency), which the caller may
         spend on other work, then `receive`s them. Any other transaction on this bus meanwhile
         first waits the answers out and drops them."""
-        bus = self.bus
-        request, size = self._request, self._size
-        if bus._owed.count:  # an earlier answer may still come: ask in another length
-            request, size = bus._unowed(request, self.ids, size)
-        self._sent_size = size
-        self._deadline = bus._begin(request, len(self.ids), size)
-        bus._pending = self
+        self.sent_at = time.perf_counter()
+        self.bus.send_read(self, self._request, self._size)
 
-    def receive(self, out: MutableSequence[int]) -> MutableSequence[int]:
+    def receive(
+        self, out: MutableSequence[int], give_up_at: float | None = None
+    ) -> MutableSequence[int]:
         """Collect the answers to `send` into `out` (as `read`); a lost or corrupted answer is
-        asked again (the bus's read_retries)."""
+        asked again (the bus's read_retries). `give_up_at` (a perf_counter time, the tick's
+        state budget): no wait goes past it and no attempt starts that could not end before it,
+        so a lost answer costs the tick at most that; then the BusTimeoutError or
+        ChecksumError is raised as when the retries run out. `out` is left unchanged then.
+        Each attempt then waits at most its share of the budget (budget / (retries + 1)): on a
+        real bus the answers come within a millisecond or two of the request."""
         bus = self.bus
-        if bus._pending is not self:
+        if not bus.take_pending(self):
             raise BusError(
-                f"{self._what}: receive() without a send() before it (or another transaction "
+                f"{self.what}: receive() without a send() before it (or another transaction "
                 "came in between)"
             )
-        bus._pending = None
         size = self._size
+        deadline = self.deadline
+        attempt_s = None
+        if give_up_at is not None:
+            # each attempt its share of what is left, so a lost answer leaves time to ask again
+            attempt_s = (give_up_at - self.sent_at) / (bus.read_retries + 1)
+            deadline = min(deadline, self.sent_at + attempt_s, give_up_at)
         try:
-            bus._finish(self.ids, self._sent_size, self._what, self.strict, self._deadline)
+            bus.finish(self.ids, self.sent_size, self.what, self.strict, deadline)
         except (BusTimeoutError, ChecksumError):
-            if bus.read_retries == 0:
+            if bus.read_retries == 0 or not bus.time_for(self._request, self.ids, size, give_up_at):
                 raise
             bus.transport.discard_input()
             retries = bus.read_retries - 1
-            bus._transact_read(self._request, self.ids, size, self._what, self.strict, retries)
-        rx = bus._rx
-        offsets = bus._offsets
+            bus.transact_read(
+                self._request, self.ids, size, self.what, self.strict, retries, give_up_at,
+                attempt_s,
+            )  # fmt: skip
+        rx = bus.rx
+        offsets = bus.offsets
         error_bits = self.error_bits
         sign_bit = self._sign_bit
         any_error = 0
@@ -99,7 +111,7 @@ class SyncReader:
 class SyncWriter:
     """A preallocated sync-write of one register to fixed servos (the per-tick write)."""
 
-    def __init__(self, bus: FeetechBus, reg: Reg, ids: tuple[int, ...]) -> None:
+    def __init__(self, bus: Transactions, reg: Reg, ids: tuple[int, ...]) -> None:
         if reg.size != 2:
             raise ValueError("SyncWriter handles 2-byte registers")
         self.bus = bus
@@ -135,4 +147,4 @@ class SyncWriter:
             s += lo + hi
             o += 3
         packet[o - 1] = ~s & 0xFF
-        self.bus._send(packet)
+        self.bus.send(packet)

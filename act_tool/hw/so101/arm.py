@@ -11,13 +11,18 @@ Safety rules kept here:
   differs, so a lossy bus does not fail the connect; a servo that stays silent or keeps another
   value does, named with its joint and register;
 - servo error bits in the per-tick read (a gripper squeezing an object reports overload) are
-  recorded and reported, as LeRobot ignores them; `strict_servo_errors` stops on them instead.
+  recorded and reported, as LeRobot ignores them; `strict_servo_errors` stops on them instead;
+  voltage, overheat, angle-sensor and over-current errors held over `persistent_error_reads`
+  reads stop the run (ServoFaultError);
+- the per-tick read gives up within `state_budget_s` (the caller holds the tick); missing answers
+  are counted by servo and kind (the bus's `faults`);
+- a joint held away from its goal has its goal backed off (stall.py).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
 from math import isfinite
 from pathlib import Path
 
@@ -31,11 +36,15 @@ from act_tool.hw.errors import (
 )
 from act_tool.hw.feetech.bus import FeetechBus, SyncReader
 from act_tool.hw.feetech.protocol import Reg
-from act_tool.hw.feetech.transport import DEFAULT_BAUDRATE, SerialTransport, Transport
-from act_tool.hw.so101.calibration import ArmCalibration, find_calibration, load_calibration
+from act_tool.hw.feetech.transport import SerialTransport, Transport
+from act_tool.hw.so101.arm_config import ArmConfig
+from act_tool.hw.so101.calibration import ArmCalibration, load_calibration
 from act_tool.hw.so101.joints import JOINT_NAMES, JOINTS, N_JOINTS, SERVO_IDS, Joint
 from act_tool.hw.so101.servo_errors import ServoErrorLog
-from act_tool.hw.so101.units import UnitConverter, Units
+from act_tool.hw.so101.stall import StallGuard
+from act_tool.hw.so101.units import UnitConverter
+
+__all__ = ["ArmConfig", "SO101Arm", "ServoFaultError"]
 
 log = logging.getLogger(__name__)
 
@@ -58,49 +67,9 @@ PHASE_ANGLE_FEEDBACK_BIT = 0x10  # cleared so positions stay in 0..4095
 WRITE_ATTEMPTS = 3  # per configuration write on connect (see FeetechBus.write_checked)
 
 
-@dataclass(frozen=True)
-class ArmConfig:
-    """How to reach and drive one SO-101 follower arm."""
-
-    port: str
-    robot_id: str | None = None  # finds LeRobot's calibration file for this id
-    calibration_path: Path | None = None  # or an explicit file
-    calibration_root: Path | None = None  # instead of $HF_LEROBOT_HOME/calibration
-    units: Units = Units.DEGREES
-    # Largest change of a goal from the present position per write, in units: one number, or
-    # one per joint in LeRobot's order (like LeRobot's max_relative_target). None: no limit.
-    max_relative_target: float | tuple[float, ...] | None = None
-    baudrate: int = DEFAULT_BAUDRATE
-    read_retries: int = 2
-    timeout_margin_s: float = 0.010
-    # Error bits in the per-tick position read are recorded (servo_error_counts) and the run
-    # goes on, as in LeRobot; strict: they raise ServoError, which disables torque.
-    strict_servo_errors: bool = False
-    # Error bits (ErrorBit flags) that never raise; all others raise on connect, in single
-    # reads and writes, and in the per-tick read when strict.
-    ignored_error_bits: int = 0
-    torque_on_connect: bool = True  # False: connect with torque off (dry runs); no writes
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "units", Units.parse(self.units))
-        if self.robot_id is None and self.calibration_path is None:
-            raise CalibrationError("give a robot id (robot_id) or a calibration file path")
-        mrt = self.max_relative_target
-        if mrt is not None:
-            values = (mrt,) if isinstance(mrt, int | float) else tuple(mrt)
-            if len(values) not in (1, N_JOINTS):
-                raise ValueError(f"max_relative_target: give 1 or {N_JOINTS} values")
-            if not all(np.isfinite(v) and v > 0 for v in values):
-                raise ValueError("max_relative_target values must be finite and > 0")
-            object.__setattr__(self, "max_relative_target", tuple(float(v) for v in values))
-        if self.read_retries < 0 or self.timeout_margin_s <= 0:
-            raise ValueError("read_retries must be >= 0 and timeout_margin_s > 0")
-
-    def resolve_calibration_path(self) -> Path:
-        if self.calibration_path is not None:
-            return Path(self.calibration_path)
-        assert self.robot_id is not None
-        return find_calibration(self.robot_id, self.calibration_root, self.port)
+class ServoFaultError(HardwareError):
+    """A servo that kept reporting a fault that does not pass (overheat, voltage, ...); the
+    message names it and the fault."""
 
 
 class SO101Arm:
@@ -131,6 +100,10 @@ class SO101Arm:
         self._writer = None
         self._errors = ServoErrorLog(JOINT_NAMES, SERVO_IDS)
         self._torque_on = False
+        self._give_up_at: float | None = None  # the current read's, from state_budget_s
+        self._stall = StallGuard(config.stall, N_JOINTS) if config.stall is not None else None
+        self._present_counts = [0] * N_JOINTS  # of the last good read (the stall guard's)
+        self._fresh = False  # read since the last write: the stall guard acts on fresh positions
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -158,6 +131,7 @@ class SO101Arm:
                 Reg.PRESENT_POSITION, SERVO_IDS, strict=cfg.strict_servo_errors
             )
             self._errors.clear()
+            self.bus.faults.clear()  # the run's faults, not the connect's
             self._writer = self.bus.sync_writer(Reg.GOAL_POSITION, SERVO_IDS)
             if cfg.torque_on_connect:
                 self._enable_torque()
@@ -190,8 +164,10 @@ class SO101Arm:
     # --- the control-loop API --------------------------------------------------------------
 
     def read_positions(self, out: np.ndarray) -> np.ndarray:
-        """Present positions (float32 [6], the arm's units, LeRobot's joint order) into `out`."""
+        """Present positions (float32 [6], the arm's units, LeRobot's joint order) into `out`.
+        Outside the tick (preflight, parking): every retry, without the tick's state budget."""
         self.start_read()
+        self._give_up_at = None
         return self.finish_read(out)
 
     def start_read(self) -> None:
@@ -201,16 +177,26 @@ class SO101Arm:
         self._require_bus()
         reader = self._reader
         assert reader is not None
+        budget = self.config.state_budget_s
+        self._give_up_at = None if budget is None else time.perf_counter() + budget
         reader.send()
 
     def finish_read(self, out: np.ndarray) -> np.ndarray:
-        """The answers to `start_read`: present positions into `out` (as `read_positions`)."""
+        """The answers to `start_read`: present positions into `out` (as `read_positions`).
+        Raises a ReplyMissingError (BusTimeoutError, ChecksumError) when answers stay missing
+        after the retries that fit `state_budget_s`, leaving `out` unchanged; ServoFaultError
+        when a servo's fault persists (see ArmConfig)."""
         self._require_bus()
         reader = self._reader
         assert reader is not None
-        reader.receive(self._counts)
+        reader.receive(self._counts, self._give_up_at)
         if reader.any_error or self._errors.any_last:
             self._errors.record(reader.error_bits)
+            fault = self._errors.persistent(self.config.persistent_error_reads)
+            if fault is not None:
+                raise ServoFaultError(fault)
+        self._present_counts[:] = self._counts
+        self._fresh = True
         present = self._converter.to_units(self._counts, self._present)  # type: ignore[union-attr]
         self._have_present = True
         for j in range(N_JOINTS):
@@ -250,19 +236,28 @@ class SO101Arm:
                 units[j] = g
         conv = self._converter
         conv.clamp_units(units, units)  # type: ignore[union-attr]
-        conv.to_counts(units, self._goal_counts)  # type: ignore[union-attr]
-        self._writer.write(self._goal_counts)  # type: ignore[union-attr]
+        counts = self._goal_counts
+        conv.to_counts(units, counts)  # type: ignore[union-attr]
+        stall = self._stall
+        if stall is not None and self._fresh:  # goals streamed without reads are left alone
+            self._fresh = False
+            stall.apply(counts, self._present_counts, self._errors.last, time.perf_counter())
+            if any(stall.stalled):
+                conv.to_units(counts, units)  # type: ignore[union-attr]
+        self._writer.write(counts)  # type: ignore[union-attr]
         goal = self._goal
         for j in range(N_JOINTS):
             goal[j] = units[j]
         return goal
 
-    def disable_torque(self) -> None:
+    def disable_torque(self) -> list[str]:
         """Torque off on every servo: a broadcast sync-write (reaches servos even if one is
-        silent), then Torque_Enable 0 and Lock 0 per servo as LeRobot does, best effort."""
+        silent), then Torque_Enable 0 and Lock 0 per servo as LeRobot does, best effort.
+        Returns the servos that did not acknowledge ("servo 6 (gripper)"), [] when all did."""
         bus = self._require_bus()
         self._torque_on = False
         errors: list[str] = []
+        unreached: list[str] = []
         try:
             bus.sync_write(Reg.TORQUE_ENABLE, dict.fromkeys(SERVO_IDS, 0))
         except HardwareError as e:
@@ -273,8 +268,11 @@ class SO101Arm:
                     bus.write(servo_id, reg, 0, check_errors=False)
                 except HardwareError as e:
                     errors.append(str(e))
+                    if bus.label(servo_id) not in unreached:
+                        unreached.append(bus.label(servo_id))
         if errors:
             log.warning("disabling torque: %s", "; ".join(errors))
+        return unreached
 
     def enable_torque(self) -> None:
         """Torque on again after `disable_torque` (goal = present first: the arm holds where
@@ -303,8 +301,24 @@ class SO101Arm:
         return self._errors.report()
 
     def report(self) -> str:
-        """What the session prints after a run: the servos' error bits ("" when none)."""
-        return self.servo_error_report()
+        """What the session prints after a run: the servos' error bits, the bus's missing
+        answers by servo and kind, the stall guard's back-offs ("" when none)."""
+        lines = [self.servo_error_report()]
+        if self.bus is not None:
+            lines.append(self.bus.fault_report())
+        if self._stall is not None:
+            lines.append(self._stall.report(JOINT_NAMES))
+        return "\n".join(line for line in lines if line)
+
+    def fault_count(self) -> int:
+        """Answers missing so far (lost or corrupt), for the per-tick log."""
+        return self.bus.faults.total if self.bus is not None else 0
+
+    def stall_events(self) -> dict[str, int]:
+        """Back-offs by joint (non-zero)."""
+        if self._stall is None:
+            return {}
+        return {JOINT_NAMES[j]: n for j, n in enumerate(self._stall.events) if n}
 
     # --- connect steps ---------------------------------------------------------------------
 
