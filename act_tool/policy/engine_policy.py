@@ -7,9 +7,10 @@ ensembling).
 The observations arrive as LeRobot's sync inference hands them to a policy: images float32
 [1, 3, H, W] in 0..1 (RGB from LeRobot's cameras; LeRobot divided the camera's uint8 by 255),
 the state float32 [1, S] in robot units. The engine reads uint8 [1, H, W, 3] in the spec's channel
-order: each image is written straight into the runner's own input buffer, scaled and rounded back
-to the camera's exact bytes, channels reordered, in one pass per channel (no temporary); the state
-is read through a numpy view of the tensor. The chunk comes back in robot units (the graph holds
+order: each image is read through a numpy view of its tensor, scaled and rounded back to the
+camera's exact bytes in a scratch buffer, and written into the runner's own input buffer with its
+channels reordered in the same pass (no frame-sized temporary); the state is read through a
+numpy view of the tensor. The chunk comes back in robot units (the graph holds
 the normalization), so the plugin's processors do no arithmetic.
 """
 
@@ -54,7 +55,12 @@ class EnginePolicy:
 
     def __init__(self, choice: EngineChoice, log: Log = print) -> None:
         artifact, backend = choose_artifact(choice.folder, choice.backend, choice.artifact)
-        self.runner = open_runner(artifact, backend, RunnerOptions(threads=choice.threads))
+        # LeRobot's loop runs its own work (cameras, torch processors) between inferences, on
+        # this thread at normal priority: ONNX Runtime's idle threads must not spin beside it
+        # (the runners' `asynchronous` case); spinning threads slowed every LeRobot step of a
+        # rollout many times over on 2 cores (benchmarks/results/lerobot_rollout.md).
+        options = RunnerOptions(threads=choice.threads, asynchronous=True)
+        self.runner = open_runner(artifact, backend, options)
         self.spec: EngineSpec = self.runner.spec
         spec = self.spec
         n_steps = choice.n_action_steps or spec.n_action_steps
@@ -72,15 +78,13 @@ class EnginePolicy:
             self.runner.__exit__(None, None, None)
             raise
         self._action = np.zeros(len(spec.action_names), dtype=np.float32)
-        # per camera: the runner's uint8 input as a [H, W, 3] tensor (shared memory), a float
-        # [3, H, W] scratch, and which LeRobot (RGB) channel goes to each engine channel
+        # per camera: the runner's uint8 input [H, W, 3], a float [3, H, W] scratch, and whether
+        # the engine's channels are LeRobot's (RGB) reversed
         self._frames = {}
         for cam in spec.cameras:
-            dst = torch.from_numpy(self.runner.inputs[cam.key])[0]
-            scratch = torch.empty((3, cam.height, cam.width), dtype=torch.float32)
-            order = (2, 1, 0) if cam.channel_order == ChannelOrder.BGR else (0, 1, 2)
-            self._frames[cam.key] = (dst, scratch, order)
-        self._half = torch.tensor(0.5)
+            scratch = np.empty((3, cam.height, cam.width), dtype=np.float32)
+            reverse = cam.channel_order == ChannelOrder.BGR
+            self._frames[cam.key] = (self.runner.inputs[cam.key][0], scratch, reverse)
         self._state = self.runner.inputs.get(STATE)
 
     # --- LeRobot's calls --------------------------------------------------------------------
@@ -108,7 +112,7 @@ class EnginePolicy:
     # --- observations -> the runner's inputs ------------------------------------------------
 
     def feed(self, batch: Mapping[str, torch.Tensor]) -> None:
-        for key, (dst, scratch, order) in self._frames.items():
+        for key, (dst, scratch, reverse) in self._frames.items():
             image = _take(batch, key)
             if image.device.type != "cpu":
                 image = image.cpu()
@@ -117,10 +121,11 @@ class EnginePolicy:
                     f"{key}: the engine needs float32 images of shape {[1, *scratch.shape]} "
                     f"(0..1, as LeRobot prepares them), got {image.dtype} {list(image.shape)}"
                 )
-            for c, src in enumerate(order):
-                # x * 255 + 0.5, truncated by the copy below: the camera's byte exactly
-                torch.add(self._half, image[0, src], alpha=255.0, out=scratch[c])
-            dst.copy_(scratch.permute(1, 2, 0))
+            # numpy, one thread: torch would split these small copies over its thread pool,
+            # whose hand-offs cost milliseconds on a loaded machine (measured: p90 17 ms)
+            np.multiply(image.detach().numpy()[0], 255.0, out=scratch)
+            np.add(scratch, 0.5, out=scratch)  # truncated by the cast: the camera's byte exactly
+            np.copyto(dst, (scratch[::-1] if reverse else scratch).transpose(1, 2, 0), "unsafe")
         if self._state is not None:
             state = _take(batch, STATE)
             if state.device.type != "cpu":
