@@ -14,10 +14,14 @@ CORE_STAMPS := $(foreach v,$(CORE_PYTHONS),.venv-core-$(v)/.installed)
 TWIN_DIR ?= twin-policy
 .PHONY: demo test lint format clean core-venvs twin-policy
 
-$(STAMP): pyproject.toml
+PLUGINS := plugins/lerobot_policy_act_tool plugins/lerobot_camera_act_tool
+
+$(STAMP): pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[export,rtx,bench,dev,sim,display,openvino]'
+	# LeRobot's plugins (lerobot-rollout --policy.path=EXPORT_DIR; cameras without hardware)
+	$(BIN)/python -m pip install --quiet --no-deps $(foreach p,$(PLUGINS),-e ./$(p))
 	@touch $(STAMP)
 
 .venv-core-%/.installed: pyproject.toml
@@ -40,12 +44,12 @@ twin-policy: $(STAMP)
 	$(BIN)/python scripts/twin_policy.py --output $(TWIN_DIR)
 
 lint: $(STAMP)
-	$(BIN)/ruff check act_tool tests benchmarks scripts
-	$(BIN)/ruff format --check act_tool tests benchmarks scripts
+	$(BIN)/ruff check act_tool tests benchmarks scripts plugins
+	$(BIN)/ruff format --check act_tool tests benchmarks scripts plugins
 
 format: $(STAMP)
-	$(BIN)/ruff format act_tool tests benchmarks scripts
-	$(BIN)/ruff check --fix act_tool tests benchmarks scripts
+	$(BIN)/ruff format act_tool tests benchmarks scripts plugins
+	$(BIN)/ruff check --fix act_tool tests benchmarks scripts plugins
 
 clean:
 	rm -rf $(VENV) .venv-core-* $(DEMO_DIR) $(TWIN_DIR) .pytest_cache .ruff_cache

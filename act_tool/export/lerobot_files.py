@@ -44,6 +44,7 @@ def lerobot_config(spec: EngineSpec) -> dict:
         "temporal_ensemble_coeff": spec.temporal_ensemble_coeff,
         "skip_self_check": False,
         "threads": None,
+        "torch_threads": 1,
     }
 
 

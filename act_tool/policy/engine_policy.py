@@ -48,6 +48,11 @@ class EngineChoice:
     temporal_ensemble_coeff: float | None = None
     skip_self_check: bool = False  # overrides a missing check file only, never a failing check
     threads: int | None = None
+    # torch's intra-op threads in this process (0: leave torch's default). LeRobot's own torch
+    # work per tick is a few small tensor copies (uint8 -> float, CHW); split over torch's thread
+    # pool they waited milliseconds for its threads to wake on a loaded machine (30 ms a call
+    # measured in lerobot-rollout, 0.4 ms on one thread): one thread is faster here.
+    torch_threads: int = 1
 
 
 class EnginePolicy:
@@ -55,6 +60,8 @@ class EnginePolicy:
 
     def __init__(self, choice: EngineChoice, log: Log = print) -> None:
         artifact, backend = choose_artifact(choice.folder, choice.backend, choice.artifact)
+        if choice.torch_threads > 0:
+            torch.set_num_threads(choice.torch_threads)
         # LeRobot's loop runs its own work (cameras, torch processors) between inferences, on
         # this thread at normal priority: ONNX Runtime's idle threads must not spin beside it
         # (the runners' `asynchronous` case); spinning threads slowed every LeRobot step of a

@@ -57,3 +57,12 @@ def lerobot_env(overlay: Path, tmp_path: Path) -> dict[str, str]:
 def lerobot_script(name: str) -> str:
     """A LeRobot console script of this Python's environment."""
     return str(Path(sys.executable).parent / name)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """The plugin sets torch's threads for its process; give the other tests theirs back."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)

@@ -25,6 +25,9 @@ class ActToolConfig(PreTrainedConfig):
     temporal_ensemble_coeff: float | None = None
     skip_self_check: bool = False
     threads: int | None = None
+    torch_threads: int = (
+        1  # torch's threads in this process (LeRobot's per-tick tensors); 0: default
+    )
     # The values are checked when the policy loads (ActToolPolicy.from_pretrained), where a
     # refusal is one clear message instead of a traceback from LeRobot's config parser.
 

@@ -23,6 +23,7 @@ from act_tool.policy.engine_policy import EngineChoice, EnginePolicy
 from act_tool.policy.lerobot_context import caller_robot, check_lerobot_version, in_lerobot_command
 from act_tool.policy.robot_match import check_robot_features
 from act_tool.runtime.artifact_folder import choose_artifact
+from act_tool.runtime.self_check import SKIP_FLAG
 from act_tool.spec import EngineSpec, spec_path
 from lerobot_policy_act_tool.configuration_act_tool import ActToolConfig
 
@@ -53,6 +54,7 @@ class ActToolPolicy(PreTrainedPolicy):
                 temporal_ensemble_coeff=config.temporal_ensemble_coeff,
                 skip_self_check=config.skip_self_check,
                 threads=config.threads,
+                torch_threads=config.torch_threads,
             ),
             log=_log,
         )
@@ -88,7 +90,10 @@ class ActToolPolicy(PreTrainedPolicy):
             policy = cls(config, folder)
         except ActToolError as e:
             if in_lerobot_command():
-                raise SystemExit(f"act-tool policy: {e}\nThe robot was not connected.") from None
+                message = str(e).replace(SKIP_FLAG, "--policy.skip_self_check=true")
+                raise SystemExit(
+                    f"act-tool policy: {message}\nThe robot was not connected."
+                ) from None
             raise
         policy.eval()
         return policy
