@@ -16,7 +16,9 @@ with timers wrapped around LeRobot's calls; nothing else changes):
   executor, the action tensor), on ticks that infer and on ticks that pop the queue.
 
 After each plugin row, `act-tool bench --onnx` times the same artifact outside LeRobot (under
-the same load), for the 10 % comparison.
+the same load), for the 10 % comparison, and so does a plain loop over the engine with the
+plugin's runner options (act-tool bench's ONNX Runtime threads spin between inferences, the
+plugin's do not).
 
     .venv/bin/python benchmarks/bench_lerobot_rollout.py [--checkpoint models/act_so101_twin]
         [--seconds 20] [--output benchmarks/results/lerobot_rollout.md]
@@ -185,6 +187,25 @@ def bench_p50(onnx: Path, work: Path, repeats: int) -> float:
     raise RuntimeError(f"act-tool bench gave no onnxruntime cpu {precision} row")
 
 
+def engine_p50(onnx: Path, repeats: int) -> float:
+    """The engine alone, in this process, with the plugin's runner options (ONNX Runtime's idle
+    threads not spinning), on random observations."""
+    from act_tool.runtime.runners import RunnerOptions, open_runner
+
+    rng = np.random.default_rng(0)
+    with open_runner(onnx, "onnxruntime", RunnerOptions(asynchronous=True)) as runner:
+        for buf in runner.inputs.values():
+            buf[...] = rng.integers(0, 256, buf.shape) if buf.dtype == np.uint8 else 0.0
+        for _ in range(5):
+            runner.infer()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            runner.infer()
+            times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1e3)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--checkpoint", type=Path, default=ROOT / "models" / "act_so101_twin")
@@ -261,7 +282,8 @@ def main() -> None:
             results[label]["slow"] = log.read_text().count("running slower")
         artifact = next((a for a in policy_args if a.startswith("--policy.artifact=")), None)
         if artifact is not None:  # the same engine outside LeRobot, right after (same load)
-            bench[label] = bench_p50(export / artifact.split("=", 1)[1], work, args.repeats)
+            onnx = export / artifact.split("=", 1)[1]
+            bench[label] = (bench_p50(onnx, work, args.repeats), engine_p50(onnx, args.repeats))
         load.append(os.getloadavg()[0])
     write_report(args, spec, results, bench, load, cpu_model())
 
@@ -308,18 +330,19 @@ def write_report(args, spec, results, bench, load, cpu) -> None:
         "part of get_action around the policy (prepare_observation_for_inference, processors, "
         "mapping to joints), the same for every row:",
         "",
-        "| | plugin overhead, inferring tick | plugin overhead, queue tick | LeRobot around select_action | engine in rollout (p50) | act-tool bench (p50) | rollout / bench |",
-        "|---|---|---|---|---|---|---|",
+        "| | plugin overhead, inferring tick | plugin overhead, queue tick | LeRobot around select_action | engine in rollout (p50) | act-tool bench (p50) | engine alone, plugin's options (p50) | rollout / bench | rollout / alone |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, r in results.items():
         if label not in bench:
-            lines.append(f"| {label} | - | - | {stats(r['lerobot_part'])} | - | - | - |")
+            lines.append(f"| {label} | - | - | {stats(r['lerobot_part'])} | - | - | - | - | - |")
             continue
         engine = float(np.median(r["model"])) if r["model"].size else float("nan")
+        cli, alone = bench[label]
         lines.append(
             f"| {label} | {stats(r['overhead_infer'])} | {stats(r['overhead_pop'])} | "
-            f"{stats(r['lerobot_part'])} | {engine:.2f} | {bench[label]:.2f} | "
-            f"{engine / bench[label]:.2f} |"
+            f"{stats(r['lerobot_part'])} | {engine:.2f} | {cli:.2f} | {alone:.2f} | "
+            f"{engine / cli:.2f} | {engine / alone:.2f} |"
         )
     base = results.get("LeRobot ACT (PyTorch, eager)")
     if base is not None and base["model"].size:

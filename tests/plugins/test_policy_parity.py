@@ -77,7 +77,7 @@ def test_images_reach_the_engine_as_the_cameras_bytes(
     import torch
     from lerobot.policies.utils import prepare_observation_for_inference
 
-    from act_tool.policy.engine_policy import EngineChoice, EnginePolicy
+    from act_tool.lerobot_policy.engine_policy import EngineChoice, EnginePolicy
 
     rng = np.random.default_rng(0)
     engine = EnginePolicy(EngineChoice(bench_onnx.parent), log=lambda _: None)

@@ -58,7 +58,7 @@ def test_a_backend_not_installed_names_the_extra(
     import sys
 
     from act_tool.errors import MissingDependencyError
-    from act_tool.policy.engine_policy import EngineChoice, EnginePolicy
+    from act_tool.lerobot_policy.engine_policy import EngineChoice, EnginePolicy
 
     monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` now fails
     folder = bench_onnx.parent
@@ -76,7 +76,7 @@ def _features(spec: EngineSpec, joints=None, size=None) -> dict:
 
 
 def test_robot_features_match_or_are_refused(bench_onnx):
-    from act_tool.policy.robot_match import check_robot_features
+    from act_tool.lerobot_policy.robot_match import check_robot_features
 
     spec = EngineSpec.read(bench_onnx.with_name("act.onnx.json"))
     check_robot_features(spec, _features(spec))
@@ -100,7 +100,7 @@ def test_another_lerobot_version_is_refused_before_loading(
     import lerobot
     from lerobot_policy_act_tool.modeling_act_tool import ActToolPolicy
 
-    from act_tool.policy.lerobot_context import LeRobotVersionError
+    from act_tool.lerobot_policy.lerobot_context import LeRobotVersionError
 
     monkeypatch.setattr(lerobot, "__version__", "0.7.0")
     with pytest.raises(LeRobotVersionError, match="built for LeRobot 0.6.x.*lerobot==0.6.1"):

@@ -1,6 +1,6 @@
 """ActToolPolicy: an act-tool export folder as a LeRobot policy. A thin adapter: the runner,
-self-check, executors and robot check are act_tool's (act_tool.policy.engine_policy,
-act_tool.policy.robot_match); this maps LeRobot's calls onto them.
+self-check, executors and robot check are act_tool's (act_tool.lerobot_policy.engine_policy,
+act_tool.lerobot_policy.robot_match); this maps LeRobot's calls onto them.
 
 Loading (LeRobot calls `from_pretrained` before it connects the robot): the LeRobot version,
 the robot's joints and cameras against the artifact's spec, the backend, the artifact and its
@@ -19,9 +19,9 @@ from lerobot.policies.pretrained import PreTrainedPolicy
 from torch import Tensor
 
 from act_tool.errors import ActToolError
-from act_tool.policy.engine_policy import EngineChoice, EnginePolicy
-from act_tool.policy.lerobot_context import caller_robot, check_lerobot_version, in_lerobot_command
-from act_tool.policy.robot_match import check_robot_features
+from act_tool.lerobot_policy.engine_policy import EngineChoice, EnginePolicy
+from act_tool.lerobot_policy.lerobot_context import caller_robot, check_lerobot_version, in_lerobot_command
+from act_tool.lerobot_policy.robot_match import check_robot_features
 from act_tool.runtime.artifact_folder import choose_artifact
 from act_tool.runtime.self_check import SKIP_FLAG
 from act_tool.spec import EngineSpec, spec_path

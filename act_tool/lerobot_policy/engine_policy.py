@@ -8,8 +8,8 @@ The observations arrive as LeRobot's sync inference hands them to a policy: imag
 [1, 3, H, W] in 0..1 (RGB from LeRobot's cameras; LeRobot divided the camera's uint8 by 255),
 the state float32 [1, S] in robot units. The engine reads uint8 [1, H, W, 3] in the spec's channel
 order: each image is read through a numpy view of its tensor, scaled and rounded back to the
-camera's exact bytes in a scratch buffer, and written into the runner's own input buffer with its
-channels reordered in the same pass (no frame-sized temporary); the state is read through a
+camera's exact bytes into one plane per channel, and the planes interleaved into the runner's own
+input buffer in the engine's channel order (no allocation per tick); the state is read through a
 numpy view of the tensor. The chunk comes back in robot units (the graph holds
 the normalization), so the plugin's processors do no arithmetic.
 """
@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -85,13 +86,13 @@ class EnginePolicy:
             self.runner.__exit__(None, None, None)
             raise
         self._action = np.zeros(len(spec.action_names), dtype=np.float32)
-        # per camera: the runner's uint8 input [H, W, 3], a float [3, H, W] scratch, and whether
-        # the engine's channels are LeRobot's (RGB) reversed
+        # per camera: the runner's uint8 input [H, W, 3], one uint8 plane per engine channel,
+        # and which LeRobot (RGB) channel each engine channel takes
         self._frames = {}
         for cam in spec.cameras:
-            scratch = np.empty((3, cam.height, cam.width), dtype=np.float32)
-            reverse = cam.channel_order == ChannelOrder.BGR
-            self._frames[cam.key] = (self.runner.inputs[cam.key][0], scratch, reverse)
+            planes = [np.empty((cam.height, cam.width), dtype=np.uint8) for _ in range(3)]
+            order = (2, 1, 0) if cam.channel_order == ChannelOrder.BGR else (0, 1, 2)
+            self._frames[cam.key] = (self.runner.inputs[cam.key][0], planes, order)
         self._state = self.runner.inputs.get(STATE)
 
     # --- LeRobot's calls --------------------------------------------------------------------
@@ -119,20 +120,24 @@ class EnginePolicy:
     # --- observations -> the runner's inputs ------------------------------------------------
 
     def feed(self, batch: Mapping[str, torch.Tensor]) -> None:
-        for key, (dst, scratch, reverse) in self._frames.items():
+        for key, (dst, planes, order) in self._frames.items():
             image = _take(batch, key)
             if image.device.type != "cpu":
                 image = image.cpu()
-            if tuple(image.shape) != (1, *scratch.shape) or image.dtype != torch.float32:
+            if tuple(image.shape) != (1, 3, *dst.shape[:2]) or image.dtype != torch.float32:
                 raise EnginePolicyError(
-                    f"{key}: the engine needs float32 images of shape {[1, *scratch.shape]} "
+                    f"{key}: the engine needs float32 images of shape {[1, 3, *dst.shape[:2]]} "
                     f"(0..1, as LeRobot prepares them), got {image.dtype} {list(image.shape)}"
                 )
-            # numpy, one thread: torch would split these small copies over its thread pool,
-            # whose hand-offs cost milliseconds on a loaded machine (measured: p90 17 ms)
-            np.multiply(image.detach().numpy()[0], 255.0, out=scratch)
-            np.add(scratch, 0.5, out=scratch)  # truncated by the cast: the camera's byte exactly
-            np.copyto(dst, (scratch[::-1] if reverse else scratch).transpose(1, 2, 0), "unsafe")
+            chw = image.detach().numpy()[0]  # a view of the tensor
+            # OpenCV, one thread, SIMD: x * 255 rounded to the nearest byte (the camera's byte
+            # exactly: x = byte / 255 in float32 is within 1e-5 of it), then the planes
+            # interleaved into the engine's HWC buffer in its channel order. (torch would split
+            # these small copies over its thread pool, whose hand-offs cost milliseconds on a
+            # loaded machine; numpy's strided cast took 4x as long.)
+            for plane, src in zip(planes, order, strict=True):
+                cv2.convertScaleAbs(chw[src], plane, 255.0)
+            cv2.merge(planes, dst)
         if self._state is not None:
             state = _take(batch, STATE)
             if state.device.type != "cpu":
