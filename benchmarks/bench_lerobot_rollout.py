@@ -274,9 +274,19 @@ def main() -> None:
             ]
             print(f"{label}: lerobot-rollout {' '.join(rollout_args)}", flush=True)
             log = out.with_suffix(".log")
-            with open(log, "w") as f:
-                run([sys.executable, __file__, "--child", str(out), "--", *rollout_args],
-                    env=env, cwd=work, stdout=f, stderr=subprocess.STDOUT)  # fmt: skip
+            # LeRobot reads each register once (num_retry 0): on a loaded machine one late reply
+            # of the virtual arm fails its connect ("There is no status packet!"); try again
+            for attempt in range(3):
+                with open(log, "w") as f:
+                    done = subprocess.run(
+                        [sys.executable, __file__, "--child", str(out), "--", *rollout_args],
+                        env=env, cwd=work, stdout=f, stderr=subprocess.STDOUT,
+                    )  # fmt: skip
+                if done.returncode == 0:
+                    break
+                print(f"  attempt {attempt + 1} failed (see {log}); again", flush=True)
+            else:
+                raise RuntimeError(f"{label}: lerobot-rollout failed 3 times; see {log}")
             results[label] = summarize(json.loads(out.read_text()))
             # LeRobot's own timing output: one warning per tick slower than the period
             results[label]["slow"] = log.read_text().count("running slower")

@@ -4,8 +4,8 @@ and check file). Used where a caller names a folder, not a file: LeRobot's `--po
 
     artifact, backend = choose_artifact(Path("export/"), "auto")
 
-`auto` takes the first backend whose library is installed and whose file is present, in the order
-of BACKEND_ORDER (the fastest first). numpy-free, torch-free: the standard library only.
+`auto` takes the first backend whose library is installed (TensorRT: and a GPU present) and whose
+file is present, in the order of BACKEND_ORDER (the fastest first). numpy-free, torch-free: the standard library only.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import importlib.util
 from pathlib import Path
 
 from act_tool.errors import ActToolError
-from act_tool.gpu import MODULES
+from act_tool.gpu import MODULES, compute_capability
 from act_tool.spec import spec_path
 
 AUTO = "auto"
@@ -40,7 +40,11 @@ class ArtifactFolderError(ActToolError):
 
 
 def library_installed(backend: str) -> bool:
-    return any(importlib.util.find_spec(m) is not None for m in LIBRARIES[backend])
+    """The backend's library is installed (and, for TensorRT, a CUDA GPU is present to run a
+    plan: a machine with TensorRT-RTX for building but no GPU runs the ONNX files)."""
+    if not any(importlib.util.find_spec(m) is not None for m in LIBRARIES[backend]):
+        return False
+    return backend != "tensorrt" or compute_capability() is not None
 
 
 def backend_of(artifact: Path) -> str:
