@@ -4,8 +4,10 @@ emulator `act-tool emulate` runs) with the camera plugin's synthetic frames."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -25,12 +27,20 @@ def cameras(height: int, width: int) -> str:
     return f"{{front: {{{cam}, seed: 1}}, handeye: {{{cam}, seed: 2}}}}"
 
 
-def rollout(folder: Path, port: str, tmp_path: Path, overlay: Path, *extra: str, size=(64, 96)):
+def rollout(
+    folder: Path,
+    port: str,
+    tmp_path: Path,
+    overlay: Path,
+    *extra: str,
+    size=(64, 96),
+    strategy="base",
+):
     calibration = write_calibration_file("virt", root=tmp_path / "calibration")
     return subprocess.run(
         [
             lerobot_script("lerobot-rollout"),
-            "--strategy.type=base",
+            f"--strategy.type={strategy}",
             f"--policy.path={folder}",
             "--robot.type=so101_follower",
             f"--robot.port={port}",
@@ -62,6 +72,51 @@ def test_lerobot_rollout_runs_the_export_and_writes_goals(tmp_path, overlay, ben
         after = [virtual.register(i, Reg.GOAL_POSITION) for i in JOINTS]
         assert after != before, "the policy's goals never reached the servos"
         assert [virtual.register(i, Reg.TORQUE_ENABLE) for i in JOINTS] == [0] * 6
+
+
+def _dataset(tmp_path: Path, name: str) -> list[str]:
+    return [
+        f"--dataset.repo_id=local/rollout_{name}",
+        f"--dataset.root={tmp_path / name}",
+        "--dataset.single_task=test",
+        "--dataset.push_to_hub=false",
+        "--dataset.num_episodes=1",
+        "--dataset.episode_time_s=2",
+        "--dataset.reset_time_s=0",
+    ]
+
+
+def _recorded(root: Path) -> tuple[int, int]:
+    info = json.loads((root / "meta" / "info.json").read_text())
+    return info["total_episodes"], info["total_frames"]
+
+
+@pytest.mark.parametrize("strategy", ["sentry", "episodic", "dagger"])
+def test_recording_strategies_record_the_plugins_rollout(tmp_path, overlay, bench_onnx, strategy):
+    """sentry and episodic record what the policy does; dagger also needs a teleoperator: LeRobot's
+    SO-101 leader on a second virtual arm (no keyboard here, so no intervention: the policy's
+    autonomous phase is recorded)."""
+    extra = _dataset(tmp_path, strategy)
+    with VirtualArm(EmulatorConfig(wire_time=False)) as follower, ExitStack() as stack:
+        if strategy == "dagger":
+            leader = stack.enter_context(VirtualArm(EmulatorConfig(wire_time=False)))
+            lead_file = write_calibration_file("lead", root=tmp_path / "leader")
+            extra += [
+                "--strategy.record_autonomous=true",
+                "--teleop.type=so101_leader",
+                f"--teleop.port={leader.port}",
+                "--teleop.id=lead",
+                f"--teleop.calibration_dir={lead_file.parent}",
+            ]
+        result = rollout(
+            bench_onnx.parent, follower.port, tmp_path, overlay, *extra, strategy=strategy
+        )
+        log = result.stdout + result.stderr
+        assert result.returncode == 0, log
+        assert "type=act_tool" in log and "Rollout finished" in log
+        episodes, frames = _recorded(tmp_path / strategy)
+        assert episodes >= 1 and frames > 10, (episodes, frames)
+        assert [follower.register(i, Reg.TORQUE_ENABLE) for i in JOINTS] == [0] * 6
 
 
 def _refused(result: subprocess.CompletedProcess, *phrases: str) -> None:
