@@ -20,7 +20,11 @@ from torch import Tensor
 
 from act_tool.errors import ActToolError
 from act_tool.lerobot_policy.engine_policy import EngineChoice, EnginePolicy
-from act_tool.lerobot_policy.lerobot_context import caller_robot, check_lerobot_version, in_lerobot_command
+from act_tool.lerobot_policy.lerobot_context import (
+    caller_robot,
+    check_lerobot_version,
+    in_lerobot_command,
+)
 from act_tool.lerobot_policy.robot_match import check_robot_features
 from act_tool.runtime.artifact_folder import choose_artifact
 from act_tool.runtime.self_check import SKIP_FLAG
@@ -91,6 +95,9 @@ class ActToolPolicy(PreTrainedPolicy):
         except ActToolError as e:
             if in_lerobot_command():
                 message = str(e).replace(SKIP_FLAG, "--policy.skip_self_check=true")
+                message = message.replace(
+                    "set n_action_steps to 1", "pass --policy.n_action_steps=1"
+                )
                 raise SystemExit(
                     f"act-tool policy: {message}\nThe robot was not connected."
                 ) from None
