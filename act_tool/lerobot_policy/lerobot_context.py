@@ -45,6 +45,7 @@ class CallerRobot:
     features: dict[str, Any]  # LeRobot's observation_features
     rename_map: dict[str, str]
     inference: str  # "sync", "rtc" (the rollout's --inference.type), "" where none
+    units: str | None  # "degrees" / "range" where the robot's config says (use_degrees)
 
 
 def rollout_config() -> Any | None:
@@ -69,7 +70,11 @@ def caller_robot() -> CallerRobot | None:
 
     robot = make_robot_from_config(cfg.robot)  # no I/O: the bus and cameras open in connect()
     inference = getattr(getattr(cfg, "inference", None), "type", "") or ""
-    return CallerRobot(dict(robot.observation_features), dict(cfg.rename_map or {}), inference)
+    use_degrees = getattr(cfg.robot, "use_degrees", None)
+    units = None if use_degrees is None else ("degrees" if use_degrees else "range")
+    return CallerRobot(
+        dict(robot.observation_features), dict(cfg.rename_map or {}), inference, units
+    )
 
 
 def in_lerobot_command() -> bool:

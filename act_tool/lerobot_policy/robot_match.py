@@ -5,7 +5,7 @@ check), and each camera the artifact reads must be there, at the artifact's size
 
     check_robot_features(spec, robot.observation_features, rename_map)
 
-`observation_features` is LeRobot's: joint keys (`shoulder_pan.pos`) map to `float`, camera
+and the robot's joint units must be the artifact's. `observation_features` is LeRobot's: joint keys (`shoulder_pan.pos`) map to `float`, camera
 names to (height, width, channels). No I/O.
 """
 
@@ -21,9 +21,20 @@ IMAGES = "observation.images."
 
 
 def check_robot_features(
-    spec: EngineSpec, features: Mapping[str, Any], rename_map: Mapping[str, str] | None = None
+    spec: EngineSpec,
+    features: Mapping[str, Any],
+    rename_map: Mapping[str, str] | None = None,
+    units: str | None = None,
 ) -> None:
+    """`units`: the robot's joint units ("degrees", "range"), where its config says (None: not
+    checked)."""
     rename_map = rename_map or {}
+    if units is not None and units != spec.units:
+        flag = "true" if spec.units == "degrees" else "false"
+        raise PreflightError(
+            f"the robot reports its joints in {units!r}, the artifact was trained in "
+            f"{spec.units!r}: every goal would be wrong. Pass --robot.use_degrees={flag}."
+        )
     joints = [joint_key(k) for k, v in features.items() if v is float and k.endswith(".pos")]
     if len(joints) != len(spec.state_names):
         raise PreflightError(

@@ -92,6 +92,9 @@ def test_robot_features_match_or_are_refused(bench_onnx):
         check_robot_features(spec, renamed)
     rename = {f"observation.images.cam_{c.name}": c.key for c in spec.cameras}
     check_robot_features(spec, renamed, rename)
+    check_robot_features(spec, _features(spec), units=spec.units)
+    with pytest.raises(PreflightError, match="--robot.use_degrees=true"):
+        check_robot_features(spec, _features(spec), units="range")
 
 
 def test_another_lerobot_version_is_refused_before_loading(

@@ -89,7 +89,10 @@ class ActToolPolicy(PreTrainedPolicy):
                     raise PluginError(RTC_REFUSED)
                 artifact, _ = choose_artifact(folder, config.backend, config.artifact)
                 check_robot_features(
-                    EngineSpec.read(spec_path(artifact)), robot.features, robot.rename_map
+                    EngineSpec.read(spec_path(artifact)),
+                    robot.features,
+                    robot.rename_map,
+                    robot.units,
                 )
             policy = cls(config, folder)
         except ActToolError as e:
