@@ -59,11 +59,21 @@ def rollout(
     )
 
 
-def test_lerobot_rollout_runs_the_export_and_writes_goals(tmp_path, overlay, bench_onnx):
+@pytest.mark.parametrize(
+    "options",
+    [(), ("--policy.temporal_ensemble_coeff=0.01", "--policy.n_action_steps=1")],
+    ids=["queue", "ensembling"],
+)
+def test_lerobot_rollout_runs_the_export_and_writes_goals(tmp_path, overlay, bench_onnx, options):
     with VirtualArm(EmulatorConfig(wire_time=False)) as virtual:
         before = [virtual.register(i, Reg.GOAL_POSITION) for i in JOINTS]
         result = rollout(
-            bench_onnx.parent, virtual.port, tmp_path, overlay, "--return_to_initial_position=false"
+            bench_onnx.parent,
+            virtual.port,
+            tmp_path,
+            overlay,
+            "--return_to_initial_position=false",
+            *options,
         )
         log = result.stdout + result.stderr
         assert result.returncode == 0, log
