@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # LeRobot plugins (plugins/): LeRobot finds them by distribution name, installed beside act-tool.
-PLUGINS := plugins/lerobot_robot_act_tool_twin plugins/lerobot_env_act_tool_twin
+PLUGINS := plugins/lerobot_policy_act_tool plugins/lerobot_camera_act_tool \
+           plugins/lerobot_robot_act_tool_twin plugins/lerobot_env_act_tool_twin
 DEMO_DIR ?= demo-out
 
 # Core-only venvs (no torch, no LeRobot) on the robot computers' Pythons, for the tests in

@@ -23,6 +23,7 @@ LAYERS = {
     "runtime": 2,
     "sim": 2,
     "export": 3,
+    "lerobot_policy": 3,
     "train": 3,
     "bench": 4,
     "cli": 5,

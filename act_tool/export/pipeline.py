@@ -17,6 +17,7 @@ import numpy as np
 from act_tool.errors import ActToolError, ParityError
 from act_tool.export.flops import count_flops
 from act_tool.export.int8 import MIN_CALIBRATION
+from act_tool.export.lerobot_files import write_lerobot_files
 from act_tool.export.robot_type import find_robot_type
 from act_tool.runtime.check_file import check_path
 from act_tool.spec import EngineSpec, spec_path
@@ -210,6 +211,12 @@ def run_export(opts: ExportOptions, log: Callable[[str], None] = print) -> Expor
             specs[plan] = _engine(network, specs[network], plan, builder, result, log)
         specs = _write_checks(specs, parity, network)
         _move_into_place(specs, out_dir, result)
+    # LeRobot's config and processor files: `lerobot-rollout --policy.path=OUT` (policy plugin)
+    if not write_lerobot_files(out_dir, specs[onnx32]):
+        log(
+            f"note: {out_dir} holds another policy's config.json (a checkpoint folder?): LeRobot's "
+            "files for lerobot-rollout were not written; export into a folder of its own for that"
+        )
     return result
 
 

@@ -1,6 +1,8 @@
 """The LeRobot plugin distributions (plugins/): imported from their sources in this process, and
 installed into a private folder (pip --target, no dependencies) for LeRobot's own commands in
-subprocesses, which discover plugins by distribution name as a user's environment would."""
+subprocesses, which discover plugins by distribution name as a user's environment would.
+The twin's robot and env plugins: `plugin_sources`, `plugin_env`; the policy and camera plugins:
+`plugins_imported`, `overlay`."""
 
 from __future__ import annotations
 
@@ -59,3 +61,58 @@ def lerobot_command(name: str) -> list[str]:
     if not script.exists():
         pytest.skip(f"{name} is not installed beside {sys.executable}")
     return [str(script)]
+
+
+POLICY_PLUGINS = ("lerobot_policy_act_tool", "lerobot_camera_act_tool")
+
+
+@pytest.fixture(scope="session")
+def plugins_imported():
+    pytest.importorskip("lerobot")
+    for name in POLICY_PLUGINS:
+        path = str(PLUGINS / name)
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    import lerobot_camera_act_tool  # noqa: F401  (registers the camera type)
+    import lerobot_policy_act_tool  # noqa: F401  (registers the policy type)
+
+
+@pytest.fixture(scope="session")
+def overlay(tmp_path_factory) -> Path:
+    """Both plugins installed (no dependencies: act-tool and LeRobot are this environment's)."""
+    pytest.importorskip("lerobot")
+    target = tmp_path_factory.mktemp("plugins")
+    build = tmp_path_factory.mktemp("plugin-build")
+    for name in POLICY_PLUGINS:
+        # built from a copy: a build in the source tree would leave build/ and *.egg-info there
+        src = build / name
+        subprocess.run(["cp", "-r", str(PLUGINS / name), str(src)], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+            + ["--no-build-isolation", "--target", str(target), str(src)],
+            check=True,
+            timeout=300,
+        )
+    return target
+
+
+def lerobot_env(overlay: Path, tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(overlay), str(REPO), env.get("PYTHONPATH", "")])
+    env["HF_LEROBOT_HOME"] = str(tmp_path / "lerobot-home")
+    env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+def lerobot_script(name: str) -> str:
+    """A LeRobot console script of this Python's environment."""
+    return str(Path(sys.executable).parent / name)
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """The plugin sets torch's threads for its process; give the other tests theirs back."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
