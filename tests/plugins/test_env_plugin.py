@@ -116,3 +116,49 @@ def test_lerobot_eval_with_a_bad_option_value_is_a_message(plugin_env, tiny_chec
     assert run.returncode != 0
     assert "--env.type=act_tool_twin" in run.stderr and "front, handeye" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.slow
+def test_an_act_tool_export_in_lerobot_eval_gives_act_tool_evals_episodes(
+    plugin_env, overlay, bench_onnx, tmp_path
+):
+    """Both plugins at once: LeRobot's evaluator runs an act-tool export (the policy plugin, on
+    ONNX Runtime) in the twin (the env plugin), and `act-tool eval --sim` of the same artifact
+    drives the same episodes."""
+    import os
+
+    from act_tool.eval.evaluate import EvalOptions, evaluate
+    from act_tool.runtime.loop_config import LoopConfig
+
+    env = dict(plugin_env)
+    env["PYTHONPATH"] = os.pathsep.join([str(overlay), plugin_env["PYTHONPATH"]])
+    results = tmp_path / "episodes.jsonl"
+    run = subprocess.run(
+        [*lerobot_command("lerobot-eval"), "--env.type=act_tool_twin",
+         "--env.height=64", "--env.width=96", "--env.episode_time_s=1",
+         f"--env.results_path={results}", "--env.results_trajectories=true",
+         f"--policy.path={bench_onnx.parent}", "--policy.backend=onnxruntime",
+         "--eval.n_episodes=2", "--eval.batch_size=1", f"--seed={SEEDS[0]}",
+         f"--output_dir={tmp_path / 'out'}"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    theirs = [json.loads(line) for line in results.read_text().splitlines()]
+    report = evaluate(
+        EvalOptions(
+            bench_onnx,
+            episodes=2,
+            seed=SEEDS[0],
+            episode_time_s=1.0,
+            loop=LoopConfig(force=True, warmup=1, clamp_to_training_range=False),
+        ),
+        log=lambda _m: None,
+    )
+    ours = report.summaries[0].episodes
+    assert [e["seed"] for e in theirs] == [e.seed for e in ours] == SEEDS
+    for a, b in zip(ours, theirs, strict=True):
+        assert (a.success, a.ticks, a.grasp_attempts) == (
+            b["success"], b["ticks"], b["grasp_attempts"]
+        )  # fmt: skip
+        assert np.array_equal(np.asarray(a.trajectory), np.asarray(b["trajectory"]))
+        assert np.ptp(np.asarray(a.trajectory), axis=0).max() > 5.0  # the arm moved
