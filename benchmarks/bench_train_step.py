@@ -2,8 +2,9 @@
 train_step_cpu.md): the demo's policy (scripts/demo.py SMALL_POLICY, batch 8) on a twin dataset.
 
     1. LeRobot's own trainer (`python -m lerobot.scripts.lerobot_train`), FP32, one loader worker
-    2. `act-tool train`: LeRobot's trainer with the frames in memory, FP32, the backbone's
-       images in NCHW order (ACT_TOOL_CHANNELS_LAST=0) and in channels-last order (the default)
+    2. `act-tool train`: LeRobot's trainer with the frames in memory, FP32: LeRobot's AdamW as
+       LeRobot builds it, then on PyTorch's fused kernel, then also with the backbone's images in
+       channels-last order (VARIANTS; act-tool's defaults: fused, channels-last under --bf16)
     3. the same with --bf16 (LeRobot's policy.use_amp: BF16 autocast)
     4. `act-tool train --freeze-backbone` (features computed once), FP32 and --bf16
 
@@ -31,6 +32,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from demo import SMALL_POLICY  # noqa: E402
 
 ACT = str(Path(sys.executable).parent / "act-tool")
+# LeRobot's loop in act-tool train: (row, ACT_TOOL_FUSED_ADAMW, ACT_TOOL_CHANNELS_LAST)
+VARIANTS = (
+    ("LeRobot's AdamW loop, NCHW images", "0", "0"),
+    ("fused AdamW, NCHW images", "1", "0"),
+    ("fused AdamW, channels-last images", "1", "1"),
+)
 LEROBOT_LINE = re.compile(r"step:(\S+) .*updt_s:([\d.]+) data_s:([\d.]+)")
 FROZEN_LINE = re.compile(r"step (\d+)/\d+ loss \S+ \(([\d.]+) s\)")
 
@@ -82,16 +89,16 @@ def main() -> None:
             ("LeRobot's trainer, FP32, 1 loader worker", u + d, f"update {u:.0f} + data {d:.0f}")
         )
         for name, flags in (("FP32", []), ("--bf16", ["--bf16"])):
-            for layout, switch in (("NCHW images", "0"), ("channels-last images", "1")):
-                out = tmp / f"m{name}{switch}"
+            for i, (variant, fused, layout) in enumerate(VARIANTS):
+                out = tmp / f"m{name}{i}"
                 run([ACT, "train", "--dataset", str(args.dataset), "-o", str(out),
                      "--steps", str(args.steps), "--batch-size", "8", "--device", "cpu",
                      "--no-pretrained-backbone", *flags, "--", *policy_args(0)],
-                    {**env, "ACT_TOOL_CHANNELS_LAST": switch})  # fmt: skip
+                    {**env, "ACT_TOOL_FUSED_ADAMW": fused, "ACT_TOOL_CHANNELS_LAST": layout})  # fmt: skip
                 u, d = lerobot_ms((out / "act_tool_train.log").read_text())
                 rows.append(
                     (
-                        f"act-tool train, frames in memory, {name}, {layout}",
+                        f"act-tool train, frames in memory, {name}, {variant}",
                         u + d,
                         f"update {u:.0f} + data {d:.0f}",
                     )

@@ -35,6 +35,7 @@ from torch import nn
 
 from act_tool.train.errors import TrainError
 from act_tool.train.frozen_marker import FROZEN_MARKER
+from act_tool.train.fused_adamw import use_fused_adamw
 
 CACHE_VERSION = 1
 
@@ -243,6 +244,7 @@ def train_frozen(
     cache_seconds = time.perf_counter() - t_cache
     policy.model.backbone = CachedFeatures()
     optimizer, scheduler = make_optimizer_and_scheduler(cfg, policy)
+    use_fused_adamw(optimizer)  # the same AdamW, PyTorch's fused CPU kernel (fused_adamw.py)
     step = 0
     if resume:
         step, optimizer, scheduler = load_training_state(cfg.checkpoint_path, optimizer, scheduler)

@@ -5,10 +5,12 @@ LeRobot's dataset factory in that module by one that wraps the training dataset 
 `act_tool.train.frame_source` (every image decoded once; the same items, checked against
 LeRobot's in the tests), then runs LeRobot's `main()` unchanged. A dataset with videos, image
 transforms or a selection of episodes, or one whose frames would take more than half the
-memory available, keeps LeRobot's own loader. On the CPU, the ResNet18 gets its images in
+memory available, keeps LeRobot's own loader. On the CPU, LeRobot's AdamW runs on PyTorch's
+fused kernel (`fused_adamw.py`), and under BF16 autocast the ResNet18 gets its images in
 channels-last memory order (a forward pre-hook: the weights, their layout and the checkpoint
-stay LeRobot's), which oneDNN's convolutions run faster. Written by hand because LeRobot's
-trainer has no hook for a dataset source or a memory format.
+stay LeRobot's), which oneDNN's BF16 convolutions run faster (in FP32 they ran slower here).
+Written by hand because LeRobot's trainer has no hook for a dataset source, a memory format or
+an optimizer implementation.
 """
 
 from __future__ import annotations
@@ -95,12 +97,24 @@ def main() -> None:
 
     factory = lerobot_train.make_train_eval_datasets
     policy_factory = lerobot_train.make_policy
+    optimizer_factory = lerobot_train.make_optimizer_and_scheduler
 
-    def make_policy(*args, **kwargs):
-        policy = policy_factory(*args, **kwargs)
-        if os.environ.get("ACT_TOOL_CHANNELS_LAST", "1") != "0" and images_channels_last(policy):
+    def make_policy(cfg, *args, **kwargs):
+        policy = policy_factory(cfg, *args, **kwargs)
+        wanted = os.environ.get("ACT_TOOL_CHANNELS_LAST", "bf16")
+        if (wanted == "1" or (wanted == "bf16" and getattr(cfg, "use_amp", False))) and (
+            images_channels_last(policy)
+        ):
             print("act-tool: the backbone's images in channels-last order", flush=True)
         return policy
+
+    def make_optimizer_and_scheduler(*args, **kwargs):
+        from act_tool.train.fused_adamw import use_fused_adamw
+
+        optimizer, scheduler = optimizer_factory(*args, **kwargs)
+        if os.environ.get("ACT_TOOL_FUSED_ADAMW", "1") != "0" and use_fused_adamw(optimizer):
+            print("act-tool: AdamW on PyTorch's fused CPU kernel", flush=True)
+        return optimizer, scheduler
 
     def make_train_eval_datasets(cfg):
         dataset, eval_dataset = factory(cfg)
@@ -108,6 +122,7 @@ def main() -> None:
 
     lerobot_train.make_train_eval_datasets = make_train_eval_datasets
     lerobot_train.make_policy = make_policy
+    lerobot_train.make_optimizer_and_scheduler = make_optimizer_and_scheduler
     lerobot_train.main()
 
 
