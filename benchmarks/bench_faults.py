@@ -20,6 +20,7 @@ emulated arm's timeout margin, the default --max-missed-state).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import threading
 import time
@@ -44,7 +45,9 @@ from act_tool.runtime.arm_guard import torque_guard
 from act_tool.runtime.loop import LoopConfig, LoopError, run_loop
 from act_tool.runtime.so101_arms import EMULATED_MARGIN_S, middle_of_training_range
 from act_tool.runtime.telemetry import COL, Telemetry
-from benchmarks.bench_loop import bench_spec, idle_runner, machine
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
+from benchmarks.bench_loop import bench_spec, idle_runner, machine  # noqa: E402
 
 FPS = 30.0
 STALL_S = 0.030

@@ -16,6 +16,7 @@ observers' threads copied them (recorded or shown with each camera's newest fram
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +27,9 @@ from act_tool.eval.display import RerunDisplay
 from act_tool.eval.recording import DatasetRecorder
 from act_tool.runtime.loop import LoopConfig
 from act_tool.runtime.telemetry import COL
-from benchmarks.bench_loop import bench_spec, idle_runner, machine, pct, run_case
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script too
+from benchmarks.bench_loop import bench_spec, idle_runner, machine, pct, run_case  # noqa: E402
 
 
 def case(name: str, seconds: float, folder: Path, record: str | None, display: bool) -> dict:
