@@ -353,12 +353,16 @@ def _shutdown(
     """After the last tick, whatever ended it: park at `pose` when given (park.py), torque
     off, then the worker, the log, the thread's priority and the runner's inputs. Returns what
     to say about the torque."""
+    interrupted: BaseException | None = None  # raised again once everything is released
     if pose is not None and config is not None:
         try:
             seconds = park(arm, pose, config.fps or 30.0)
             log(f"parked at the start pose in {seconds:.1f} s (--on-stop park)")
         except (KeyboardInterrupt, ActToolError) as e:
             log(f"parking stopped ({e or 'Ctrl-C'}): torque off where the arm is")
+        except BaseException as e:  # SIGTERM (SystemExit), a bug: still torque off and release
+            log(f"parking stopped ({type(e).__name__}: {e}): torque off where the arm is")
+            interrupted = e
     try:
         unreached = arm.disable_torque()
         torque_note = "Torque is off."
@@ -378,4 +382,6 @@ def _shutdown(
         except OSError as e:
             log(f"note: could not restore the thread's normal priority ({e})")
     feed.release()
+    if interrupted is not None:
+        raise interrupted
     return torque_note

@@ -50,3 +50,26 @@ def test_a_bus_fault_never_parks():
 def test_bad_on_stop_is_refused():
     with pytest.raises(ActToolError, match="--on-stop 'fly': use one of torque-off, park"):
         LoopConfig(on_stop="fly")
+
+
+class StoppedWhileParking(FakeArm):
+    """Raises `error` on the first goal written after the run's own `ticks` goals: the park."""
+
+    def __init__(self, error: BaseException, ticks: int = 8) -> None:
+        super().__init__(JOINT_NAMES)
+        self.error, self.ticks = error, ticks
+
+    def write_goals(self, goals: np.ndarray) -> np.ndarray:
+        if len(self.sent) >= self.ticks:
+            raise self.error
+        return super().write_goals(goals)
+
+
+@pytest.mark.parametrize("error", [SystemExit(143), RuntimeError("a bug")])
+def test_a_signal_or_a_bug_while_parking_still_turns_torque_off(error):
+    """SIGTERM arrives as SystemExit: the park stops, torque goes off, then it is raised again."""
+    arm = StoppedWhileParking(error)
+    arm.__enter__()  # torque on, as the run's arm is; nothing else turns it off in this test
+    with pytest.raises(type(error)):
+        run(arm, "park")
+    assert not arm.torque and len(arm.sent) == 8
