@@ -14,11 +14,17 @@ from pathlib import Path
 from act_tool.train.dataset_check import DatasetSummary
 from act_tool.train.errors import TrainError
 
-# LeRobot options a resumed run may change: they do not change the model or its data.
+# LeRobot options a resumed run may change: they do not change the model or its data (how
+# often it logs, saves and evaluates, where its logs and uploads go, how frames are loaded).
+# --steps and the device are act-tool's own options, checked elsewhere.
 CHANGEABLE = frozenset(
-    {"steps", "log_freq", "save_freq", "save_checkpoint", "num_workers", "policy.device",
-     "prefetch_factor", "persistent_workers", "job_name", "env_eval_freq"}
+    {"log_freq", "save_freq", "save_checkpoint", "num_workers", "prefetch_factor",
+     "persistent_workers", "dataloader_multiprocessing_context", "job_name", "env_eval_freq",
+     "eval_steps", "max_eval_samples", "cudnn_deterministic", "save_checkpoint_to_hub",
+     "policy.push_to_hub", "policy.repo_id", "policy.private", "policy.tags", "policy.license",
+     "dataset.video_backend"}
 )  # fmt: skip
+CHANGEABLE_PREFIXES = ("wandb.", "eval.", "job.")
 NEW_RUN = "or start a new run with another --output to change it"
 
 
@@ -69,7 +75,8 @@ def check_resume_unchanged(
             f"without --batch-size, {NEW_RUN}"
         )
     for key, given in passthrough.items():
-        if key.replace("-", "_") in CHANGEABLE:
+        name = key.replace("-", "_")
+        if name in CHANGEABLE or name.startswith(CHANGEABLE_PREFIXES):
             continue
         try:
             saved = saved_value(config, key)
@@ -88,7 +95,8 @@ def _check_dataset(config: dict, output: Path, dataset: DatasetSummary) -> None:
     if dataset.root is not None and saved_root is not None:
         if Path(saved_root).resolve() == dataset.root.resolve():
             return
-        if not Path(saved_root).exists():  # the dataset was moved: the same data elsewhere
+        if not Path(saved_root).exists():  # moved: the same features, or another dataset
+            _check_features(config, output, dataset)
             return
         where = f"{saved_root}, not {dataset.root}"
     elif dataset.root is None and saved_root is None and saved.get("repo_id") == dataset.repo_id:
@@ -96,3 +104,25 @@ def _check_dataset(config: dict, output: Path, dataset: DatasetSummary) -> None:
     else:
         where = f"{saved_root or saved.get('repo_id')}, not {dataset.source}"
     raise TrainError(f"the run in {output} trains on {where}: resume without --dataset, {NEW_RUN}")
+
+
+def _check_features(config: dict, output: Path, dataset: DatasetSummary) -> None:
+    """A dataset given for a run whose own is gone must have the run's cameras (name and size)
+    and state and action sizes."""
+    policy = config.get("policy") or {}
+    features = {**(policy.get("input_features") or {}), **(policy.get("output_features") or {})}
+    if not features or not dataset.cameras:
+        return  # nothing to compare against (a config without features, or an unread dataset)
+    saved = {k: tuple(v.get("shape", ())) for k, v in features.items()}
+    given = {f"observation.images.{name}": (3, h, w) for name, h, w in dataset.cameras}
+    given["observation.state"] = (dataset.state_dim,)
+    given["action"] = (dataset.action_dim,)
+    if saved != given:
+        raise TrainError(
+            f"the run in {output} trained on a dataset with {_describe(saved)}; "
+            f"{dataset.source} has {_describe(given)}: resume without --dataset, {NEW_RUN}"
+        )
+
+
+def _describe(features: dict[str, tuple[int, ...]]) -> str:
+    return ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in sorted(features.items()))

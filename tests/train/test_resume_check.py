@@ -17,12 +17,17 @@ def _config(root: Path) -> dict:
         "batch_size": 32,
         "steps": 15000,
         "policy": {"chunk_size": 20, "kl_weight": 10.0, "use_amp": False, "device": "cpu",
-                   "pretrained_backbone_weights": None},
+                   "pretrained_backbone_weights": None,
+                   "input_features": {"observation.state": {"shape": [6]},
+                                      "observation.images.front": {"shape": [3, 96, 128]}},
+                   "output_features": {"action": {"shape": [6]}}},
+        "wandb": {"project": "lerobot", "run_id": None},
     }  # fmt: skip
 
 
-def _dataset(root: Path) -> DatasetSummary:
-    return DatasetSummary(repo_id=f"local/{root.name}", root=root, source=str(root))
+def _dataset(root: Path, height: int = 96) -> DatasetSummary:
+    return DatasetSummary(repo_id=f"local/{root.name}", root=root, source=str(root),
+                          cameras=(("front", height, 128),), state_dim=6, action_dim=6)  # fmt: skip
 
 
 def test_saved_values_read_by_dotted_key(tmp_path):
@@ -49,8 +54,9 @@ def test_the_same_dataset_and_settings_resume(tmp_path):
     cfg = _config(root)
     check_resume_unchanged(
         cfg, tmp_path / "run", _dataset(root), 32,
-        {"policy.chunk_size": "20", "steps": "20000", "save_freq": "1000", "policy.device": "cuda",
-         "not_saved": "1"},
+        {"policy.chunk_size": "20", "save_freq": "1000", "wandb.run_id": "abc",
+         "wandb.project": "mine", "eval.n_episodes": "5", "policy.push_to_hub": "true",
+         "dataset.video_backend": "torchcodec", "not_saved": "1"},
     )  # fmt: skip
 
 
@@ -66,6 +72,15 @@ def test_a_moved_dataset_resumes(tmp_path):
     moved = tmp_path / "new_place"
     moved.mkdir()
     check_resume_unchanged(_config(tmp_path / "gone"), tmp_path / "run", _dataset(moved), None, {})
+
+
+def test_another_dataset_in_place_of_a_gone_one_is_refused(tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(TrainError, match=r"observation.images.front 3x96x128.*has .*3x48x128"):
+        check_resume_unchanged(
+            _config(tmp_path / "gone"), tmp_path / "run", _dataset(other, height=48), None, {}
+        )
 
 
 def test_another_batch_size_is_refused(tmp_path):
