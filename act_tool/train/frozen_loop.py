@@ -35,7 +35,7 @@ from torch import nn
 
 from act_tool.train.errors import TrainError
 from act_tool.train.frozen_marker import FROZEN_MARKER
-from act_tool.train.fused_adamw import use_fused_adamw
+from act_tool.train.fused_adamw import choose_adamw_kernel
 
 CACHE_VERSION = 1
 
@@ -244,10 +244,11 @@ def train_frozen(
     cache_seconds = time.perf_counter() - t_cache
     policy.model.backbone = CachedFeatures()
     optimizer, scheduler = make_optimizer_and_scheduler(cfg, policy)
-    use_fused_adamw(optimizer)  # the same AdamW, PyTorch's fused CPU kernel (fused_adamw.py)
+    choose_adamw_kernel(optimizer)  # the same AdamW, PyTorch's fused CPU kernel (fused_adamw.py)
     step = 0
     if resume:
         step, optimizer, scheduler = load_training_state(cfg.checkpoint_path, optimizer, scheduler)
+        choose_adamw_kernel(optimizer)  # loading put back the checkpoint's own settings
         log(f"resuming at step {step}")
     elif cfg.seed is not None:
         set_seed(cfg.seed)  # the same draws (VAE, dropout) whether the cache was built or reused

@@ -9,11 +9,30 @@ Written by hand because LeRobot's optimizer config has no field for it.
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 
+def wanted() -> bool:
+    """Whether to use the fused kernel (`ACT_TOOL_FUSED_ADAMW=0`: PyTorch's default instead)."""
+    return os.environ.get("ACT_TOOL_FUSED_ADAMW", "1") != "0"
+
+
+def choose_adamw_kernel(optimizer: torch.optim.Optimizer) -> bool:
+    """After the optimizer is built and again after a checkpoint's state is loaded into it
+    (loading replaces its settings with the saved ones): the fused kernel where `wanted()` and
+    possible, PyTorch's default otherwise. Returns whether it runs fused."""
+    if wanted():
+        return use_fused_adamw(optimizer)
+    if type(optimizer) in (torch.optim.AdamW, torch.optim.Adam):
+        for settings in (*optimizer.param_groups, optimizer.defaults):
+            settings["fused"], settings["foreach"] = None, None
+    return False
+
+
 def use_fused_adamw(optimizer: torch.optim.Optimizer) -> bool:
-    """Switches a fresh Adam/AdamW over FP32 CPU parameters to the fused kernel; whether it did.
+    """Switches an Adam/AdamW over FP32 CPU parameters to the fused kernel; whether it did.
     Anything else (another optimizer, GPU or low-precision parameters) is left as it is."""
     if type(optimizer) not in (torch.optim.AdamW, torch.optim.Adam):
         return False

@@ -95,9 +95,12 @@ def images_channels_last(policy) -> bool:
 def main() -> None:
     from lerobot.scripts import lerobot_train
 
+    from act_tool.train.fused_adamw import choose_adamw_kernel
+
     factory = lerobot_train.make_train_eval_datasets
     policy_factory = lerobot_train.make_policy
     optimizer_factory = lerobot_train.make_optimizer_and_scheduler
+    state_loader = lerobot_train.load_training_state
 
     def make_policy(cfg, *args, **kwargs):
         policy = policy_factory(cfg, *args, **kwargs)
@@ -109,12 +112,15 @@ def main() -> None:
         return policy
 
     def make_optimizer_and_scheduler(*args, **kwargs):
-        from act_tool.train.fused_adamw import use_fused_adamw
-
         optimizer, scheduler = optimizer_factory(*args, **kwargs)
-        if os.environ.get("ACT_TOOL_FUSED_ADAMW", "1") != "0" and use_fused_adamw(optimizer):
+        if choose_adamw_kernel(optimizer):
             print("act-tool: AdamW on PyTorch's fused CPU kernel", flush=True)
         return optimizer, scheduler
+
+    def load_training_state(*args, **kwargs):
+        step, optimizer, scheduler = state_loader(*args, **kwargs)
+        choose_adamw_kernel(optimizer)  # loading put back the checkpoint's own settings
+        return step, optimizer, scheduler
 
     def make_train_eval_datasets(cfg):
         dataset, eval_dataset = factory(cfg)
@@ -123,6 +129,7 @@ def main() -> None:
     lerobot_train.make_train_eval_datasets = make_train_eval_datasets
     lerobot_train.make_policy = make_policy
     lerobot_train.make_optimizer_and_scheduler = make_optimizer_and_scheduler
+    lerobot_train.load_training_state = load_training_state
     lerobot_train.main()
 
 

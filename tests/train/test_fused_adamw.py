@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from act_tool.train.fused_adamw import use_fused_adamw  # noqa: E402
+from act_tool.train.fused_adamw import choose_adamw_kernel, use_fused_adamw  # noqa: E402
 from tests.tolerances import assert_within, gamma  # noqa: E402
 
 STEPS = 3
@@ -61,3 +61,22 @@ def test_other_optimizers_and_devices_are_left_alone():
     assert not use_fused_adamw(sgd)
     half = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(3, dtype=torch.bfloat16))])
     assert not use_fused_adamw(half) and not half.param_groups[0]["fused"]
+
+
+def test_the_chosen_kernel_survives_loading_a_checkpoints_state(monkeypatch):
+    """Loading a state puts back the saved settings; choosing again after it restores the
+    wanted kernel either way (a run saved before the switch, or one told not to use it)."""
+    unfused = torch.optim.AdamW(_params(0), lr=1e-3)
+    for p in unfused.param_groups[0]["params"]:
+        p.grad = torch.ones_like(p)
+    unfused.step()
+    fused = torch.optim.AdamW(_params(0), lr=1e-3)
+    assert choose_adamw_kernel(fused)
+    fused.load_state_dict(unfused.state_dict())
+    assert not fused.param_groups[0]["fused"]  # what loading does
+    assert choose_adamw_kernel(fused) and fused.param_groups[0]["fused"]
+    for p in fused.param_groups[0]["params"]:
+        p.grad = torch.ones_like(p)
+    fused.step()  # the fused kernel runs on the loaded state
+    monkeypatch.setenv("ACT_TOOL_FUSED_ADAMW", "0")
+    assert not choose_adamw_kernel(fused) and not fused.param_groups[0]["fused"]

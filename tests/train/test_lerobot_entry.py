@@ -46,7 +46,7 @@ def test_backbone_sees_channels_last_and_the_policy_computes_the_same():
 def test_training_step_keeps_parameters_and_gradients_in_lerobots_layout():
     cfg = TinyConfig()
     policy = make_policy(cfg).train()
-    images_channels_last(policy)
+    assert images_channels_last(policy)
     batch = _batch(cfg)
     batch["action"] = torch.randn(2, cfg.chunk_size, 6)
     batch["action_is_pad"] = torch.zeros(2, cfg.chunk_size, dtype=torch.bool)
