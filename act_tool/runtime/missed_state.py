@@ -61,11 +61,18 @@ class MissedStateBudget:
         return cls(ticks=int(value))
 
     def ticks_at(self, fps: float) -> int:
-        """Consecutive ticks that may hold at `fps` (0: the first miss stops)."""
+        """Consecutive ticks that may hold at `fps`; a budget shorter than one tick is refused
+        (it would end the run on the first lost answer, as a budget of zero would)."""
         if self.ticks is not None:
             return self.ticks
         assert self.ms is not None
-        return int(math.floor(self.ms * fps / 1000.0 + 1e-9))
+        ticks = int(math.floor(self.ms * fps / 1000.0 + 1e-9))
+        if ticks < 1:
+            raise ActToolError(
+                f"--max-missed-state {self} is shorter than one tick at {fps:g} Hz "
+                f"({1000.0 / fps:.1f} ms): give at least {math.ceil(1000.0 / fps)}ms or 1 tick"
+            )
+        return ticks
 
     def __str__(self) -> str:
         return f"{self.ticks}" if self.ticks is not None else f"{self.ms:g}ms"
@@ -131,7 +138,7 @@ class StateWatch:
         return (
             f"the joints' state was missing in {n} consecutive ticks "
             f"({n * self.period_ms:.0f} ms; the budget, --max-missed-state, holds "
-            f"{self.budget_ticks}): " + "; ".join(parts)
+            f"{self.budget_ticks})" + (": " + "; ".join(parts) if parts else "")
         )
 
     def report(self) -> str:

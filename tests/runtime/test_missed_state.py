@@ -95,6 +95,11 @@ def test_budget_in_ms_is_converted_at_the_run_rate():
     assert MissedStateBudget.parse("100ms").ticks_at(200) == 20
     assert MissedStateBudget.parse("4").ticks_at(30) == 4
     assert MissedStateBudget.parse("2 ticks").ticks_at(30) == 2
+    assert MissedStateBudget.parse("34ms").ticks_at(30) == 1
+    with pytest.raises(
+        ActToolError, match=r"10ms is shorter than one tick at 30 Hz .*at least 34ms"
+    ):
+        MissedStateBudget.parse("10ms").ticks_at(30)
 
 
 @pytest.mark.parametrize("text", ["0", "-3", "0ms", "-100ms", "abc", "1.5", "nan", "10s"])
