@@ -344,8 +344,10 @@ def run(
     fault_seed: FaultSeedOpt = 0,
 ) -> None:
     """Run a policy on the SO-101: cameras + joints -> policy -> servos, at a fixed rate.
+
     The virtual arm's fault options (--lost-replies, ...) rehearse faults with --port emulated
-    or --port sim."""
+    or --port sim.
+    """
     arguments = {k: v for k, v in locals().items() if k not in OBSERVER_ARGS}
     from act_tool.runtime.loop_config import LoopError
     from act_tool.runtime.session import run as run_session

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from act_tool.doctor.software import INFERENCE_TITLE, VERSIONS_TITLE
+
 ROOT = Path(__file__).parents[2]
 VERSIONS = ("3.10", "3.13")
 
@@ -110,5 +112,7 @@ def test_doctor(core, tmp_path):
     assert export["status"] == "absent"
     if version == "3.10":
         assert "needs Python >= 3.12" in export["detail"]
-    onnxruntime = next(i for s in sections.values() for i in s if i["label"] == "ONNX Runtime")
+    (onnxruntime,) = (i for i in sections[INFERENCE_TITLE] if i["label"] == "ONNX Runtime")
     assert onnxruntime["status"] == "ok" and "CPU" in onnxruntime["detail"]
+    (listed,) = (i for i in sections[VERSIONS_TITLE] if i["label"] == "ONNX Runtime")
+    assert onnxruntime["detail"].startswith(listed["detail"] + ":")  # the version, then providers
