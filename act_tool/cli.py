@@ -13,7 +13,7 @@ import typer
 from typer.core import TyperCommand
 
 from act_tool.cli_backbone import backbone_command
-from act_tool.cli_common import fail, need_lerobot
+from act_tool.cli_common import fail, need_lerobot, show_version
 from act_tool.cli_dataset_sim import dataset_sim
 from act_tool.cli_doctor import doctor, find_cameras, find_port
 from act_tool.cli_emulate import emulate
@@ -35,21 +35,13 @@ app = typer.Typer(
 )
 
 
-def _show_version(value: bool) -> None:
-    if value:
-        from act_tool.versions import version_text
-
-        typer.echo(version_text())
-        raise typer.Exit()
-
-
 @app.callback()
 def main(
     version: Annotated[
         bool,
         typer.Option(
             "--version",
-            callback=_show_version,
+            callback=show_version,
             is_eager=True,
             help="Show act-tool's version and the libraries that decide its numbers, then exit.",
         ),

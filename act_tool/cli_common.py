@@ -20,3 +20,12 @@ def need_lerobot(purpose: str) -> None:
     for module in ("torch", "lerobot"):
         if not module_installed(module):
             fail(MissingDependencyError(module, "export", purpose))
+
+
+def show_version(value: bool) -> None:
+    """`act-tool --version`: the versions, then exit (an eager option's callback)."""
+    if value:
+        from act_tool.versions import version_text
+
+        typer.echo(version_text())
+        raise typer.Exit()

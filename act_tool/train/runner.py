@@ -207,13 +207,15 @@ def run_training(
     if frozen_run(request, options):
         return _train_frozen(request, options, start, log)
     with tempfile.TemporaryDirectory(prefix="act_tool_train_") as private_home:
+        torch_home = None  # a twin backbone's run needs no ImageNet file
         if request.backbone is not None:  # LeRobot's loop from a twin backbone
             options = _start_from_twin_backbone(request, options, Path(private_home), log)
         else:
             plan = _backbone(request, options, Path(private_home))
             log(plan.note)
+            torch_home = plan.torch_home
         command = build_command(options)
-        env = build_env(options, dict(os.environ), None if request.backbone else plan.torch_home)
+        env = build_env(options, dict(os.environ), torch_home)
         progress = TrainProgress(
             total=end_step(options), start_step=start, log_freq=run_log_freq(options)
         )

@@ -59,6 +59,22 @@ def test_bad_options_name_the_choices(plugin_sources):
         ActToolTwinEnvConfig(units="radians")
 
 
+def _lerobot_eval(env: dict[str, str], tmp_path, *policy: str) -> list[dict]:
+    """LeRobot's real `lerobot-eval` on the twin env: two 1 s episodes from SEEDS[0] at 64x96,
+    each episode's record (trajectories included) read back."""
+    results = tmp_path / "episodes.jsonl"
+    run = subprocess.run(
+        [*lerobot_command("lerobot-eval"), "--env.type=act_tool_twin",
+         "--env.height=64", "--env.width=96", "--env.episode_time_s=1",
+         f"--env.results_path={results}", "--env.results_trajectories=true", *policy,
+         "--eval.n_episodes=2", "--eval.batch_size=1", f"--seed={SEEDS[0]}",
+         f"--output_dir={tmp_path / 'out'}"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    return [json.loads(line) for line in results.read_text().splitlines()]
+
+
 @pytest.mark.slow
 def test_lerobot_eval_and_act_tool_eval_agree_episode_by_episode(
     plugin_env, tiny_checkpoint, tmp_path
@@ -66,18 +82,9 @@ def test_lerobot_eval_and_act_tool_eval_agree_episode_by_episode(
     from act_tool.eval.evaluate import EvalOptions, evaluate
     from act_tool.runtime.loop_config import LoopConfig
 
-    results = tmp_path / "episodes.jsonl"
-    run = subprocess.run(
-        [*lerobot_command("lerobot-eval"), "--env.type=act_tool_twin",
-         "--env.height=64", "--env.width=96", "--env.episode_time_s=1",
-         f"--env.results_path={results}", "--env.results_trajectories=true",
-         f"--policy.path={tiny_checkpoint}", "--policy.device=cpu",
-         "--eval.n_episodes=2", "--eval.batch_size=1", f"--seed={SEEDS[0]}",
-         f"--output_dir={tmp_path / 'out'}"],
-        env=plugin_env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
-    theirs = [json.loads(line) for line in results.read_text().splitlines()]
+    theirs = _lerobot_eval(
+        plugin_env, tmp_path, f"--policy.path={tiny_checkpoint}", "--policy.device=cpu"
+    )
     info = json.loads((tmp_path / "out" / "eval_info.json").read_text())
     (task,) = info["per_task"]
     assert task["metrics"]["successes"] == [e["success"] for e in theirs]
@@ -132,18 +139,9 @@ def test_an_act_tool_export_in_lerobot_eval_gives_act_tool_evals_episodes(
 
     env = dict(plugin_env)
     env["PYTHONPATH"] = os.pathsep.join([str(overlay), plugin_env["PYTHONPATH"]])
-    results = tmp_path / "episodes.jsonl"
-    run = subprocess.run(
-        [*lerobot_command("lerobot-eval"), "--env.type=act_tool_twin",
-         "--env.height=64", "--env.width=96", "--env.episode_time_s=1",
-         f"--env.results_path={results}", "--env.results_trajectories=true",
-         f"--policy.path={bench_onnx.parent}", "--policy.backend=onnxruntime",
-         "--eval.n_episodes=2", "--eval.batch_size=1", f"--seed={SEEDS[0]}",
-         f"--output_dir={tmp_path / 'out'}"],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
-    theirs = [json.loads(line) for line in results.read_text().splitlines()]
+    theirs = _lerobot_eval(
+        env, tmp_path, f"--policy.path={bench_onnx.parent}", "--policy.backend=onnxruntime"
+    )
     report = evaluate(
         EvalOptions(
             bench_onnx,
